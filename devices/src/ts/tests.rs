@@ -1,0 +1,169 @@
+use super::*;
+use crate::set::DeviceSet;
+use proptest::prelude::*;
+
+fn fig2() -> TsParams {
+    DeviceSet::builtin().ts_fig2
+}
+
+/// Independent oracle: forward-Euler integration of the same ODEs at a fixed step,
+/// switching at the first step whose state reaches the threshold.
+fn euler_switch_time_ns(dev: &TsDevice, v: f64, max_ns: u64, dt_ns: u64) -> Option<u64> {
+    let c = dev.rates();
+    let s = *dev.state();
+    assert!(!s.on);
+    let (mut u, mut b, mut r) = (s.nucleation, s.bridge, s.residue);
+    let dt = dt_ns as f64 * 1e-9;
+    let g = c.drive_per_s(v);
+    let mut t = 0;
+    while t < max_ns {
+        u += dt * (g - c.gamma1_per_s * u);
+        b += dt * (-c.gamma_bridge_per_s * b);
+        r += dt * (-c.gamma2_per_s * r);
+        t += dt_ns;
+        if u + b + r >= c.theta {
+            return Some(t);
+        }
+    }
+    None
+}
+
+#[test]
+fn exact_switch_time_agrees_with_fine_fixed_step_integration() {
+    let p = fig2();
+    for (v, seed) in [(1.0, 1), (1.1, 2), (1.2, 3), (1.4, 4)] {
+        let dev = TsDevice::new(&p, Variability::FULL, seed);
+        let exact = dev.time_to_transition(v, 5_000_000).expect("fires within 5 ms");
+        let euler = euler_switch_time_ns(&dev, v, 5_000_000, 10).unwrap();
+        let diff = exact.abs_diff(euler) as f64;
+        assert!(
+            diff <= 1000.0 || diff <= 0.01 * exact as f64,
+            "{v} V: exact {exact} ns vs Euler {euler} ns"
+        );
+    }
+}
+
+#[test]
+fn exact_switch_time_with_leftover_bridge_and_residue() {
+    // Non-monotone filament: the bridge decays while nucleation grows.
+    let p = fig2();
+    let mut dev = TsDevice::new(&p, Variability::NONE, 9);
+    dev.set_state(TsState {
+        nucleation: 0.0,
+        bridge: 0.25,
+        residue: 0.1,
+        on: false,
+    });
+    let exact = dev.time_to_transition(1.1, 5_000_000).unwrap();
+    let euler = euler_switch_time_ns(&dev, 1.1, 5_000_000, 5).unwrap();
+    assert!(exact.abs_diff(euler) <= 1000, "{exact} vs {euler}");
+}
+
+#[test]
+fn splitting_an_interval_does_not_change_the_state() {
+    let p = fig2();
+    let mut a = TsDevice::new(&p, Variability::NONE, 5);
+    let mut b = a.clone();
+    // 0.6 V never reaches the switching point of this device within 300 µs.
+    let s1 = a.advance(0.6, 300_000);
+    assert_eq!(s1.transition, None);
+    b.advance(0.6, 120_000);
+    b.advance(0.6, 180_000);
+    let (x, y) = (a.state(), b.state());
+    assert!((x.nucleation - y.nucleation).abs() <= 1e-12 * x.nucleation.abs().max(1.0));
+    assert!((x.bridge - y.bridge).abs() <= 1e-12);
+    assert!((x.residue - y.residue).abs() <= 1e-12);
+}
+
+#[test]
+fn fires_then_relaxes_back_to_hrs_under_the_monitor_voltage() {
+    let p = fig2();
+    let mut dev = TsDevice::new(&p, Variability::NONE, 1);
+    let r_series = 10_000.0;
+    let s = dev.advance(dev.device_voltage(1.2, r_series), 1_000_000);
+    assert_eq!(s.transition, Some(TsTransition::SwitchedOn));
+    let rest = 1_000_000 - s.elapsed_ns;
+    assert_eq!(dev.advance(dev.device_voltage(1.2, r_series), rest).transition, None);
+    assert!(dev.is_on());
+    let relax = dev.advance(dev.device_voltage(0.05, r_series), 5_000_000);
+    assert_eq!(relax.transition, Some(TsTransition::SwitchedOff));
+    assert!(relax.elapsed_ns > 10_000 && relax.elapsed_ns < 5_000_000);
+    assert!(!dev.is_on());
+    assert!(dev.conductance_siemens() < 1e-6);
+}
+
+#[test]
+fn without_variability_switching_times_repeat_exactly() {
+    let p = fig2();
+    let times: Vec<u64> = (0..5)
+        .map(|seed| {
+            let d = TsDevice::new(&p, Variability::NONE, seed);
+            d.time_to_transition(1.2, 2_000_000).unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] == w[1]), "{times:?}");
+    // With cycle-to-cycle noise, seeds give different switching times.
+    let noisy: Vec<u64> = (0..5)
+        .map(|seed| {
+            TsDevice::new(&p, Variability::FULL, seed)
+                .time_to_transition(1.2, 2_000_000)
+                .unwrap()
+        })
+        .collect();
+    assert!(noisy.windows(2).any(|w| w[0] != w[1]), "{noisy:?}");
+}
+
+#[test]
+fn energy_of_an_on_device_is_v_squared_g_t() {
+    let p = fig2();
+    let mut dev = TsDevice::new(&p, Variability::NONE, 1);
+    let s = dev.advance(1.2, 2_000_000);
+    assert_eq!(s.transition, Some(TsTransition::SwitchedOn));
+    let before = dev.energy().ts_joules;
+    dev.advance(0.8, 100_000);
+    let e = dev.energy().ts_joules - before;
+    let expect = 0.8 * 0.8 / p.r_on_ohms * 100e-6;
+    assert!((e - expect).abs() < 1e-12 * expect.max(1e-30) + 1e-18, "{e} vs {expect}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn advance_is_well_behaved(
+        seed in 0u64..1000,
+        steps in prop::collection::vec((-2.0f64..2.0, 1u64..2_000_000), 1..20),
+    ) {
+        let p = fig2();
+        let mut dev = TsDevice::new(&p, Variability::FULL, seed);
+        for (v, dt) in steps {
+            let mut left = dt;
+            let mut guard = 0;
+            while left > 0 {
+                let s = dev.advance(v, left);
+                prop_assert!(s.elapsed_ns <= left);
+                left -= s.elapsed_ns;
+                let st = dev.state();
+                prop_assert!(st.nucleation.is_finite() && st.nucleation >= 0.0);
+                prop_assert!(st.bridge >= 0.0 && st.bridge <= 1.0);
+                prop_assert!(st.residue.is_finite() && st.residue >= 0.0);
+                if !st.on {
+                    // An OFF device never sits at or above its switching point.
+                    prop_assert!(st.filament() < dev.rates().theta + 1e-12);
+                }
+                guard += 1;
+                prop_assert!(guard < 10_000, "no progress");
+                if s.transition.is_none() { prop_assert_eq!(left, 0); }
+            }
+        }
+    }
+
+    #[test]
+    fn predicted_transition_matches_advance(seed in 0u64..1000, v in 0.5f64..1.6, dt in 1u64..3_000_000) {
+        let p = fig2();
+        let mut dev = TsDevice::new(&p, Variability::FULL, seed);
+        let predicted = dev.time_to_transition(v, dt);
+        let s = dev.advance(v, dt);
+        prop_assert_eq!(predicted, s.transition.map(|_| s.elapsed_ns));
+    }
+}

@@ -1,0 +1,494 @@
+//! The paper's Fig 2c–f: the TS device alone, driven by pulses in its test circuit.
+//!
+//! * **fig2c** — one 1.2 V / 1 ms pulse, then a 0.05 V monitor: fire delay and relaxation.
+//! * **fig2d** — 1 ms pulses at 1.0…1.4 V, many cycles: integration and relaxation times.
+//! * **fig2e** — 1.1 V, 250 µs pulses with 250 µs gaps and no refractory period: pulses
+//!   to the first and to the second fire (incomplete relaxation shortens the second).
+//! * **fig2f** — pulses to the first fire against amplitude.
+//!
+//! Each trial starts from a fully relaxed device (`TsDevice::reset_to_rest`: a long rest
+//! between trials) with a fresh switching cycle. The device is the nominal parameter set
+//! (`ts_fig2.ron` describes the paper's measured device): cycle-to-cycle randomness is on,
+//! device-to-device spread off, and the same device is used at every amplitude, as in the
+//! paper's measurements of one device.
+
+use super::pulse::{apply, pulse_train, Switch};
+use super::stats::{iqr, median, median_count, quantile};
+use super::{ExperimentReport, RunOptions};
+use crate::output::{fmt_f, ExperimentDir};
+use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
+use anyhow::Result;
+use devices::params::{parse_ron, Validate, Validator};
+use devices::ts::{TsDevice, TsParams, TsTransition};
+use devices::variability::key;
+use devices::{DeviceSet, Variability};
+use serde::Deserialize;
+use serde_json::json;
+use std::path::Path;
+
+const US: u64 = 1_000;
+
+/// The built-in protocol file.
+pub const FIG2_PROTOCOL: &str = include_str!("../../topologies/experiments/fig2.ron");
+
+/// Protocol of the Fig 2 experiments (`topologies/experiments/fig2.ron`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fig2Protocol {
+    /// Device parameter set: a built-in file name or a path relative to the protocol file.
+    pub device: String,
+    /// Readout resistance in series with the device, ohms.
+    pub series_resistance_ohms: f64,
+    /// Monitor voltage between pulses, volts.
+    pub monitor_volts: f64,
+    /// Fig 2c settings.
+    pub fig2c: SinglePulse,
+    /// Fig 2d settings.
+    pub fig2d: LongPulses,
+    /// Fig 2e settings.
+    pub fig2e: Train,
+    /// Fig 2f settings.
+    pub fig2f: Trains,
+    /// Rest between trials, µs (documentation of the assumption behind `reset_to_rest`).
+    pub rest_between_trials_us: u64,
+}
+
+/// One pulse then the monitor voltage.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinglePulse {
+    /// Pulse amplitude, volts.
+    pub amplitude_volts: f64,
+    /// Pulse width, µs.
+    pub width_us: u64,
+    /// Monitor duration after the pulse, µs.
+    pub monitor_us: u64,
+}
+
+/// Long single pulses at several amplitudes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongPulses {
+    /// Amplitudes, volts.
+    pub amplitudes_volts: Vec<f64>,
+    /// Pulse width, µs.
+    pub width_us: u64,
+    /// Longest relaxation looked for after the pulse, µs.
+    pub max_relaxation_us: u64,
+}
+
+/// One pulse train.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Train {
+    /// Amplitude, volts.
+    pub amplitude_volts: f64,
+    /// Pulse width, µs.
+    pub width_us: u64,
+    /// Gap between pulses (at the monitor voltage), µs.
+    pub gap_us: u64,
+    /// Longest train applied, pulses.
+    pub max_pulses: usize,
+}
+
+/// Pulse trains at several amplitudes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trains {
+    /// Amplitudes, volts.
+    pub amplitudes_volts: Vec<f64>,
+    /// Pulse width, µs.
+    pub width_us: u64,
+    /// Gap, µs.
+    pub gap_us: u64,
+    /// Longest train applied, pulses.
+    pub max_pulses: usize,
+}
+
+impl Validate for Fig2Protocol {
+    fn validate(&self, v: &mut Validator) {
+        v.positive("series_resistance_ohms", self.series_resistance_ohms);
+        v.non_negative("monitor_volts", self.monitor_volts);
+        v.nested("fig2c", |v| {
+            v.positive("amplitude_volts", self.fig2c.amplitude_volts);
+            v.check("width_us", self.fig2c.width_us > 0, "must be > 0", "pulse widths are positive");
+        });
+        v.nested("fig2d", |v| {
+            v.check("amplitudes_volts", !self.fig2d.amplitudes_volts.is_empty(), "needs at least one amplitude", "list amplitudes in volts");
+            for a in &self.fig2d.amplitudes_volts {
+                v.positive("amplitudes_volts", *a);
+            }
+            v.check("width_us", self.fig2d.width_us > 0, "must be > 0", "pulse widths are positive");
+        });
+        v.nested("fig2e", |v| {
+            v.positive("amplitude_volts", self.fig2e.amplitude_volts);
+            v.check("max_pulses", self.fig2e.max_pulses > 1, "must be > 1", "the second fire needs room");
+        });
+        v.nested("fig2f", |v| {
+            v.check("amplitudes_volts", !self.fig2f.amplitudes_volts.is_empty(), "needs at least one amplitude", "list amplitudes in volts");
+            for a in &self.fig2f.amplitudes_volts {
+                v.positive("amplitudes_volts", *a);
+            }
+            v.check("max_pulses", self.fig2f.max_pulses > 0, "must be > 0", "apply at least one pulse");
+        });
+    }
+}
+
+impl Fig2Protocol {
+    /// The built-in protocol.
+    pub fn builtin() -> Self {
+        parse_ron(FIG2_PROTOCOL, Path::new("topologies/experiments/fig2.ron"))
+            .expect("built-in fig2 protocol is valid (checked by tests)")
+    }
+
+    fn device_params(&self) -> Result<TsParams> {
+        let set = DeviceSet::builtin();
+        Ok(match self.device.as_str() {
+            "ts_fig2.ron" => set.ts_fig2,
+            "ts_neuron.ron" => set.ts_neuron,
+            other => DeviceSet::load_ts(Path::new(other))?,
+        })
+    }
+}
+
+fn first_time(sw: &[Switch], tr: TsTransition) -> Option<u64> {
+    sw.iter().find(|s| s.transition == tr).map(|s| s.t_ns)
+}
+
+fn device(params: &TsParams, opts: &RunOptions) -> TsDevice {
+    let variability = Variability {
+        device_to_device: false,
+        ..opts.variability
+    };
+    TsDevice::new(params, variability, key(opts.seed, &[0xf162]))
+}
+
+/// Fig 2c: fire delay and relaxation of one pulse.
+pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let proto = Fig2Protocol::builtin();
+    let params = proto.device_params()?;
+    let c = &proto.fig2c;
+    let mut dev = device(&params, opts);
+    let segs = [
+        (c.amplitude_volts, c.width_us * US),
+        (proto.monitor_volts, c.monitor_us * US),
+    ];
+    let (sw, trace) = apply(&mut dev, &segs, proto.series_resistance_ohms, 2 * US, |_| false);
+    let fire = first_time(&sw, TsTransition::SwitchedOn);
+    let off = sw
+        .iter()
+        .find(|s| s.transition == TsTransition::SwitchedOff && s.segment == 1)
+        .map(|s| s.t_ns);
+    let pulse_end = c.width_us * US;
+    let fire_delay_us = fire.map(|t| t as f64 / 1e3);
+    let relaxation_us = off.map(|t| (t - pulse_end) as f64 / 1e3);
+
+    let dir = ExperimentDir::create(out, "fig2c")?;
+    let rows: Vec<Vec<String>> = trace
+        .iter()
+        .map(|s| {
+            vec![
+                fmt_f(s.t_ns as f64 / 1e3, 3),
+                fmt_f(s.v_applied, 3),
+                fmt_f(s.current_amps * 1e6, 6),
+                (s.on as u8).to_string(),
+            ]
+        })
+        .collect();
+    dir.write_csv("data.csv", &["t_us", "v_applied_v", "current_ua", "on"], &rows)?;
+    let summary = json!({
+        "experiment": "fig2c",
+        "amplitude_v": c.amplitude_volts,
+        "width_us": c.width_us,
+        "monitor_v": proto.monitor_volts,
+        "fire_delay_us": fire_delay_us,
+        "relaxation_us": relaxation_us,
+        "seed": opts.seed,
+    });
+    dir.write_json("summary.json", &summary)?;
+    let pts = |f: &dyn Fn(&super::pulse::Sample) -> f64| -> Vec<(f64, f64)> {
+        trace.iter().map(|s| (s.t_ns as f64 / 1e3, f(s))).collect()
+    };
+    let panels = [
+        Panel {
+            title: format!("Fig 2c: {} V / {} µs pulse, {} V monitor", c.amplitude_volts, c.width_us, proto.monitor_volts),
+            x_label: "time (µs)".into(),
+            y_label: "applied voltage (V)".into(),
+            series: vec![Series { name: String::new(), points: pts(&|s| s.v_applied), kind: SeriesKind::Step }],
+            ..Panel::default()
+        },
+        Panel {
+            title: "device current".into(),
+            x_label: "time (µs)".into(),
+            y_label: "current (µA)".into(),
+            series: vec![Series { name: String::new(), points: pts(&|s| s.current_amps * 1e6), kind: SeriesKind::Step }],
+            ..Panel::default()
+        },
+    ];
+    render_panels(&dir.file("fig2c.png"), &panels, 1, (900, 300))?;
+    let show = |x: Option<f64>| x.map(|v| fmt_f(v, 1)).unwrap_or_else(|| "no fire".into());
+    Ok(ExperimentReport {
+        name: "fig2c".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![
+            ["fig2c".into(), "fire delay of a 1.2 V/1 ms pulse (µs)".into(), "< 1000".into(), show(fire_delay_us)],
+            ["fig2c".into(), "relaxation after the pulse (µs)".into(), "> 0".into(), show(relaxation_us)],
+        ],
+    })
+}
+
+/// Per-amplitude statistics of one quantity.
+#[derive(Clone, Debug, Default)]
+struct Spread {
+    median: Vec<f64>,
+    q1: Vec<f64>,
+    q3: Vec<f64>,
+    iqr: Vec<f64>,
+}
+
+impl Spread {
+    fn push(&mut self, xs: &[f64]) {
+        self.median.push(median(xs));
+        self.q1.push(quantile(xs, 0.25));
+        self.q3.push(quantile(xs, 0.75));
+        self.iqr.push(iqr(xs));
+    }
+}
+
+/// Fig 2d: integration and relaxation times against amplitude.
+pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let proto = Fig2Protocol::builtin();
+    let params = proto.device_params()?;
+    let d = &proto.fig2d;
+    let mut rows = Vec::new();
+    let (mut integ, mut relax) = (Spread::default(), Spread::default());
+    let mut fired_frac = Vec::new();
+    for &amp in &d.amplitudes_volts {
+        let mut dev = device(&params, opts);
+        let (mut ti, mut tr) = (Vec::new(), Vec::new());
+        for trial in 0..opts.trials {
+            dev.reset_to_rest();
+            let segs = [(amp, d.width_us * US), (proto.monitor_volts, d.max_relaxation_us * US)];
+            let (sw, _) = apply(&mut dev, &segs, proto.series_resistance_ohms, 0, |s| {
+                s.iter().any(|x| x.transition == TsTransition::SwitchedOff)
+            });
+            let fire = sw.iter().find(|s| s.transition == TsTransition::SwitchedOn && s.segment == 0);
+            let off = sw.iter().find(|s| s.transition == TsTransition::SwitchedOff);
+            let i_us = fire.map(|s| s.t_ns as f64 / 1e3);
+            let r_us = match (fire, off) {
+                (Some(_), Some(o)) => Some((o.t_ns - d.width_us * US) as f64 / 1e3),
+                _ => None,
+            };
+            if let Some(x) = i_us {
+                ti.push(x);
+            }
+            if let Some(x) = r_us {
+                tr.push(x);
+            }
+            rows.push(vec![
+                fmt_f(amp, 2),
+                trial.to_string(),
+                i_us.map(|x| fmt_f(x, 3)).unwrap_or_default(),
+                r_us.map(|x| fmt_f(x, 3)).unwrap_or_default(),
+                (fire.is_some() as u8).to_string(),
+            ]);
+        }
+        fired_frac.push(ti.len() as f64 / opts.trials.max(1) as f64);
+        integ.push(&ti);
+        relax.push(&tr);
+    }
+    let dir = ExperimentDir::create(out, "fig2d")?;
+    dir.write_csv("data.csv", &["amplitude_v", "trial", "integration_us", "relaxation_us", "fired"], &rows)?;
+    let summary = json!({
+        "experiment": "fig2d",
+        "width_us": d.width_us,
+        "trials_per_amplitude": opts.trials,
+        "amplitudes_v": d.amplitudes_volts,
+        "median_integration_us": integ.median,
+        "median_relaxation_us": relax.median,
+        "iqr_integration_us": integ.iqr,
+        "iqr_relaxation_us": relax.iqr,
+        "q1_integration_us": integ.q1, "q3_integration_us": integ.q3,
+        "q1_relaxation_us": relax.q1, "q3_relaxation_us": relax.q3,
+        "fired_fraction": fired_frac,
+        "seed": opts.seed,
+    });
+    dir.write_json("summary.json", &summary)?;
+    let panel = |title: &str, y: &str, s: &Spread| Panel {
+        title: title.into(),
+        x_label: "pulse amplitude (V)".into(),
+        y_label: y.into(),
+        spreads: vec![SpreadSeries {
+            name: "median, IQR".into(),
+            x: d.amplitudes_volts.clone(),
+            median: s.median.clone(),
+            q1: s.q1.clone(),
+            q3: s.q3.clone(),
+        }],
+        ..Panel::default()
+    };
+    render_panels(
+        &dir.file("fig2d.png"),
+        &[
+            panel("Fig 2d: integration time (1 ms pulses)", "integration time (µs)", &integ),
+            panel("relaxation time after the pulse", "relaxation time (µs)", &relax),
+        ],
+        2,
+        (560, 420),
+    )?;
+    let list = |xs: &[f64]| xs.iter().map(|x| fmt_f(*x, 0)).collect::<Vec<_>>().join(" / ");
+    Ok(ExperimentReport {
+        name: "fig2d".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![
+            ["fig2d".into(), "median integration time, 1.0→1.4 V (µs)".into(), "falls".into(), list(&integ.median)],
+            ["fig2d".into(), "median relaxation time, 1.0→1.4 V (µs)".into(), "rises".into(), list(&relax.median)],
+        ],
+    })
+}
+
+/// Pulse index (1-based) of the first fire and of the next fire after it.
+fn pulses_to_fires(dev: &mut TsDevice, t: &Train, monitor: f64, r_series: f64) -> (Option<u32>, Option<u32>) {
+    let segs = pulse_train(t.amplitude_volts, t.width_us * US, t.gap_us * US, monitor, t.max_pulses);
+    let (sw, _) = apply(dev, &segs, r_series, 0, |s| {
+        s.iter().filter(|x| x.transition == TsTransition::SwitchedOn).count() >= 2
+    });
+    let mut ons = sw.iter().filter(|s| s.transition == TsTransition::SwitchedOn);
+    let first = ons.next().map(|s| (s.segment / 2) as u32 + 1);
+    let second = ons.next().map(|s| (s.segment / 2) as u32 + 1);
+    (first, second.zip(first).map(|(b, a)| b - a))
+}
+
+/// Fig 2e: pulses to the first and second fires without a refractory period.
+pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let proto = Fig2Protocol::builtin();
+    let params = proto.device_params()?;
+    let t = &proto.fig2e;
+    let mut dev = device(&params, opts);
+    let (mut firsts, mut seconds, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for trial in 0..opts.trials {
+        dev.reset_to_rest();
+        let (a, b) = pulses_to_fires(&mut dev, t, proto.monitor_volts, proto.series_resistance_ohms);
+        firsts.extend(a);
+        seconds.extend(b);
+        rows.push(vec![
+            trial.to_string(),
+            a.map(|x| x.to_string()).unwrap_or_default(),
+            b.map(|x| x.to_string()).unwrap_or_default(),
+        ]);
+    }
+    // One example trace for the figure (first trial's seed).
+    let mut ex = device(&params, opts);
+    ex.reset_to_rest();
+    let segs = pulse_train(t.amplitude_volts, t.width_us * US, t.gap_us * US, proto.monitor_volts, 10);
+    let (_, trace) = apply(&mut ex, &segs, proto.series_resistance_ohms, 2 * US, |_| false);
+    let dir = ExperimentDir::create(out, "fig2e")?;
+    dir.write_csv("data.csv", &["trial", "pulses_first_fire", "pulses_second_fire"], &rows)?;
+    let trace_rows: Vec<Vec<String>> = trace
+        .iter()
+        .map(|s| vec![fmt_f(s.t_ns as f64 / 1e3, 3), fmt_f(s.v_applied, 3), fmt_f(s.current_amps * 1e6, 6), (s.on as u8).to_string()])
+        .collect();
+    dir.write_csv("trace.csv", &["t_us", "v_applied_v", "current_ua", "on"], &trace_rows)?;
+    let m1 = median_count(&firsts);
+    let m2 = median_count(&seconds);
+    let summary = json!({
+        "experiment": "fig2e",
+        "amplitude_v": t.amplitude_volts, "width_us": t.width_us, "gap_us": t.gap_us,
+        "trials": opts.trials,
+        "median_pulses_first_fire": m1,
+        "median_pulses_second_fire": m2,
+        "fired_fraction": firsts.len() as f64 / opts.trials.max(1) as f64,
+        "seed": opts.seed,
+    });
+    dir.write_json("summary.json", &summary)?;
+    let pts = |f: &dyn Fn(&super::pulse::Sample) -> f64| -> Vec<(f64, f64)> {
+        trace.iter().map(|s| (s.t_ns as f64 / 1e3, f(s))).collect()
+    };
+    render_panels(
+        &dir.file("fig2e.png"),
+        &[
+            Panel {
+                title: format!("Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period", t.amplitude_volts, t.width_us, t.gap_us),
+                x_label: "time (µs)".into(),
+                y_label: "applied voltage (V)".into(),
+                series: vec![Series { name: String::new(), points: pts(&|s| s.v_applied), kind: SeriesKind::Step }],
+                ..Panel::default()
+            },
+            Panel {
+                title: "device current".into(),
+                x_label: "time (µs)".into(),
+                y_label: "current (µA)".into(),
+                series: vec![Series { name: String::new(), points: pts(&|s| s.current_amps * 1e6), kind: SeriesKind::Step }],
+                ..Panel::default()
+            },
+        ],
+        1,
+        (900, 300),
+    )?;
+    let show = |x: Option<u32>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+    Ok(ExperimentReport {
+        name: "fig2e".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![
+            ["fig2e".into(), "median pulses to the first fire (1.1 V)".into(), "4".into(), show(m1)],
+            ["fig2e".into(), "median pulses to the second fire".into(), "fewer".into(), show(m2)],
+        ],
+    })
+}
+
+/// Fig 2f: pulses to the first fire against amplitude.
+pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let proto = Fig2Protocol::builtin();
+    let params = proto.device_params()?;
+    let f = &proto.fig2f;
+    let mut rows = Vec::new();
+    let (mut med, mut q1, mut q3, mut frac) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &amp in &f.amplitudes_volts {
+        let train = Train { amplitude_volts: amp, width_us: f.width_us, gap_us: f.gap_us, max_pulses: f.max_pulses };
+        let mut dev = device(&params, opts);
+        let mut counts = Vec::new();
+        for trial in 0..opts.trials {
+            dev.reset_to_rest();
+            let segs = pulse_train(amp, train.width_us * US, train.gap_us * US, proto.monitor_volts, train.max_pulses);
+            let (sw, _) = apply(&mut dev, &segs, proto.series_resistance_ohms, 0, |s| !s.is_empty());
+            let n = sw.first().map(|s| (s.segment / 2) as u32 + 1);
+            counts.extend(n);
+            rows.push(vec![fmt_f(amp, 2), trial.to_string(), n.map(|x| x.to_string()).unwrap_or_default()]);
+        }
+        let as_f: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        med.push(median_count(&counts).map(|c| c as f64).unwrap_or(f64::NAN));
+        q1.push(quantile(&as_f, 0.25));
+        q3.push(quantile(&as_f, 0.75));
+        frac.push(counts.len() as f64 / opts.trials.max(1) as f64);
+    }
+    let dir = ExperimentDir::create(out, "fig2f")?;
+    dir.write_csv("data.csv", &["amplitude_v", "trial", "pulses_first_fire"], &rows)?;
+    let summary = json!({
+        "experiment": "fig2f",
+        "width_us": f.width_us, "gap_us": f.gap_us, "trials_per_amplitude": opts.trials,
+        "amplitudes_v": f.amplitudes_volts,
+        "median_pulses_first_fire": med,
+        "q1_pulses_first_fire": q1, "q3_pulses_first_fire": q3,
+        "fired_fraction": frac,
+        "seed": opts.seed,
+    });
+    dir.write_json("summary.json", &summary)?;
+    render_panels(
+        &dir.file("fig2f.png"),
+        &[Panel {
+            title: format!("Fig 2f: pulses to the first fire ({} µs pulses and gaps)", f.width_us),
+            x_label: "pulse amplitude (V)".into(),
+            y_label: "pulses to fire".into(),
+            spreads: vec![SpreadSeries { name: "median, IQR".into(), x: f.amplitudes_volts.clone(), median: med.clone(), q1, q3 }],
+            ..Panel::default()
+        }],
+        1,
+        (700, 450),
+    )?;
+    let list = med.iter().map(|x| fmt_f(*x, 0)).collect::<Vec<_>>().join(" / ");
+    Ok(ExperimentReport {
+        name: "fig2f".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![["fig2f".into(), "median pulses to fire, 1.0→1.4 V".into(), "fall".into(), list]],
+    })
+}

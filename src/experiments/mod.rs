@@ -1,0 +1,86 @@
+//! The paper's experiments, reproducible from the command line (`memsnn reproduce NAME`)
+//! and from the library. Each writes a folder `OUT/NAME/` with `data.csv`, a PNG figure and
+//! `summary.json`, and returns rows for the paper-vs-memsnn table.
+
+pub mod fig2;
+pub mod pulse;
+pub mod stats;
+
+use anyhow::{bail, Result};
+use devices::Variability;
+use std::path::{Path, PathBuf};
+
+/// Options shared by all experiments.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Root seed: every device and component derives its own stream from it.
+    pub seed: u64,
+    /// Trials per condition (statistical experiments).
+    pub trials: usize,
+    /// Device randomness.
+    pub variability: Variability,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 1,
+            trials: 200,
+            variability: Variability::FULL,
+        }
+    }
+}
+
+/// What an experiment produced.
+#[derive(Clone, Debug)]
+pub struct ExperimentReport {
+    /// Experiment name (also its folder name).
+    pub name: String,
+    /// Folder with its outputs.
+    pub dir: PathBuf,
+    /// Table rows: experiment, quantity, what the paper says, what memsnn measured.
+    pub rows: Vec<[String; 4]>,
+}
+
+type Runner = fn(&RunOptions, &Path) -> Result<ExperimentReport>;
+
+/// Every experiment, in the order `all` runs them.
+pub const EXPERIMENTS: &[(&str, Runner)] = &[
+    ("fig2c", fig2::fig2c),
+    ("fig2d", fig2::fig2d),
+    ("fig2e", fig2::fig2e),
+    ("fig2f", fig2::fig2f),
+];
+
+/// Named groups of experiments.
+pub const GROUPS: &[(&str, &[&str])] = &[("devices", &["fig2c", "fig2d", "fig2e", "fig2f"])];
+
+/// The experiment names a group or single name stands for.
+pub fn resolve(name: &str) -> Result<Vec<&'static str>> {
+    if name == "all" {
+        return Ok(EXPERIMENTS.iter().map(|(n, _)| *n).collect());
+    }
+    if let Some((_, members)) = GROUPS.iter().find(|(g, _)| *g == name) {
+        return Ok(members.to_vec());
+    }
+    if let Some((n, _)) = EXPERIMENTS.iter().find(|(n, _)| *n == name) {
+        return Ok(vec![n]);
+    }
+    let known: Vec<&str> = EXPERIMENTS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(GROUPS.iter().map(|(g, _)| *g))
+        .chain(["all"])
+        .collect();
+    bail!("unknown experiment `{name}`; known: {}", known.join(", "))
+}
+
+/// Runs one experiment or group, writing under `out`.
+pub fn reproduce(name: &str, opts: &RunOptions, out: &Path) -> Result<Vec<ExperimentReport>> {
+    let mut reports = Vec::new();
+    for n in resolve(name)? {
+        let (_, run) = EXPERIMENTS.iter().find(|(e, _)| *e == n).expect("resolved");
+        reports.push(run(opts, out)?);
+    }
+    Ok(reports)
+}

@@ -1,0 +1,19 @@
+//! memsnn: an event-driven simulator of fully-hardware memristive spiking neural networks —
+//! hybrid memristor-CMOS neurons (a threshold-switching memristor integrates and fires; a
+//! few latches and gates give the refractory period, Hebbian potentiation/depression and
+//! lateral inhibition) wired to 1T1R resistive-switching synapse crossbars.
+//!
+//! This facade re-exports the workspace crates and adds what the command line does:
+//! the paper's experiments ([`experiments`]), their output files ([`output`]) and figures
+//! ([`plot`]).
+//!
+//! * [`devices`] — device physics (TS memristor, 1T1R synapse, switches, comparators).
+//! * [`runtime`] — events, components, topologies, executors, probes and protocols.
+#![warn(missing_docs)]
+
+pub use devices;
+pub use runtime;
+
+pub mod experiments;
+pub mod output;
+pub mod plot;
