@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "memsnn", version, about = "Simulate fully-hardware memristive spiking neural networks")]
+#[command(
+    name = "memsnn",
+    version,
+    about = "Simulate fully-hardware memristive spiking neural networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,8 +38,17 @@ enum Command {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Reproduce { experiment, out, seed, trials } => {
-            let opts = RunOptions { seed, trials, ..RunOptions::default() };
+        Command::Reproduce {
+            experiment,
+            out,
+            seed,
+            trials,
+        } => {
+            let opts = RunOptions {
+                seed,
+                trials,
+                ..RunOptions::default()
+            };
             let names = experiments::resolve(&experiment)?;
             let mut rows = Vec::new();
             for name in names {
@@ -45,7 +58,10 @@ fn run(cli: Cli) -> Result<()> {
                     eprintln!("  wrote {}", r.dir.display());
                 }
             }
-            println!("{}", table(&["experiment", "quantity", "paper", "memsnn"], &rows));
+            println!(
+                "{}",
+                table(&["experiment", "quantity", "paper", "memsnn"], &rows)
+            );
             Ok(())
         }
     }

@@ -12,7 +12,11 @@ fn summary(dir: &Path, name: &str) -> Value {
 }
 
 fn nums(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
@@ -25,19 +29,32 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 fn fig2_trends_hold_for_several_seeds() {
     for seed in [1, 2, 3] {
         let out = tempdir(&format!("fig2-{seed}"));
-        let opts = RunOptions { seed, trials: 150, ..RunOptions::default() };
+        let opts = RunOptions {
+            seed,
+            trials: 150,
+            ..RunOptions::default()
+        };
         reproduce("devices", &opts, &out).unwrap();
 
         let c = summary(&out, "fig2c");
         let delay = c["fire_delay_us"].as_f64().unwrap();
-        assert!(delay > 0.0 && delay < 1000.0, "seed {seed}: fire delay {delay}");
+        assert!(
+            delay > 0.0 && delay < 1000.0,
+            "seed {seed}: fire delay {delay}"
+        );
         assert!(c["relaxation_us"].as_f64().unwrap() > 0.0);
 
         let d = summary(&out, "fig2d");
         let integ = nums(&d["median_integration_us"]);
         let relax = nums(&d["median_relaxation_us"]);
-        assert!(integ.windows(2).all(|w| w[0] > w[1]), "seed {seed}: {integ:?}");
-        assert!(relax.windows(2).all(|w| w[0] < w[1]), "seed {seed}: {relax:?}");
+        assert!(
+            integ.windows(2).all(|w| w[0] > w[1]),
+            "seed {seed}: {integ:?}"
+        );
+        assert!(
+            relax.windows(2).all(|w| w[0] < w[1]),
+            "seed {seed}: {relax:?}"
+        );
         assert!(nums(&d["iqr_integration_us"]).iter().all(|&x| x > 0.0));
         assert!(nums(&d["iqr_relaxation_us"]).iter().all(|&x| x > 0.0));
 
@@ -49,7 +66,10 @@ fn fig2_trends_hold_for_several_seeds() {
 
         let f = summary(&out, "fig2f");
         let p = nums(&f["median_pulses_first_fire"]);
-        assert!(p.windows(2).all(|w| w[0] >= w[1]) && p[p.len() - 1] < p[0], "{p:?}");
+        assert!(
+            p.windows(2).all(|w| w[0] >= w[1]) && p[p.len() - 1] < p[0],
+            "{p:?}"
+        );
         std::fs::remove_dir_all(&out).ok();
     }
 }
@@ -57,7 +77,11 @@ fn fig2_trends_hold_for_several_seeds() {
 #[test]
 fn same_seed_gives_byte_identical_data() {
     let (a, b) = (tempdir("det-a"), tempdir("det-b"));
-    let opts = RunOptions { seed: 7, trials: 40, ..RunOptions::default() };
+    let opts = RunOptions {
+        seed: 7,
+        trials: 40,
+        ..RunOptions::default()
+    };
     reproduce("devices", &opts, &a).unwrap();
     reproduce("devices", &opts, &b).unwrap();
     for exp in ["fig2c", "fig2d", "fig2e", "fig2f"] {

@@ -22,7 +22,12 @@ impl Validate for ComparatorParams {
     fn validate(&self, v: &mut Validator) {
         v.finite("v_out_high_volts", self.v_out_high_volts);
         v.finite("v_out_low_volts", self.v_out_low_volts);
-        v.less_than("v_out_low_volts", self.v_out_low_volts, "v_out_high_volts", self.v_out_high_volts);
+        v.less_than(
+            "v_out_low_volts",
+            self.v_out_low_volts,
+            "v_out_high_volts",
+            self.v_out_high_volts,
+        );
         v.non_negative("offset_sigma_volts", self.offset_sigma_volts);
         v.non_negative("required_margin_volts", self.required_margin_volts);
     }

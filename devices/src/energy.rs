@@ -55,8 +55,14 @@ mod tests {
         // 1 V across 1 mS for 1 ms: 1 µJ.
         assert!((read_joules(1.0, 1e-3, 1e-3) - 1e-6).abs() < 1e-18);
         assert!((write_joules(2.0, 1e-4, 3e-4, 1e-3) - 4.0 * 2e-4 * 1e-3).abs() < 1e-18);
-        let mut e = Energy { read_joules: 1.0, ..Default::default() };
-        e += Energy { cmos_joules: 2.0, ..Default::default() };
+        let mut e = Energy {
+            read_joules: 1.0,
+            ..Default::default()
+        };
+        e += Energy {
+            cmos_joules: 2.0,
+            ..Default::default()
+        };
         assert_eq!(e.total_joules(), 3.0);
     }
 }

@@ -223,7 +223,8 @@ impl RsParams {
     pub fn rate_per_s(&self, v_device_volts: f64) -> f64 {
         let v = v_device_volts;
         if v > self.set.threshold_volts {
-            self.set.rate_per_s * (((v - self.set.threshold_volts) / self.set.slope_volts).exp() - 1.0)
+            self.set.rate_per_s
+                * (((v - self.set.threshold_volts) / self.set.slope_volts).exp() - 1.0)
         } else if v < self.reset.threshold_volts {
             -self.reset.rate_per_s
                 * (((self.reset.threshold_volts - v) / self.reset.slope_volts).exp() - 1.0)

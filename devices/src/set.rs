@@ -9,10 +9,22 @@ use std::path::Path;
 
 /// Embedded RON sources of the built-in sets: (file name, text).
 pub const BUILTIN_FILES: [(&str, &str); 4] = [
-    ("ts_fig2.ron", include_str!("../../topologies/devices/ts_fig2.ron")),
-    ("ts_neuron.ron", include_str!("../../topologies/devices/ts_neuron.ron")),
-    ("rs_hfo2_1t1r.ron", include_str!("../../topologies/devices/rs_hfo2_1t1r.ron")),
-    ("comparator.ron", include_str!("../../topologies/devices/comparator.ron")),
+    (
+        "ts_fig2.ron",
+        include_str!("../../topologies/devices/ts_fig2.ron"),
+    ),
+    (
+        "ts_neuron.ron",
+        include_str!("../../topologies/devices/ts_neuron.ron"),
+    ),
+    (
+        "rs_hfo2_1t1r.ron",
+        include_str!("../../topologies/devices/rs_hfo2_1t1r.ron"),
+    ),
+    (
+        "comparator.ron",
+        include_str!("../../topologies/devices/comparator.ron"),
+    ),
 ];
 
 /// A complete set of device parameters.

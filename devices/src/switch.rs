@@ -49,7 +49,11 @@ mod tests {
 
     #[test]
     fn on_above_threshold_only() {
-        let s = SwitchParams { r_on_ohms: 2.0, r_off_ohms: 1e9, v_threshold_volts: 0.7 };
+        let s = SwitchParams {
+            r_on_ohms: 2.0,
+            r_off_ohms: 1e9,
+            v_threshold_volts: 0.7,
+        };
         assert_eq!(s.conductance_siemens(3.0), 0.5);
         assert_eq!(s.conductance_siemens(0.0), 1e-9);
         assert!(!s.is_on(0.69) && s.is_on(0.7));

@@ -111,25 +111,55 @@ impl Validate for Fig2Protocol {
         v.non_negative("monitor_volts", self.monitor_volts);
         v.nested("fig2c", |v| {
             v.positive("amplitude_volts", self.fig2c.amplitude_volts);
-            v.check("width_us", self.fig2c.width_us > 0, "must be > 0", "pulse widths are positive");
+            v.check(
+                "width_us",
+                self.fig2c.width_us > 0,
+                "must be > 0",
+                "pulse widths are positive",
+            );
         });
         v.nested("fig2d", |v| {
-            v.check("amplitudes_volts", !self.fig2d.amplitudes_volts.is_empty(), "needs at least one amplitude", "list amplitudes in volts");
+            v.check(
+                "amplitudes_volts",
+                !self.fig2d.amplitudes_volts.is_empty(),
+                "needs at least one amplitude",
+                "list amplitudes in volts",
+            );
             for a in &self.fig2d.amplitudes_volts {
                 v.positive("amplitudes_volts", *a);
             }
-            v.check("width_us", self.fig2d.width_us > 0, "must be > 0", "pulse widths are positive");
+            v.check(
+                "width_us",
+                self.fig2d.width_us > 0,
+                "must be > 0",
+                "pulse widths are positive",
+            );
         });
         v.nested("fig2e", |v| {
             v.positive("amplitude_volts", self.fig2e.amplitude_volts);
-            v.check("max_pulses", self.fig2e.max_pulses > 1, "must be > 1", "the second fire needs room");
+            v.check(
+                "max_pulses",
+                self.fig2e.max_pulses > 1,
+                "must be > 1",
+                "the second fire needs room",
+            );
         });
         v.nested("fig2f", |v| {
-            v.check("amplitudes_volts", !self.fig2f.amplitudes_volts.is_empty(), "needs at least one amplitude", "list amplitudes in volts");
+            v.check(
+                "amplitudes_volts",
+                !self.fig2f.amplitudes_volts.is_empty(),
+                "needs at least one amplitude",
+                "list amplitudes in volts",
+            );
             for a in &self.fig2f.amplitudes_volts {
                 v.positive("amplitudes_volts", *a);
             }
-            v.check("max_pulses", self.fig2f.max_pulses > 0, "must be > 0", "apply at least one pulse");
+            v.check(
+                "max_pulses",
+                self.fig2f.max_pulses > 0,
+                "must be > 0",
+                "apply at least one pulse",
+            );
         });
     }
 }
@@ -173,7 +203,13 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         (c.amplitude_volts, c.width_us * US),
         (proto.monitor_volts, c.monitor_us * US),
     ];
-    let (sw, trace) = apply(&mut dev, &segs, proto.series_resistance_ohms, 2 * US, |_| false);
+    let (sw, trace) = apply(
+        &mut dev,
+        &segs,
+        proto.series_resistance_ohms,
+        2 * US,
+        |_| false,
+    );
     let fire = first_time(&sw, TsTransition::SwitchedOn);
     let off = sw
         .iter()
@@ -195,7 +231,11 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             ]
         })
         .collect();
-    dir.write_csv("data.csv", &["t_us", "v_applied_v", "current_ua", "on"], &rows)?;
+    dir.write_csv(
+        "data.csv",
+        &["t_us", "v_applied_v", "current_ua", "on"],
+        &rows,
+    )?;
     let summary = json!({
         "experiment": "fig2c",
         "amplitude_v": c.amplitude_volts,
@@ -211,17 +251,28 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     };
     let panels = [
         Panel {
-            title: format!("Fig 2c: {} V / {} µs pulse, {} V monitor", c.amplitude_volts, c.width_us, proto.monitor_volts),
+            title: format!(
+                "Fig 2c: {} V / {} µs pulse, {} V monitor",
+                c.amplitude_volts, c.width_us, proto.monitor_volts
+            ),
             x_label: "time (µs)".into(),
             y_label: "applied voltage (V)".into(),
-            series: vec![Series { name: String::new(), points: pts(&|s| s.v_applied), kind: SeriesKind::Step }],
+            series: vec![Series {
+                name: String::new(),
+                points: pts(&|s| s.v_applied),
+                kind: SeriesKind::Step,
+            }],
             ..Panel::default()
         },
         Panel {
             title: "device current".into(),
             x_label: "time (µs)".into(),
             y_label: "current (µA)".into(),
-            series: vec![Series { name: String::new(), points: pts(&|s| s.current_amps * 1e6), kind: SeriesKind::Step }],
+            series: vec![Series {
+                name: String::new(),
+                points: pts(&|s| s.current_amps * 1e6),
+                kind: SeriesKind::Step,
+            }],
             ..Panel::default()
         },
     ];
@@ -231,8 +282,18 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         name: "fig2c".into(),
         dir: dir.path().to_path_buf(),
         rows: vec![
-            ["fig2c".into(), "fire delay of a 1.2 V/1 ms pulse (µs)".into(), "< 1000".into(), show(fire_delay_us)],
-            ["fig2c".into(), "relaxation after the pulse (µs)".into(), "> 0".into(), show(relaxation_us)],
+            [
+                "fig2c".into(),
+                "fire delay of a 1.2 V/1 ms pulse (µs)".into(),
+                "< 1000".into(),
+                show(fire_delay_us),
+            ],
+            [
+                "fig2c".into(),
+                "relaxation after the pulse (µs)".into(),
+                "> 0".into(),
+                show(relaxation_us),
+            ],
         ],
     })
 }
@@ -268,12 +329,19 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         let (mut ti, mut tr) = (Vec::new(), Vec::new());
         for trial in 0..opts.trials {
             dev.reset_to_rest();
-            let segs = [(amp, d.width_us * US), (proto.monitor_volts, d.max_relaxation_us * US)];
+            let segs = [
+                (amp, d.width_us * US),
+                (proto.monitor_volts, d.max_relaxation_us * US),
+            ];
             let (sw, _) = apply(&mut dev, &segs, proto.series_resistance_ohms, 0, |s| {
                 s.iter().any(|x| x.transition == TsTransition::SwitchedOff)
             });
-            let fire = sw.iter().find(|s| s.transition == TsTransition::SwitchedOn && s.segment == 0);
-            let off = sw.iter().find(|s| s.transition == TsTransition::SwitchedOff);
+            let fire = sw
+                .iter()
+                .find(|s| s.transition == TsTransition::SwitchedOn && s.segment == 0);
+            let off = sw
+                .iter()
+                .find(|s| s.transition == TsTransition::SwitchedOff);
             let i_us = fire.map(|s| s.t_ns as f64 / 1e3);
             let r_us = match (fire, off) {
                 (Some(_), Some(o)) => Some((o.t_ns - d.width_us * US) as f64 / 1e3),
@@ -298,7 +366,17 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         relax.push(&tr);
     }
     let dir = ExperimentDir::create(out, "fig2d")?;
-    dir.write_csv("data.csv", &["amplitude_v", "trial", "integration_us", "relaxation_us", "fired"], &rows)?;
+    dir.write_csv(
+        "data.csv",
+        &[
+            "amplitude_v",
+            "trial",
+            "integration_us",
+            "relaxation_us",
+            "fired",
+        ],
+        &rows,
+    )?;
     let summary = json!({
         "experiment": "fig2d",
         "width_us": d.width_us,
@@ -330,30 +408,69 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     render_panels(
         &dir.file("fig2d.png"),
         &[
-            panel("Fig 2d: integration time (1 ms pulses)", "integration time (µs)", &integ),
-            panel("relaxation time after the pulse", "relaxation time (µs)", &relax),
+            panel(
+                "Fig 2d: integration time (1 ms pulses)",
+                "integration time (µs)",
+                &integ,
+            ),
+            panel(
+                "relaxation time after the pulse",
+                "relaxation time (µs)",
+                &relax,
+            ),
         ],
         2,
         (560, 420),
     )?;
-    let list = |xs: &[f64]| xs.iter().map(|x| fmt_f(*x, 0)).collect::<Vec<_>>().join(" / ");
+    let list = |xs: &[f64]| {
+        xs.iter()
+            .map(|x| fmt_f(*x, 0))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
     Ok(ExperimentReport {
         name: "fig2d".into(),
         dir: dir.path().to_path_buf(),
         rows: vec![
-            ["fig2d".into(), "median integration time, 1.0→1.4 V (µs)".into(), "falls".into(), list(&integ.median)],
-            ["fig2d".into(), "median relaxation time, 1.0→1.4 V (µs)".into(), "rises".into(), list(&relax.median)],
+            [
+                "fig2d".into(),
+                "median integration time, 1.0→1.4 V (µs)".into(),
+                "falls".into(),
+                list(&integ.median),
+            ],
+            [
+                "fig2d".into(),
+                "median relaxation time, 1.0→1.4 V (µs)".into(),
+                "rises".into(),
+                list(&relax.median),
+            ],
         ],
     })
 }
 
 /// Pulse index (1-based) of the first fire and of the next fire after it.
-fn pulses_to_fires(dev: &mut TsDevice, t: &Train, monitor: f64, r_series: f64) -> (Option<u32>, Option<u32>) {
-    let segs = pulse_train(t.amplitude_volts, t.width_us * US, t.gap_us * US, monitor, t.max_pulses);
+fn pulses_to_fires(
+    dev: &mut TsDevice,
+    t: &Train,
+    monitor: f64,
+    r_series: f64,
+) -> (Option<u32>, Option<u32>) {
+    let segs = pulse_train(
+        t.amplitude_volts,
+        t.width_us * US,
+        t.gap_us * US,
+        monitor,
+        t.max_pulses,
+    );
     let (sw, _) = apply(dev, &segs, r_series, 0, |s| {
-        s.iter().filter(|x| x.transition == TsTransition::SwitchedOn).count() >= 2
+        s.iter()
+            .filter(|x| x.transition == TsTransition::SwitchedOn)
+            .count()
+            >= 2
     });
-    let mut ons = sw.iter().filter(|s| s.transition == TsTransition::SwitchedOn);
+    let mut ons = sw
+        .iter()
+        .filter(|s| s.transition == TsTransition::SwitchedOn);
     let first = ons.next().map(|s| (s.segment / 2) as u32 + 1);
     let second = ons.next().map(|s| (s.segment / 2) as u32 + 1);
     (first, second.zip(first).map(|(b, a)| b - a))
@@ -368,7 +485,12 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let (mut firsts, mut seconds, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for trial in 0..opts.trials {
         dev.reset_to_rest();
-        let (a, b) = pulses_to_fires(&mut dev, t, proto.monitor_volts, proto.series_resistance_ohms);
+        let (a, b) = pulses_to_fires(
+            &mut dev,
+            t,
+            proto.monitor_volts,
+            proto.series_resistance_ohms,
+        );
         firsts.extend(a);
         seconds.extend(b);
         rows.push(vec![
@@ -380,15 +502,38 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     // One example trace for the figure (first trial's seed).
     let mut ex = device(&params, opts);
     ex.reset_to_rest();
-    let segs = pulse_train(t.amplitude_volts, t.width_us * US, t.gap_us * US, proto.monitor_volts, 10);
-    let (_, trace) = apply(&mut ex, &segs, proto.series_resistance_ohms, 2 * US, |_| false);
+    let segs = pulse_train(
+        t.amplitude_volts,
+        t.width_us * US,
+        t.gap_us * US,
+        proto.monitor_volts,
+        10,
+    );
+    let (_, trace) = apply(&mut ex, &segs, proto.series_resistance_ohms, 2 * US, |_| {
+        false
+    });
     let dir = ExperimentDir::create(out, "fig2e")?;
-    dir.write_csv("data.csv", &["trial", "pulses_first_fire", "pulses_second_fire"], &rows)?;
+    dir.write_csv(
+        "data.csv",
+        &["trial", "pulses_first_fire", "pulses_second_fire"],
+        &rows,
+    )?;
     let trace_rows: Vec<Vec<String>> = trace
         .iter()
-        .map(|s| vec![fmt_f(s.t_ns as f64 / 1e3, 3), fmt_f(s.v_applied, 3), fmt_f(s.current_amps * 1e6, 6), (s.on as u8).to_string()])
+        .map(|s| {
+            vec![
+                fmt_f(s.t_ns as f64 / 1e3, 3),
+                fmt_f(s.v_applied, 3),
+                fmt_f(s.current_amps * 1e6, 6),
+                (s.on as u8).to_string(),
+            ]
+        })
         .collect();
-    dir.write_csv("trace.csv", &["t_us", "v_applied_v", "current_ua", "on"], &trace_rows)?;
+    dir.write_csv(
+        "trace.csv",
+        &["t_us", "v_applied_v", "current_ua", "on"],
+        &trace_rows,
+    )?;
     let m1 = median_count(&firsts);
     let m2 = median_count(&seconds);
     let summary = json!({
@@ -408,17 +553,28 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         &dir.file("fig2e.png"),
         &[
             Panel {
-                title: format!("Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period", t.amplitude_volts, t.width_us, t.gap_us),
+                title: format!(
+                    "Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period",
+                    t.amplitude_volts, t.width_us, t.gap_us
+                ),
                 x_label: "time (µs)".into(),
                 y_label: "applied voltage (V)".into(),
-                series: vec![Series { name: String::new(), points: pts(&|s| s.v_applied), kind: SeriesKind::Step }],
+                series: vec![Series {
+                    name: String::new(),
+                    points: pts(&|s| s.v_applied),
+                    kind: SeriesKind::Step,
+                }],
                 ..Panel::default()
             },
             Panel {
                 title: "device current".into(),
                 x_label: "time (µs)".into(),
                 y_label: "current (µA)".into(),
-                series: vec![Series { name: String::new(), points: pts(&|s| s.current_amps * 1e6), kind: SeriesKind::Step }],
+                series: vec![Series {
+                    name: String::new(),
+                    points: pts(&|s| s.current_amps * 1e6),
+                    kind: SeriesKind::Step,
+                }],
                 ..Panel::default()
             },
         ],
@@ -430,8 +586,18 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         name: "fig2e".into(),
         dir: dir.path().to_path_buf(),
         rows: vec![
-            ["fig2e".into(), "median pulses to the first fire (1.1 V)".into(), "4".into(), show(m1)],
-            ["fig2e".into(), "median pulses to the second fire".into(), "fewer".into(), show(m2)],
+            [
+                "fig2e".into(),
+                "median pulses to the first fire (1.1 V)".into(),
+                "4".into(),
+                show(m1),
+            ],
+            [
+                "fig2e".into(),
+                "median pulses to the second fire".into(),
+                "fewer".into(),
+                show(m2),
+            ],
         ],
     })
 }
@@ -444,16 +610,33 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let mut rows = Vec::new();
     let (mut med, mut q1, mut q3, mut frac) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &amp in &f.amplitudes_volts {
-        let train = Train { amplitude_volts: amp, width_us: f.width_us, gap_us: f.gap_us, max_pulses: f.max_pulses };
+        let train = Train {
+            amplitude_volts: amp,
+            width_us: f.width_us,
+            gap_us: f.gap_us,
+            max_pulses: f.max_pulses,
+        };
         let mut dev = device(&params, opts);
         let mut counts = Vec::new();
         for trial in 0..opts.trials {
             dev.reset_to_rest();
-            let segs = pulse_train(amp, train.width_us * US, train.gap_us * US, proto.monitor_volts, train.max_pulses);
-            let (sw, _) = apply(&mut dev, &segs, proto.series_resistance_ohms, 0, |s| !s.is_empty());
+            let segs = pulse_train(
+                amp,
+                train.width_us * US,
+                train.gap_us * US,
+                proto.monitor_volts,
+                train.max_pulses,
+            );
+            let (sw, _) = apply(&mut dev, &segs, proto.series_resistance_ohms, 0, |s| {
+                !s.is_empty()
+            });
             let n = sw.first().map(|s| (s.segment / 2) as u32 + 1);
             counts.extend(n);
-            rows.push(vec![fmt_f(amp, 2), trial.to_string(), n.map(|x| x.to_string()).unwrap_or_default()]);
+            rows.push(vec![
+                fmt_f(amp, 2),
+                trial.to_string(),
+                n.map(|x| x.to_string()).unwrap_or_default(),
+            ]);
         }
         let as_f: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
         med.push(median_count(&counts).map(|c| c as f64).unwrap_or(f64::NAN));
@@ -462,7 +645,11 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         frac.push(counts.len() as f64 / opts.trials.max(1) as f64);
     }
     let dir = ExperimentDir::create(out, "fig2f")?;
-    dir.write_csv("data.csv", &["amplitude_v", "trial", "pulses_first_fire"], &rows)?;
+    dir.write_csv(
+        "data.csv",
+        &["amplitude_v", "trial", "pulses_first_fire"],
+        &rows,
+    )?;
     let summary = json!({
         "experiment": "fig2f",
         "width_us": f.width_us, "gap_us": f.gap_us, "trials_per_amplitude": opts.trials,
@@ -476,19 +663,37 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     render_panels(
         &dir.file("fig2f.png"),
         &[Panel {
-            title: format!("Fig 2f: pulses to the first fire ({} µs pulses and gaps)", f.width_us),
+            title: format!(
+                "Fig 2f: pulses to the first fire ({} µs pulses and gaps)",
+                f.width_us
+            ),
             x_label: "pulse amplitude (V)".into(),
             y_label: "pulses to fire".into(),
-            spreads: vec![SpreadSeries { name: "median, IQR".into(), x: f.amplitudes_volts.clone(), median: med.clone(), q1, q3 }],
+            spreads: vec![SpreadSeries {
+                name: "median, IQR".into(),
+                x: f.amplitudes_volts.clone(),
+                median: med.clone(),
+                q1,
+                q3,
+            }],
             ..Panel::default()
         }],
         1,
         (700, 450),
     )?;
-    let list = med.iter().map(|x| fmt_f(*x, 0)).collect::<Vec<_>>().join(" / ");
+    let list = med
+        .iter()
+        .map(|x| fmt_f(*x, 0))
+        .collect::<Vec<_>>()
+        .join(" / ");
     Ok(ExperimentReport {
         name: "fig2f".into(),
         dir: dir.path().to_path_buf(),
-        rows: vec![["fig2f".into(), "median pulses to fire, 1.0→1.4 V".into(), "fall".into(), list]],
+        rows: vec![[
+            "fig2f".into(),
+            "median pulses to fire, 1.0→1.4 V".into(),
+            "fall".into(),
+            list,
+        ]],
     })
 }

@@ -3,7 +3,9 @@
 //! `summary.json`, and returns rows for the paper-vs-memsnn table.
 
 pub mod fig2;
+pub mod fig3;
 pub mod pulse;
+pub mod single;
 pub mod stats;
 
 use anyhow::{bail, Result};
@@ -50,10 +52,15 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("fig2d", fig2::fig2d),
     ("fig2e", fig2::fig2e),
     ("fig2f", fig2::fig2f),
+    ("fig3b", fig3::fig3b),
+    ("fig3c", fig3::fig3c),
 ];
 
 /// Named groups of experiments.
-pub const GROUPS: &[(&str, &[&str])] = &[("devices", &["fig2c", "fig2d", "fig2e", "fig2f"])];
+pub const GROUPS: &[(&str, &[&str])] = &[
+    ("devices", &["fig2c", "fig2d", "fig2e", "fig2f"]),
+    ("neuron", &["fig3b", "fig3c"]),
+];
 
 /// The experiment names a group or single name stands for.
 pub fn resolve(name: &str) -> Result<Vec<&'static str>> {

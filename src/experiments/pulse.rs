@@ -89,7 +89,13 @@ pub fn apply(
 
 /// A train of `n` pulses of `amplitude` volts and `width_ns`, each followed by a gap of
 /// `gap_ns` at `rest_volts`.
-pub fn pulse_train(amplitude: f64, width_ns: u64, gap_ns: u64, rest_volts: f64, n: usize) -> Vec<(f64, u64)> {
+pub fn pulse_train(
+    amplitude: f64,
+    width_ns: u64,
+    gap_ns: u64,
+    rest_volts: f64,
+    n: usize,
+) -> Vec<(f64, u64)> {
     (0..n)
         .flat_map(|_| [(amplitude, width_ns), (rest_volts, gap_ns)])
         .collect()
@@ -115,7 +121,10 @@ mod tests {
         }
         assert!(trace.len() > 1000);
         // ON current at 1.1 V through 20 kΩ + 10 kΩ: ~37 µA.
-        let on_i = trace.iter().filter(|s| s.on && s.v_applied > 1.0).map(|s| s.current_amps);
+        let on_i = trace
+            .iter()
+            .filter(|s| s.on && s.v_applied > 1.0)
+            .map(|s| s.current_amps);
         for i in on_i {
             assert!((i - 1.1 / 30e3).abs() < 1e-9);
         }

@@ -66,7 +66,11 @@ fn circuit_margins_of_the_builtin_synapse() {
 fn gate_controls_access_and_compliance() {
     let p = params();
     let d = p.nominal_device();
-    assert_eq!(p.program(&d, 0.2, 2.0, 1e-3, 0.0, 0.0), 0.2, "gate off: no current");
+    assert_eq!(
+        p.program(&d, 0.2, 2.0, 1e-3, 0.0, 0.0),
+        0.2,
+        "gate off: no current"
+    );
     let cap_low = p.compliance_cap_siemens(&d, 1.5);
     let cap_ref = p.compliance_cap_siemens(&d, 3.0);
     assert!((cap_ref - 980e-6).abs() < 1e-12);
@@ -105,8 +109,14 @@ fn fault_rates_match_their_probabilities() {
 #[test]
 fn device_spread_is_keyed_and_switchable() {
     let p = params();
-    assert_eq!(p.device(7, Variability::FULL), p.device(7, Variability::FULL));
-    assert_ne!(p.device(7, Variability::FULL), p.device(8, Variability::FULL));
+    assert_eq!(
+        p.device(7, Variability::FULL),
+        p.device(7, Variability::FULL)
+    );
+    assert_ne!(
+        p.device(7, Variability::FULL),
+        p.device(8, Variability::FULL)
+    );
     assert_eq!(p.device(7, Variability::NONE), p.nominal_device());
 }
 

@@ -33,7 +33,9 @@ fn exact_switch_time_agrees_with_fine_fixed_step_integration() {
     let p = fig2();
     for (v, seed) in [(1.0, 1), (1.1, 2), (1.2, 3), (1.4, 4)] {
         let dev = TsDevice::new(&p, Variability::FULL, seed);
-        let exact = dev.time_to_transition(v, 5_000_000).expect("fires within 5 ms");
+        let exact = dev
+            .time_to_transition(v, 5_000_000)
+            .expect("fires within 5 ms");
         let euler = euler_switch_time_ns(&dev, v, 5_000_000, 10).unwrap();
         let diff = exact.abs_diff(euler) as f64;
         assert!(
@@ -83,7 +85,11 @@ fn fires_then_relaxes_back_to_hrs_under_the_monitor_voltage() {
     let s = dev.advance(dev.device_voltage(1.2, r_series), 1_000_000);
     assert_eq!(s.transition, Some(TsTransition::SwitchedOn));
     let rest = 1_000_000 - s.elapsed_ns;
-    assert_eq!(dev.advance(dev.device_voltage(1.2, r_series), rest).transition, None);
+    assert_eq!(
+        dev.advance(dev.device_voltage(1.2, r_series), rest)
+            .transition,
+        None
+    );
     assert!(dev.is_on());
     let relax = dev.advance(dev.device_voltage(0.05, r_series), 5_000_000);
     assert_eq!(relax.transition, Some(TsTransition::SwitchedOff));
@@ -123,7 +129,10 @@ fn energy_of_an_on_device_is_v_squared_g_t() {
     dev.advance(0.8, 100_000);
     let e = dev.energy().ts_joules - before;
     let expect = 0.8 * 0.8 / p.r_on_ohms * 100e-6;
-    assert!((e - expect).abs() < 1e-12 * expect.max(1e-30) + 1e-18, "{e} vs {expect}");
+    assert!(
+        (e - expect).abs() < 1e-12 * expect.max(1e-30) + 1e-18,
+        "{e} vs {expect}"
+    );
 }
 
 proptest! {

@@ -1,0 +1,123 @@
+//! The actor abstraction: a component owns its state and reacts to events.
+//!
+//! **Architecture invariant:** a component sees only its own state, the events delivered to
+//! it and this [`Ctx`] — never threads, wall-clock time, other components or a shared
+//! random generator. Each executor (sequential reference, actix, sharded) calls the same
+//! `handle` with the same events in the same order, so results are bit-identical.
+
+use crate::event::{CompId, Event, Payload, Port};
+use crate::probe::Record;
+use crate::time::{Clock, Ns};
+use std::any::Any;
+
+/// An output of a component: sent on one of its output ports, routed by the network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Emission {
+    /// Output port of the emitting component.
+    pub port: Port,
+    /// Content.
+    pub payload: Payload,
+}
+
+/// What a component may do while handling an event.
+pub struct Ctx<'a> {
+    now: Ns,
+    me: CompId,
+    clock: &'a Clock,
+    emissions: &'a mut Vec<Emission>,
+    wakes: &'a mut Vec<(Ns, u64)>,
+    records: &'a mut Vec<Record>,
+    probing: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for one handling step (used by executors).
+    pub fn new(
+        now: Ns,
+        me: CompId,
+        clock: &'a Clock,
+        emissions: &'a mut Vec<Emission>,
+        wakes: &'a mut Vec<(Ns, u64)>,
+        records: &'a mut Vec<Record>,
+        probing: bool,
+    ) -> Self {
+        Ctx {
+            now,
+            me,
+            clock,
+            emissions,
+            wakes,
+            records,
+            probing,
+        }
+    }
+
+    /// Current simulated time, ns.
+    #[inline]
+    pub fn now(&self) -> Ns {
+        self.now
+    }
+
+    /// This component's id.
+    #[inline]
+    pub fn me(&self) -> CompId {
+        self.me
+    }
+
+    /// The global clock.
+    #[inline]
+    pub fn clock(&self) -> &Clock {
+        self.clock
+    }
+
+    /// Sends `payload` on output port `port`, delivered now (next delta cycle).
+    #[inline]
+    pub fn emit(&mut self, port: Port, payload: Payload) {
+        self.emissions.push(Emission { port, payload });
+    }
+
+    /// Asks to be woken at `at` (≥ now) with `tag`.
+    #[inline]
+    pub fn wake_at(&mut self, at: Ns, tag: u64) {
+        debug_assert!(at >= self.now, "wake-up in the past");
+        self.wakes.push((at.max(self.now), tag));
+    }
+
+    /// Whether probes are recording this component.
+    #[inline]
+    pub fn probing(&self) -> bool {
+        self.probing
+    }
+
+    /// Records a probe sample `(kind, index, value)` at the current time.
+    #[inline]
+    pub fn record(&mut self, kind: &'static str, index: u32, value: f64) {
+        if self.probing {
+            self.records.push(Record {
+                time: self.now,
+                comp: self.me,
+                kind,
+                index,
+                value,
+            });
+        }
+    }
+}
+
+/// A simulated hardware block.
+pub trait Component: Send + 'static {
+    /// Short name of the component kind (e.g. "neuron").
+    fn kind(&self) -> &'static str;
+
+    /// Called once at time 0 before any event.
+    fn start(&mut self, _ctx: &mut Ctx) {}
+
+    /// Handles one event addressed to this component.
+    fn handle(&mut self, ev: &Event, ctx: &mut Ctx);
+
+    /// Downcasting for inspection (probes, state snapshots, tests).
+    fn as_any(&self) -> &dyn Any;
+
+    /// Mutable downcasting (protocol drivers adjusting parameters between runs).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}

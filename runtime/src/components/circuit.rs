@@ -1,0 +1,73 @@
+//! Parameters of the hybrid neuron's CMOS circuit (Fig 3a): transistors T1, T2, T3, the
+//! latches' input threshold, the spike and lateral-inhibition levels.
+
+use devices::params::{parse_ron, Validate, Validator};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The built-in circuit parameters (`topologies/devices/neuron_cmos.ron`).
+pub const BUILTIN_NEURON_CMOS: &str = include_str!("../../../topologies/devices/neuron_cmos.ron");
+
+/// The neuron circuit around the TS device (values in `topologies/devices/neuron_cmos.ron`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuronCircuit {
+    /// T1 on-resistance: grounds node 1 during the refractory period, ohms.
+    pub r_t1_on_ohms: f64,
+    /// T3 on-resistance: lifts node 1 during depression, ohms.
+    pub r_t3_on_ohms: f64,
+    /// Voltage the buffer drives through T3 (depression lift), volts.
+    pub v_lift_volts: f64,
+    /// T2 read-out resistance from node 2 to ground, ohms.
+    pub r_readout_ohms: f64,
+    /// Leakage from node 1 to ground (off transistors, latch inputs), siemens.
+    pub g_node_leak_siemens: f64,
+    /// L1 input threshold on node 2, volts.
+    pub v_latch_threshold_volts: f64,
+    /// Output spike amplitude (G1 driving the next layer), volts.
+    pub spike_amplitude_volts: f64,
+    /// Lateral-inhibition "1" level (G3 output), volts.
+    pub li_high_volts: f64,
+    /// Energy per latch or gate output transition, joules.
+    pub cmos_transition_joules: f64,
+}
+
+impl NeuronCircuit {
+    /// The built-in parameter set.
+    pub fn builtin() -> Self {
+        match parse_ron(
+            BUILTIN_NEURON_CMOS,
+            Path::new("topologies/devices/neuron_cmos.ron"),
+        ) {
+            Ok(c) => c,
+            // Checked by this crate's tests; reaching this is a build bug.
+            Err(e) => panic!("built-in neuron circuit file is invalid:\n{e}"),
+        }
+    }
+}
+
+impl Validate for NeuronCircuit {
+    fn validate(&self, v: &mut Validator) {
+        v.positive("r_t1_on_ohms", self.r_t1_on_ohms);
+        v.positive("r_t3_on_ohms", self.r_t3_on_ohms);
+        v.positive("v_lift_volts", self.v_lift_volts);
+        v.positive("r_readout_ohms", self.r_readout_ohms);
+        v.non_negative("g_node_leak_siemens", self.g_node_leak_siemens);
+        v.positive("v_latch_threshold_volts", self.v_latch_threshold_volts);
+        v.positive("spike_amplitude_volts", self.spike_amplitude_volts);
+        v.positive("li_high_volts", self.li_high_volts);
+        v.non_negative("cmos_transition_joules", self.cmos_transition_joules);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_circuit_parses() {
+        let c = NeuronCircuit::builtin();
+        assert_eq!(c.spike_amplitude_volts, 2.0);
+        assert_eq!(c.li_high_volts, 1.5);
+    }
+}

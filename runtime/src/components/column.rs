@@ -1,0 +1,388 @@
+//! A synapse column: the 1T1R synapses into one neuron, sharing one gate line.
+//!
+//! Synapse `i` joins input line `i` to node 1. Seen from node 1 the column is a Thevenin
+//! source: during CLK-high phases `V = Σ G_i·A_i / Σ G_i` behind `Σ G_i` (`A_i` the line's
+//! pulse amplitude, 0 for a grounded line); during CLK-low phases every line is at 0 V.
+//! With the gate low every access transistor is off and each cell leaks `G_off`.
+//!
+//! **Programming.** The voltage across synapse `i` is `A_i − V(node 1)`, with node 1 solved
+//! from this source and the neuron's (sent as [`Payload::NeuronSide`]). While it exceeds
+//! the SET or RESET threshold the device moves ([`devices::rs::RsParams::program`]). The
+//! column integrates programming over the time since its last update at every event, in
+//! CLK-phase pieces; while some device may program during a floating node, it also wakes
+//! every `substep_ns` so that node 1 follows the changing conductances (a layer-2 synapse
+//! that sets in one cycle lifts node 1 within the same pulse). A quick bound on the
+//! extreme voltages skips all per-synapse work when nothing can program, which is the
+//! usual case. Conductances are kept as `f32` per synapse; each device's fabrication
+//! spread is re-derived from its key when it is programmed, never stored.
+//!
+//! Ports — in: [`IN_PATTERN`], [`IN_GATE`], [`IN_NODE`], and `IN_LINE_BASE + i` for spikes
+//! on line `i`; out: [`OUT_COLUMN`] (to the neuron).
+
+use crate::component::{Component, Ctx};
+use crate::event::{Event, Payload, Port};
+use crate::time::{Clock, Ns};
+use devices::rs::{RsDevice, RsParams};
+use devices::variability::{key, standard_normal};
+use devices::Variability;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::any::Any;
+use std::sync::Arc;
+
+/// Input: a pattern of line amplitudes for every CLK-high phase.
+pub const IN_PATTERN: Port = 0;
+/// Input: the shared gate line.
+pub const IN_GATE: Port = 1;
+/// Input: the neuron's Thevenin source.
+pub const IN_NODE: Port = 2;
+/// Input: spikes on line `i` arrive on `IN_LINE_BASE + i`.
+pub const IN_LINE_BASE: Port = 16;
+/// Output: the column's Thevenin source, to the neuron.
+pub const OUT_COLUMN: Port = 0;
+
+const TAG_SUBSTEP: u64 = 1;
+const TAG_SPIKES_END: u64 = 2;
+
+/// A synapse column.
+#[derive(Clone, Debug)]
+pub struct Column {
+    params: Arc<RsParams>,
+    variability: Variability,
+    device_key: u64,
+    g: Vec<f32>,
+    pattern: Option<Arc<[f32]>>,
+    pending_pattern: Option<(Ns, Option<Arc<[f32]>>)>,
+    spikes: Vec<f32>,
+    spikes_active: bool,
+    gate_volts: f32,
+    node_v: f64,
+    node_g: f64,
+    t_prog: Ns,
+    substep_ns: Ns,
+    substep_wake: Option<Ns>,
+    sent: Option<(f64, f64)>,
+    sums: Sums,
+    rng: ChaCha8Rng,
+    write_joules: f64,
+    programmed: u64,
+    programmable: bool,
+}
+
+impl Column {
+    /// A column of `initial.len()` synapses with these initial conductances (siemens).
+    /// `device_key` keys the devices' fabrication spread and the column's random stream.
+    pub fn new(
+        params: Arc<RsParams>,
+        variability: Variability,
+        device_key: u64,
+        initial: Vec<f32>,
+        gate_volts: f32,
+        substep_ns: Ns,
+    ) -> Self {
+        let n = initial.len();
+        let mut c = Column {
+            params,
+            variability,
+            device_key,
+            g: initial,
+            pattern: None,
+            pending_pattern: None,
+            spikes: vec![0.0; n],
+            spikes_active: false,
+            gate_volts,
+            node_v: 0.0,
+            node_g: 0.0,
+            t_prog: 0,
+            substep_ns: substep_ns.max(1),
+            substep_wake: None,
+            sent: None,
+            sums: Sums::default(),
+            rng: ChaCha8Rng::seed_from_u64(key(device_key, &[0xc01])),
+            write_joules: 0.0,
+            programmed: 0,
+            programmable: true,
+        };
+        c.refresh_sums();
+        c
+    }
+
+    /// Makes the synapses fixed resistors (never programmed), as in the paper's Fig 3b.
+    pub fn fixed(mut self) -> Self {
+        self.programmable = false;
+        self
+    }
+
+    /// Conductances, siemens.
+    pub fn conductances(&self) -> &[f32] {
+        &self.g
+    }
+
+    /// Overwrites the conductances (restoring a saved state).
+    pub fn set_conductances(&mut self, g: &[f32]) {
+        self.g.copy_from_slice(g);
+    }
+
+    /// The fabricated device of synapse `i`.
+    pub fn device(&self, i: usize) -> RsDevice {
+        self.params
+            .device(key(self.device_key, &[i as u64]), self.variability)
+    }
+
+    /// Write energy so far, joules.
+    pub fn write_joules(&self) -> f64 {
+        self.write_joules
+    }
+
+    /// Number of device updates applied so far.
+    pub fn programmed(&self) -> u64 {
+        self.programmed
+    }
+
+    fn gate_on(&self) -> bool {
+        self.params.access.is_on(self.gate_volts as f64)
+    }
+
+    /// Amplitude on line `i` during CLK-high phases, volts.
+    #[inline]
+    fn amp(&self, i: usize) -> f64 {
+        let p = self.pattern.as_ref().map_or(0.0, |p| p[i]);
+        (p + self.spikes[i]) as f64
+    }
+
+    /// Recomputes the cached sums, always in synapse order (so the result is a pure
+    /// function of conductances and amplitudes, never of the history of updates).
+    fn refresh_sums(&mut self) {
+        let mut s = Sums {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            ..Sums::default()
+        };
+        for (i, &g) in self.g.iter().enumerate() {
+            let a = self.amp(i);
+            s.g += g as f64;
+            s.ga += g as f64 * a;
+            s.a += a;
+            s.lo = s.lo.min(a);
+            s.hi = s.hi.max(a);
+        }
+        self.sums = s;
+    }
+
+    /// (Σ G·A during high phases, Σ G), with the gate's state applied.
+    fn sums(&self) -> (f64, f64) {
+        if self.gate_on() {
+            (self.sums.ga, self.sums.g)
+        } else {
+            let g_off = 1.0 / self.params.access.r_off_ohms;
+            (g_off * self.sums.a, g_off * self.g.len() as f64)
+        }
+    }
+
+    fn column_side(&self) -> (f64, f64) {
+        let (sga, sg) = self.sums();
+        let v = if sg > 0.0 { sga / sg } else { 0.0 };
+        (v, sg)
+    }
+
+    /// Node-1 voltage during a phase (CLK `high` or not).
+    fn node1(&self, side: (f64, f64), high: bool) -> f64 {
+        let v_col = if high { side.0 } else { 0.0 };
+        let g = side.1 + self.node_g;
+        if g > 0.0 {
+            (v_col * side.1 + self.node_v * self.node_g) / g
+        } else {
+            0.0
+        }
+    }
+
+    /// Extreme line amplitudes during a phase: (min, max).
+    fn amp_range(&self, high: bool) -> (f64, f64) {
+        if high {
+            (self.sums.lo, self.sums.hi)
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
+    /// Whether any device may program during this phase.
+    fn may_program(&self, side: (f64, f64), high: bool) -> bool {
+        if !self.programmable || !self.gate_on() || self.g.is_empty() {
+            return false;
+        }
+        let v1 = self.node1(side, high);
+        let (lo, hi) = self.amp_range(high);
+        self.params.programs(hi - v1) || self.params.programs(lo - v1)
+    }
+
+    /// Applies programming over `[t_prog, t)` in CLK-phase pieces. Returns whether any
+    /// conductance changed.
+    fn program_until(&mut self, t: Ns, clock: &Clock) -> bool {
+        let mut changed = false;
+        while self.t_prog < t {
+            let end = clock.phase_end(self.t_prog).min(t);
+            let high = clock.is_high(self.t_prog);
+            let side = self.column_side();
+            if self.may_program(side, high) {
+                let v1 = self.node1(side, high);
+                let dt = (end - self.t_prog) as f64 * 1e-9;
+                for i in 0..self.g.len() {
+                    let v = if high { self.amp(i) } else { 0.0 } - v1;
+                    if !self.params.programs(v) {
+                        continue;
+                    }
+                    let dev = self.device(i);
+                    let g0 = self.g[i] as f64;
+                    let p0 = dev.p_of(g0);
+                    let z = if self.variability.cycle_to_cycle {
+                        standard_normal(&mut self.rng)
+                    } else {
+                        0.0
+                    };
+                    let p1 = self
+                        .params
+                        .program(&dev, p0, v, dt, self.gate_volts as f64, z);
+                    let g1 = dev.conductance_siemens(p1) as f32;
+                    if g1 != self.g[i] {
+                        self.write_joules += devices::energy::write_joules(v, g0, g1 as f64, dt);
+                        self.g[i] = g1;
+                        self.programmed += 1;
+                        changed = true;
+                    }
+                }
+            }
+            self.t_prog = end;
+            if changed {
+                self.refresh_sums();
+            }
+        }
+        changed
+    }
+
+    fn send_side(&mut self, ctx: &mut Ctx) {
+        let side = self.column_side();
+        if self.sent != Some(side) {
+            self.sent = Some(side);
+            ctx.emit(
+                OUT_COLUMN,
+                Payload::ColumnSide {
+                    v_high_volts: side.0,
+                    g_siemens: side.1,
+                },
+            );
+        }
+    }
+
+    /// Keeps sub-step wakes going while a floating node may program in a high phase.
+    fn schedule_substep(&mut self, ctx: &mut Ctx, changed: bool) {
+        let clock = *ctx.clock();
+        let t = ctx.now();
+        let high = clock.is_high(t);
+        let side = self.column_side();
+        let floating = self.node_g < 1.0; // T1/T3 (ohms) dwarf any column; leakage does not
+        let want = high
+            && floating
+            && self.may_program(side, high)
+            && (changed || self.substep_wake.is_none());
+        if want {
+            let at = (t + self.substep_ns).min(clock.phase_end(t));
+            if self.substep_wake.is_none_or(|w| w <= t) {
+                self.substep_wake = Some(at);
+                ctx.wake_at(at, TAG_SUBSTEP);
+            }
+        }
+    }
+}
+
+impl Component for Column {
+    fn kind(&self) -> &'static str {
+        "column"
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        self.send_side(ctx);
+        if ctx.probing() {
+            for (i, &g) in self.g.iter().enumerate() {
+                ctx.record("g", i as u32, g as f64);
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: &Event, ctx: &mut Ctx) {
+        let clock = *ctx.clock();
+        let t = ev.time;
+        let changed = self.program_until(t, &clock);
+        match &ev.payload {
+            Payload::Wake { tag } => {
+                if *tag == TAG_SUBSTEP && self.substep_wake == Some(t) {
+                    self.substep_wake = None;
+                }
+                if *tag == TAG_SPIKES_END && self.spikes_active && !clock.is_high(t) {
+                    self.spikes.iter_mut().for_each(|s| *s = 0.0);
+                    self.spikes_active = false;
+                    self.refresh_sums();
+                }
+                if let Some((at, p)) = self.pending_pattern.clone() {
+                    if at <= t {
+                        self.pattern = p;
+                        self.pending_pattern = None;
+                        self.refresh_sums();
+                    }
+                }
+            }
+            Payload::Pattern(p) => {
+                // Patterns take effect at the next rising edge (or now, at an edge).
+                let at = clock.rising_at_or_after(t);
+                if at == t {
+                    self.pattern = Some(p.clone());
+                    self.refresh_sums();
+                } else {
+                    self.pending_pattern = Some((at, Some(p.clone())));
+                    ctx.wake_at(at, 0);
+                }
+            }
+            Payload::Gate { volts } => self.gate_volts = *volts,
+            Payload::NeuronSide { v_volts, g_siemens } => {
+                self.node_v = *v_volts;
+                self.node_g = *g_siemens;
+            }
+            Payload::Spike { amplitude_volts } if ev.port >= IN_LINE_BASE => {
+                let i = (ev.port - IN_LINE_BASE) as usize;
+                if i < self.spikes.len() && clock.is_high(t) {
+                    self.spikes[i] += *amplitude_volts;
+                    self.refresh_sums();
+                    if !self.spikes_active {
+                        self.spikes_active = true;
+                        ctx.wake_at(clock.phase_end(t), TAG_SPIKES_END);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if changed && ctx.probing() {
+            for (i, &g) in self.g.iter().enumerate() {
+                ctx.record("g", i as u32, g as f64);
+            }
+        }
+        self.send_side(ctx);
+        self.schedule_substep(ctx, changed);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Cached column sums over synapses (gate on): Σ G, Σ G·A, Σ A, min A, max A.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    g: f64,
+    ga: f64,
+    a: f64,
+    lo: f64,
+    hi: f64,
+}

@@ -1,0 +1,374 @@
+//! The hybrid memristor-CMOS neuron (paper Fig 3a) as a component.
+//!
+//! Node 1 joins the synapse column (a Thevenin source that pulses with the CLK-high
+//! phases, see [`Payload::ColumnSide`]) and the neuron: the TS device in series with the
+//! read-out resistor T2 (node 2 between them), T1 to ground, T3 to the lift voltage, and a
+//! small leakage. The logic follows the reference clocked semantics:
+//!
+//! * **L1** is transparent while CLK is high: `L1 = V(node 2) ≥ V_latch`. It rises the
+//!   moment the TS switches ON under a sufficient drive (a *fire*).
+//! * **G3** (lateral-inhibition output) `= L1 OR L2`, so the LIA reacts at the fire.
+//! * **G2** `= L1 AND CLK AND NOT L2 AND learning` turns T3 on: node 1 is lifted for the
+//!   rest of the firing phase (depression of synapses whose inputs are grounded).
+//! * **L2** is transparent while CLK is low: it takes L1 at the falling edge and holds it
+//!   for the next high phase; T1 then grounds node 1 (refractory period, TS relaxation,
+//!   potentiation of synapses whose inputs pulse).
+//! * **G1** `= L2 AND CLK`: one output spike per high phase with L2 high.
+//!
+//! Between events the TS evolves in closed form. The neuron predicts its next TS
+//! transition under the present configuration and wakes exactly then; any other event
+//! first advances the state to its time. Advances are split at every CLK edge, so wake-ups
+//! at edges never change the arithmetic (probing does not perturb results).
+//!
+//! Ports — in: [`IN_COLUMN`] (column side), [`IN_CONTROL`]; out: [`OUT_NODE`] (neuron side,
+//! to the column), [`OUT_SPIKE`], [`OUT_LI`].
+
+use super::circuit::NeuronCircuit;
+use crate::component::{Component, Ctx};
+use crate::event::{Control, Event, Payload, Port};
+use crate::time::Ns;
+use devices::ts::{TsDevice, TsParams, TsTransition};
+use devices::Variability;
+use std::any::Any;
+
+/// Input: the column's Thevenin source.
+pub const IN_COLUMN: Port = 0;
+/// Input: protocol commands.
+pub const IN_CONTROL: Port = 1;
+/// Output: the neuron's Thevenin source, to its column.
+pub const OUT_NODE: Port = 0;
+/// Output: spikes.
+pub const OUT_SPIKE: Port = 1;
+/// Output: lateral-inhibition level.
+pub const OUT_LI: Port = 2;
+
+const TAG_EDGE: u64 = 1 << 62;
+/// How far ahead (CLK phases) a prediction looks before scheduling a re-check.
+const HORIZON_PHASES: u64 = 400;
+
+/// A hybrid neuron.
+#[derive(Clone, Debug)]
+pub struct Neuron {
+    ts: TsDevice,
+    c: NeuronCircuit,
+    g_branch_on: f64,
+    g_branch_off: f64,
+    col_v_high: f64,
+    col_g: f64,
+    l1: bool,
+    l2: bool,
+    learning: bool,
+    spike_amp: f32,
+    t_last: Ns,
+    gen: u64,
+    edge_wake: Option<Ns>,
+    li_sent: bool,
+    side_sent: Option<(f64, f64)>,
+    last_spike_cycle: Option<u64>,
+    probe_edges: bool,
+    fires: u64,
+    spikes: u64,
+    cmos_joules: f64,
+}
+
+impl Neuron {
+    /// A neuron with its TS device drawn from `ts` (`seed` keys the device's stream).
+    pub fn new(
+        ts: &TsParams,
+        circuit: &NeuronCircuit,
+        variability: Variability,
+        seed: u64,
+    ) -> Self {
+        let dev = TsDevice::new(ts, variability, seed);
+        Neuron {
+            g_branch_on: 1.0 / (ts.r_on_ohms + circuit.r_readout_ohms),
+            g_branch_off: 1.0 / (ts.r_off_ohms + circuit.r_readout_ohms),
+            ts: dev,
+            col_v_high: 0.0,
+            col_g: 0.0,
+            l1: false,
+            l2: false,
+            learning: true,
+            spike_amp: circuit.spike_amplitude_volts as f32,
+            c: circuit.clone(),
+            t_last: 0,
+            gen: 0,
+            edge_wake: None,
+            li_sent: false,
+            side_sent: None,
+            last_spike_cycle: None,
+            probe_edges: false,
+            fires: 0,
+            spikes: 0,
+            cmos_joules: 0.0,
+        }
+    }
+
+    /// Starts with the depression feedback (T3) enabled or not.
+    pub fn with_learning(mut self, on: bool) -> Self {
+        self.learning = on;
+        self
+    }
+
+    /// Wake at every CLK edge to record node traces (does not change results).
+    pub fn with_edge_probing(mut self, on: bool) -> Self {
+        self.probe_edges = on;
+        self
+    }
+
+    /// The TS device.
+    pub fn ts(&self) -> &TsDevice {
+        &self.ts
+    }
+
+    /// Number of fires (L1 rising) so far.
+    pub fn fires(&self) -> u64 {
+        self.fires
+    }
+
+    /// Number of output spikes so far.
+    pub fn spikes(&self) -> u64 {
+        self.spikes
+    }
+
+    /// Energy of the CMOS transitions so far, joules.
+    pub fn cmos_joules(&self) -> f64 {
+        self.cmos_joules
+    }
+
+    /// Whether T3 (depression feedback) is enabled.
+    pub fn learning(&self) -> bool {
+        self.learning
+    }
+
+    fn t3(&self, high: bool) -> bool {
+        self.l1 && high && !self.l2 && self.learning
+    }
+
+    /// The neuron seen from node 1: (open-circuit volts, conductance siemens).
+    fn neuron_side(&self, high: bool) -> (f64, f64) {
+        self.neuron_side_with(self.ts.is_on(), high)
+    }
+
+    /// [`Self::neuron_side`] for a given TS state.
+    fn neuron_side_with(&self, ts_on: bool, high: bool) -> (f64, f64) {
+        let mut g = self.c.g_node_leak_siemens
+            + if ts_on {
+                self.g_branch_on
+            } else {
+                self.g_branch_off
+            };
+        let mut i = 0.0;
+        if self.l2 {
+            g += 1.0 / self.c.r_t1_on_ohms;
+        }
+        if self.t3(high) {
+            let g3 = 1.0 / self.c.r_t3_on_ohms;
+            g += g3;
+            i += g3 * self.c.v_lift_volts;
+        }
+        (i / g, g)
+    }
+
+    /// Node-1 voltage with the CLK at `high`, for a given TS state.
+    fn node1(&self, ts_on: bool, high: bool) -> f64 {
+        let v_col = if high { self.col_v_high } else { 0.0 };
+        let (v_n, g_n) = self.neuron_side_with(ts_on, high);
+        let g = self.col_g + g_n;
+        if g > 0.0 {
+            (v_col * self.col_g + v_n * g_n) / g
+        } else {
+            0.0
+        }
+    }
+
+    /// Voltages (node 1, across the TS, node 2) with the CLK at `high`.
+    fn voltages(&self, high: bool) -> (f64, f64, f64) {
+        let v1 = self.node1(self.ts.is_on(), high);
+        let vts = self.ts.device_voltage(v1, self.c.r_readout_ohms);
+        (v1, vts, v1 - vts)
+    }
+
+    /// Advances the TS from `t_last` to `t`, split at every CLK edge. Returns the first
+    /// transition met (the caller handles it at the time it stopped).
+    fn advance_to(&mut self, t: Ns, clock: &crate::time::Clock) -> Option<TsTransition> {
+        while self.t_last < t {
+            let end = clock.phase_end(self.t_last).min(t);
+            let (_, vts, _) = self.voltages(clock.is_high(self.t_last));
+            let step = self.ts.advance(vts, end - self.t_last);
+            self.t_last += step.elapsed_ns;
+            if step.transition.is_some() {
+                return step.transition;
+            }
+        }
+        None
+    }
+
+    /// Next TS transition time under the present configuration, looking no further than
+    /// `limit`. Pure: works on a copy of the device.
+    fn predict(&self, clock: &crate::time::Clock, limit: Ns) -> Option<Ns> {
+        let mut ts = self.ts.clone();
+        let mut t = self.t_last;
+        while t < limit {
+            let end = clock.phase_end(t).min(limit);
+            // Same arithmetic as `advance_to`, with the copy's ON/OFF state.
+            let v1 = self.node1(ts.is_on(), clock.is_high(t));
+            let vts = ts.device_voltage(v1, self.c.r_readout_ohms);
+            let step = ts.advance(vts, end - t);
+            t += step.elapsed_ns;
+            if step.transition.is_some() {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Re-evaluates latches and outputs at `t_last`, emitting what changed.
+    fn settle(&mut self, ctx: &mut Ctx) {
+        let clock = *ctx.clock();
+        let t = self.t_last;
+        let high = clock.is_high(t);
+        if high {
+            for _ in 0..3 {
+                let (_, _, v2) = self.voltages(true);
+                let l1 = v2 >= self.c.v_latch_threshold_volts;
+                if l1 == self.l1 {
+                    break;
+                }
+                self.l1 = l1;
+                self.cmos_joules += self.c.cmos_transition_joules;
+                if l1 {
+                    self.fires += 1;
+                    ctx.record("fire", 0, 1.0);
+                }
+            }
+            // G1 = L2 AND CLK: one spike per high phase.
+            let cycle = clock.cycle(t);
+            if self.l2 && self.last_spike_cycle != Some(cycle) {
+                self.last_spike_cycle = Some(cycle);
+                self.spikes += 1;
+                self.cmos_joules += self.c.cmos_transition_joules;
+                ctx.emit(
+                    OUT_SPIKE,
+                    Payload::Spike {
+                        amplitude_volts: self.spike_amp,
+                    },
+                );
+                ctx.record("spike", 0, self.spike_amp as f64);
+            }
+        } else if self.l2 != self.l1 {
+            self.l2 = self.l1;
+            self.cmos_joules += self.c.cmos_transition_joules;
+        }
+        let li = self.l1 || self.l2;
+        if li != self.li_sent {
+            self.li_sent = li;
+            let v = if li { self.c.li_high_volts as f32 } else { 0.0 };
+            ctx.emit(OUT_LI, Payload::Level { volts: v });
+        }
+        let side = self.neuron_side(high);
+        if self.side_sent != Some(side) {
+            self.side_sent = Some(side);
+            ctx.emit(
+                OUT_NODE,
+                Payload::NeuronSide {
+                    v_volts: side.0,
+                    g_siemens: side.1,
+                },
+            );
+        }
+        if ctx.probing() {
+            let (v1, _, v2) = self.voltages(high);
+            ctx.record("v_node1", 0, v1);
+            ctx.record("v_node2", 0, v2);
+            ctx.record("l1", 0, self.l1 as u8 as f64);
+            ctx.record("l2", 0, self.l2 as u8 as f64);
+            let out = if self.l2 && high {
+                self.spike_amp as f64
+            } else {
+                0.0
+            };
+            ctx.record("v_out", 0, out);
+        }
+    }
+
+    /// Schedules the next edge wake (when the latches are active) and the next predicted
+    /// transition.
+    fn schedule(&mut self, ctx: &mut Ctx) {
+        let clock = *ctx.clock();
+        let t = self.t_last;
+        let next_edge = clock.phase_end(t);
+        let active = self.l1 || self.l2 || self.ts.is_on() || self.probe_edges;
+        if active && self.edge_wake.is_none_or(|w| w <= t) {
+            self.edge_wake = Some(next_edge);
+            ctx.wake_at(next_edge, TAG_EDGE);
+        }
+        let limit = if active {
+            next_edge
+        } else {
+            t + HORIZON_PHASES * clock.high_ns.min(clock.period_ns - clock.high_ns)
+        };
+        self.gen += 1;
+        match self.predict(&clock, limit) {
+            Some(at) => ctx.wake_at(at, self.gen),
+            None if !active => ctx.wake_at(limit, self.gen),
+            None => {}
+        }
+    }
+}
+
+impl Component for Neuron {
+    fn kind(&self) -> &'static str {
+        "neuron"
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        self.settle(ctx);
+        self.schedule(ctx);
+    }
+
+    fn handle(&mut self, ev: &Event, ctx: &mut Ctx) {
+        let clock = *ctx.clock();
+        if let Payload::Wake { tag } = ev.payload {
+            if tag == TAG_EDGE {
+                if self.edge_wake != Some(ev.time) {
+                    return;
+                }
+                self.edge_wake = None;
+            } else if tag != self.gen {
+                return; // a stale prediction
+            }
+        }
+        if let Some(tr) = self.advance_to(ev.time, &clock) {
+            // A transition before the event's time means a prediction was not scheduled;
+            // handle it here, late, rather than lose it.
+            debug_assert_eq!(self.t_last, ev.time, "unpredicted TS transition {tr:?}");
+            self.settle(ctx);
+            if self.t_last < ev.time {
+                let _ = self.advance_to(ev.time, &clock);
+            }
+        }
+        match &ev.payload {
+            Payload::ColumnSide {
+                v_high_volts,
+                g_siemens,
+            } => {
+                self.col_v_high = *v_high_volts;
+                self.col_g = *g_siemens;
+            }
+            Payload::Control(Control::Learning(on)) => self.learning = *on,
+            Payload::Control(Control::SpikeAmplitude(v)) => self.spike_amp = *v,
+            _ => {}
+        }
+        self.settle(ctx);
+        self.schedule(ctx);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -1,0 +1,3 @@
+//! Executors: they deliver events to components; they never compute physics.
+
+pub mod reference;

@@ -1,0 +1,256 @@
+//! The hybrid neuron (paper Fig 3): node traces under a pulse train (Fig 3b) and the spike
+//! rate against input amplitude (Fig 3c/d).
+//!
+//! Fig 3b: S1 = 10 kΩ on a pulsed input (1.8 V, 2 kHz, 250 µs), S2 = 40 kΩ on a grounded
+//! input, fixed resistors, depression feedback disabled; node 1 sits at
+//! 1.8 V·100 µS/125 µS ≈ 1.44 V during pulses.
+
+use super::single::{changes, pulses_per_fire, times, SingleNeuron};
+use super::stats::{median, median_count, quantile};
+use super::{ExperimentReport, RunOptions};
+use crate::output::{fmt_f, ExperimentDir};
+use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
+use anyhow::Result;
+use devices::variability::key;
+use runtime::probe::canonical_sort;
+use runtime::time::{Clock, MS, US};
+use serde_json::json;
+use std::path::Path;
+
+fn fig3_circuit(amplitude: f32, opts: &RunOptions, seed: u64, probe: bool) -> SingleNeuron {
+    SingleNeuron {
+        conductances: vec![100e-6, 25e-6],
+        programmable: false,
+        learning: false,
+        amplitude_volts: amplitude,
+        pixels: vec![true, false],
+        variability: opts.variability,
+        seed,
+        probe,
+    }
+}
+
+/// Fig 3b: node traces of two firing cycles and the pulses needed per fire.
+pub fn fig3b(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let clock = Clock::default();
+    let run_ms = 100;
+    let mut all_pulses = Vec::new();
+    let mut fires_first = 0usize;
+    let mut refractory = Vec::new();
+    let mut spike_amp = Vec::new();
+    let mut spike_width = Vec::new();
+    let mut trace = Vec::new();
+    let trials = opts.trials.clamp(1, 50);
+    for trial in 0..trials {
+        let seed = key(opts.seed, &[0xf3b, trial as u64]);
+        let (mut sim, ids) = fig3_circuit(1.8, opts, seed, true).simulate();
+        sim.run_until(run_ms * MS);
+        let mut rec = sim.take_records();
+        canonical_sort(&mut rec);
+        let fires = times(&rec, ids.neuron, "fire");
+        if trial == 0 {
+            fires_first = fires.len();
+            trace = rec
+                .iter()
+                .filter(|r| r.comp == ids.neuron && r.time <= 8 * MS)
+                .cloned()
+                .collect();
+        }
+        all_pulses.extend(pulses_per_fire(&fires, &clock));
+        let l2 = changes(&rec, ids.neuron, "l2");
+        for w in l2.windows(2) {
+            if w[0].1 == 1.0 && w[1].1 == 0.0 {
+                refractory.push((w[1].0 - w[0].0) as f64 / 1e3);
+            }
+        }
+        let vout = changes(&rec, ids.neuron, "v_out");
+        for w in vout.windows(2) {
+            if w[0].1 > 0.0 && w[1].1 == 0.0 {
+                spike_amp.push(w[0].1);
+                spike_width.push((w[1].0 - w[0].0) as f64 / 1e3);
+            }
+        }
+    }
+    let dir = ExperimentDir::create(out, "fig3b")?;
+    let kinds = ["v_node1", "v_node2", "l1", "l2", "v_out"];
+    let rows: Vec<Vec<String>> = trace
+        .iter()
+        .filter(|r| kinds.contains(&r.kind))
+        .map(|r| {
+            vec![
+                fmt_f(r.time as f64 / 1e3, 6),
+                r.kind.to_string(),
+                fmt_f(r.value, 6),
+            ]
+        })
+        .collect();
+    dir.write_csv("data.csv", &["t_us", "signal", "value"], &rows)?;
+    let m = median_count(&all_pulses);
+    let summary = json!({
+        "experiment": "fig3b",
+        "input_amplitude_v": 1.8, "s1_ohms": 10000, "s2_ohms": 40000,
+        "trials": trials, "run_ms": run_ms,
+        "median_pulses_to_fire": m,
+        "q1_pulses_to_fire": quantile(&all_pulses.iter().map(|&x| x as f64).collect::<Vec<_>>(), 0.25),
+        "q3_pulses_to_fire": quantile(&all_pulses.iter().map(|&x| x as f64).collect::<Vec<_>>(), 0.75),
+        "refractory_us": median(&refractory),
+        "spike_amplitude_v": median(&spike_amp),
+        "spike_width_us": median(&spike_width),
+        "fires": fires_first,
+        "seed": opts.seed,
+    });
+    dir.write_json("summary.json", &summary)?;
+    let series = |kind: &str| -> Vec<(f64, f64)> {
+        trace
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| (r.time as f64 / 1e3, r.value))
+            .collect()
+    };
+    // Node 1 is piecewise constant between CLK edges: draw it as steps.
+    let labels = [
+        ("v_node1", "node 1 (V)"),
+        ("v_node2", "node 2 (V)"),
+        ("l1", "L1 output"),
+        ("l2", "L2 output (T1 gate)"),
+        ("v_out", "output spike (V)"),
+    ];
+    let panels: Vec<Panel> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, (k, y))| Panel {
+            title: if i == 0 {
+                "Fig 3b: hybrid neuron, 1.8 V pulses on S1 = 10 kΩ, S2 = 40 kΩ grounded".into()
+            } else {
+                String::new()
+            },
+            x_label: if i + 1 == labels.len() {
+                "time (µs)".into()
+            } else {
+                String::new()
+            },
+            y_label: y.to_string(),
+            series: vec![Series {
+                name: String::new(),
+                points: series(k),
+                kind: SeriesKind::Step,
+            }],
+            ..Panel::default()
+        })
+        .collect();
+    render_panels(&dir.file("fig3b.png"), &panels, 1, (1000, 170))?;
+    let show = |x: Option<u32>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+    Ok(ExperimentReport {
+        name: "fig3b".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![
+            [
+                "fig3b".into(),
+                "median pulses to fire (1.44 V on node 1)".into(),
+                "5".into(),
+                show(m),
+            ],
+            [
+                "fig3b".into(),
+                "refractory period (µs)".into(),
+                "500".into(),
+                fmt_f(median(&refractory), 4),
+            ],
+            [
+                "fig3b".into(),
+                "output spike (V, µs)".into(),
+                "2.0, 250".into(),
+                format!(
+                    "{}, {}",
+                    fmt_f(median(&spike_amp), 3),
+                    fmt_f(median(&spike_width), 4)
+                ),
+            ],
+        ],
+    })
+}
+
+/// Fig 3c/d: spike rate against input amplitude (1.4 → 2.0 V).
+pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    let amps = [1.4f32, 1.6, 1.8, 2.0];
+    let run_ms = 200;
+    let trials = opts.trials.clamp(1, 30);
+    let mut rows = Vec::new();
+    let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
+    let mut identical = true;
+    for &a in &amps {
+        let mut rates = Vec::new();
+        for trial in 0..trials {
+            let seed = key(opts.seed, &[0xf3c, trial as u64]);
+            let (mut sim, ids) = fig3_circuit(a, opts, seed, true).simulate();
+            sim.run_until(run_ms * MS);
+            let rec = sim.take_records();
+            let spikes = times(&rec, ids.neuron, "spike");
+            let amps_seen: Vec<f64> = rec
+                .iter()
+                .filter(|r| r.comp == ids.neuron && r.kind == "spike")
+                .map(|r| r.value)
+                .collect();
+            identical &= amps_seen.iter().all(|&v| v == amps_seen[0]);
+            let rate = spikes.len() as f64 / (run_ms as f64 * 1e-3);
+            rates.push(rate);
+            rows.push(vec![fmt_f(a as f64, 3), trial.to_string(), fmt_f(rate, 6)]);
+        }
+        med.push(median(&rates));
+        q1.push(quantile(&rates, 0.25));
+        q3.push(quantile(&rates, 0.75));
+    }
+    let dir = ExperimentDir::create(out, "fig3c")?;
+    dir.write_csv("data.csv", &["amplitude_v", "trial", "rate_hz"], &rows)?;
+    let amps_v: Vec<f64> = amps.iter().map(|&a| a as f64).collect();
+    dir.write_json(
+        "summary.json",
+        &json!({
+            "experiment": "fig3c",
+            "amplitudes_v": amps_v, "median_rate_hz": med, "q1_rate_hz": q1, "q3_rate_hz": q3,
+            "all_spikes_identical": identical, "trials": trials, "run_ms": run_ms, "seed": opts.seed,
+        }),
+    )?;
+    render_panels(
+        &dir.file("fig3c.png"),
+        &[Panel {
+            title: "Fig 3d: spike rate against input amplitude (S1 = 10 kΩ, S2 = 40 kΩ)".into(),
+            x_label: "input pulse amplitude (V)".into(),
+            y_label: "spike rate (Hz)".into(),
+            spreads: vec![SpreadSeries {
+                name: "median, IQR".into(),
+                x: amps_v.clone(),
+                median: med.clone(),
+                q1,
+                q3,
+            }],
+            ..Panel::default()
+        }],
+        1,
+        (700, 450),
+    )?;
+    let list = med
+        .iter()
+        .map(|x| fmt_f(*x, 3))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let _ = US;
+    Ok(ExperimentReport {
+        name: "fig3c".into(),
+        dir: dir.path().to_path_buf(),
+        rows: vec![
+            [
+                "fig3c".into(),
+                "median spike rate, 1.4→2.0 V (Hz)".into(),
+                "rises".into(),
+                list,
+            ],
+            [
+                "fig3c".into(),
+                "all output spikes identical".into(),
+                "yes".into(),
+                if identical { "yes".into() } else { "no".into() },
+            ],
+        ],
+    })
+}
