@@ -4,6 +4,7 @@
 
 pub mod fig2;
 pub mod fig3;
+pub mod learning;
 pub mod pulse;
 pub mod single;
 pub mod stats;
@@ -54,12 +55,13 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("fig2f", fig2::fig2f),
     ("fig3b", fig3::fig3b),
     ("fig3c", fig3::fig3c),
+    ("learning", learning::learning),
 ];
 
 /// Named groups of experiments.
 pub const GROUPS: &[(&str, &[&str])] = &[
     ("devices", &["fig2c", "fig2d", "fig2e", "fig2f"]),
-    ("neuron", &["fig3b", "fig3c"]),
+    ("neuron", &["fig3b", "fig3c", "learning"]),
 ];
 
 /// The experiment names a group or single name stands for.

@@ -9,9 +9,9 @@
 //! from this source and the neuron's (sent as [`Payload::NeuronSide`]). While it exceeds
 //! the SET or RESET threshold the device moves ([`devices::rs::RsParams::program`]). The
 //! column integrates programming over the time since its last update at every event, in
-//! CLK-phase pieces; while some device may program during a floating node, it also wakes
-//! every `substep_ns` so that node 1 follows the changing conductances (a layer-2 synapse
-//! that sets in one cycle lifts node 1 within the same pulse). A quick bound on the
+//! CLK-phase pieces; while some device may program it also wakes every `substep_ns`, so
+//! that node 1 follows the changing conductances (a layer-2 synapse that sets in one cycle
+//! lifts node 1 within the same pulse; an explicit scheme with this step). A quick bound on the
 //! extreme voltages skips all per-synapse work when nothing can program, which is the
 //! usual case. Conductances are kept as `f32` per synapse; each device's fabrication
 //! spread is re-derived from its key when it is programmed, never stored.
@@ -61,6 +61,7 @@ pub struct Column {
     t_prog: Ns,
     substep_ns: Ns,
     substep_wake: Option<Ns>,
+    idle_phase: Option<Ns>,
     sent: Option<(f64, f64)>,
     sums: Sums,
     rng: ChaCha8Rng,
@@ -96,6 +97,7 @@ impl Column {
             t_prog: 0,
             substep_ns: substep_ns.max(1),
             substep_wake: None,
+            idle_phase: None,
             sent: None,
             sums: Sums::default(),
             rng: ChaCha8Rng::seed_from_u64(key(device_key, &[0xc01])),
@@ -273,20 +275,32 @@ impl Column {
         }
     }
 
-    /// Keeps sub-step wakes going while a floating node may program in a high phase.
-    fn schedule_substep(&mut self, ctx: &mut Ctx, changed: bool) {
+    /// Keeps sub-step wakes going while some device programs, so that node 1 (and the
+    /// programming voltage) follows the changing conductances. A sub-step that changed
+    /// nothing (devices at their bounds) ends sub-stepping for the rest of the phase; the
+    /// next phase starts with a wake-up if it may program.
+    fn schedule_substep(&mut self, ctx: &mut Ctx, changed: bool, own_wake: bool) {
         let clock = *ctx.clock();
         let t = ctx.now();
         let high = clock.is_high(t);
         let side = self.column_side();
-        let floating = self.node_g < 1.0; // T1/T3 (ohms) dwarf any column; leakage does not
-        let want = high
-            && floating
-            && self.may_program(side, high)
-            && (changed || self.substep_wake.is_none());
-        if want {
-            let at = (t + self.substep_ns).min(clock.phase_end(t));
-            if self.substep_wake.is_none_or(|w| w <= t) {
+        let phase = clock.phase_start(t);
+        if own_wake && !changed && t != phase {
+            // A sub-step inside this phase moved nothing: devices are at their bounds.
+            self.idle_phase = Some(phase);
+        } else if !own_wake || changed {
+            self.idle_phase = None;
+        }
+        let now_prog = self.may_program(side, high);
+        let at = if now_prog && self.idle_phase != Some(phase) {
+            Some((t + self.substep_ns).min(clock.phase_end(t)))
+        } else if now_prog || self.may_program(side, !high) {
+            Some(clock.phase_end(t))
+        } else {
+            None
+        };
+        if let Some(at) = at {
+            if self.substep_wake.is_none_or(|w| w <= t || w > at) {
                 self.substep_wake = Some(at);
                 ctx.wake_at(at, TAG_SUBSTEP);
             }
@@ -312,10 +326,12 @@ impl Component for Column {
         let clock = *ctx.clock();
         let t = ev.time;
         let changed = self.program_until(t, &clock);
+        let mut own_substep = false;
         match &ev.payload {
             Payload::Wake { tag } => {
                 if *tag == TAG_SUBSTEP && self.substep_wake == Some(t) {
                     self.substep_wake = None;
+                    own_substep = true;
                 }
                 if *tag == TAG_SPIKES_END && self.spikes_active && !clock.is_high(t) {
                     self.spikes.iter_mut().for_each(|s| *s = 0.0);
@@ -365,7 +381,7 @@ impl Component for Column {
             }
         }
         self.send_side(ctx);
-        self.schedule_substep(ctx, changed);
+        self.schedule_substep(ctx, changed, own_substep);
     }
 
     fn as_any(&self) -> &dyn Any {
