@@ -4,6 +4,7 @@
 
 pub mod fig2;
 pub mod fig3;
+pub mod fig4;
 pub mod learning;
 pub mod pulse;
 pub mod single;
@@ -56,12 +57,14 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("fig3b", fig3::fig3b),
     ("fig3c", fig3::fig3c),
     ("learning", learning::learning),
+    ("fig4", fig4::fig4),
 ];
 
 /// Named groups of experiments.
 pub const GROUPS: &[(&str, &[&str])] = &[
     ("devices", &["fig2c", "fig2d", "fig2e", "fig2f"]),
     ("neuron", &["fig3b", "fig3c", "learning"]),
+    ("lia", &["fig4"]),
 ];
 
 /// The experiment names a group or single name stands for.

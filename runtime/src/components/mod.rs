@@ -4,4 +4,5 @@ pub mod circuit;
 pub mod column;
 pub mod gate_driver;
 pub mod input;
+pub mod lia;
 pub mod neuron;
