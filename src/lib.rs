@@ -5,7 +5,7 @@
 //!
 //! This facade re-exports the workspace crates and adds what the command line does:
 //! the paper's experiments ([`experiments`]), their output files ([`output`]) and figures
-//! ([`plot`]).
+//! ([`plot`]), and running any topology file ([`run`]).
 //!
 //! * [`devices`] — device physics (TS memristor, 1T1R synapse, switches, comparators).
 //! * [`runtime`] — events, components, topologies, executors, probes and protocols.
@@ -17,3 +17,4 @@ pub use runtime;
 pub mod experiments;
 pub mod output;
 pub mod plot;
+pub mod run;

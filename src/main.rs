@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Regenerate the paper's results: CSV data, PNG figures and summary.json per experiment.
     Reproduce {
-        /// Experiment or group: fig2c, fig2d, fig2e, fig2f, devices, all.
+        /// Experiment or group: fig2c, fig2d, fig2e, fig2f, fig3b, fig3c, learning, fig4, fig5,
+        /// ablation; groups devices, neuron, lia, network; or all.
         experiment: String,
         /// Output folder (one subfolder per experiment).
         #[arg(long, default_value = "results")]
@@ -30,9 +31,35 @@ enum Command {
         /// Root random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Trials per condition for statistical experiments.
+        /// Trials per condition for statistical experiments (inference trials per pattern
+        /// and noise level for fig5).
         #[arg(long, default_value_t = 200)]
         trials: usize,
+        /// Pattern file for the network experiments (default: the topology's).
+        #[arg(long)]
+        patterns: Option<PathBuf>,
+        /// Noise levels (flipped pixels) for inference, e.g. 0,1,2,3.
+        #[arg(long, value_delimiter = ',')]
+        noise_pixels: Option<Vec<u32>>,
+    },
+    /// Check a topology file (and the device and pattern files it names) without running it.
+    Validate {
+        /// The topology file (RON).
+        file: PathBuf,
+    },
+    /// Run a topology's protocol; write probes.csv and log.json.
+    Run {
+        /// The topology file (RON).
+        file: PathBuf,
+        /// Root random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, default_value = "results/run")]
+        out: PathBuf,
+        /// Executor (available today: reference).
+        #[arg(long, default_value = "reference")]
+        executor: String,
     },
 }
 
@@ -43,10 +70,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
             seed,
             trials,
+            patterns,
+            noise_pixels,
         } => {
             let opts = RunOptions {
                 seed,
                 trials,
+                patterns,
+                noise_pixels,
                 ..RunOptions::default()
             };
             let names = experiments::resolve(&experiment)?;
@@ -61,6 +92,33 @@ fn run(cli: Cli) -> Result<()> {
             println!(
                 "{}",
                 table(&["experiment", "quantity", "paper", "memsnn"], &rows)
+            );
+            Ok(())
+        }
+        Command::Validate { file } => {
+            let size = memsnn::run::validate(&file)?;
+            println!("ok: {} components, {} wires", size.components, size.wires);
+            Ok(())
+        }
+        Command::Run {
+            file,
+            seed,
+            out,
+            executor,
+        } => {
+            let opts = memsnn::run::RunOptions {
+                seed,
+                out,
+                executor,
+            };
+            let report = memsnn::run::run(&file, &opts)?;
+            for line in report.summary() {
+                println!("{line}");
+            }
+            eprintln!(
+                "wrote {} probe records and log.json to {}",
+                report.records,
+                report.dir.display()
             );
             Ok(())
         }

@@ -11,7 +11,9 @@
 //!   second; below the RESET threshold `V_reset < 0` it shrinks at
 //!   `ν_reset·(exp((|V| − |V_reset|)/V_s) − 1)`. Between the thresholds nothing changes.
 //!   The exponential is the voltage–time dilemma of ionic switching: every `V_s·ln 10`
-//!   volts of overdrive make switching ten times faster. It lets one device move a little
+//!   volts of overdrive make switching ten times faster. Above `abrupt_set_volts` SET is
+//!   abrupt (thermal runaway of the forming filament): the device jumps to the
+//!   compliance-limited LRS within one update, as oxide RRAM does under strong pulses. It lets one device move a little
 //!   per 1.6 V pulse against a grounded node (layer-1 learning over tens of fire events)
 //!   and set in one cycle at 1.8–2 V (layer 2), while integration voltages stay inert.
 //! * **Gate-controlled compliance.** The access transistor limits the SET current; the
@@ -43,6 +45,9 @@ pub struct RsParams {
     pub v_read_volts: f64,
     /// SET kinetics (positive threshold).
     pub set: Kinetics,
+    /// Above this device voltage SET is abrupt: the filament forms by thermal runaway and
+    /// grows to the compliance-limited LRS within one update, volts (> the SET threshold).
+    pub abrupt_set_volts: f64,
     /// RESET kinetics (negative threshold).
     pub reset: Kinetics,
     /// Gate voltage at which `G_max` is reached, volts.
@@ -110,6 +115,12 @@ impl Validate for RsParams {
             v.positive("slope_volts", self.set.slope_volts);
             v.non_negative("rate_per_s", self.set.rate_per_s);
         });
+        v.check(
+            "abrupt_set_volts",
+            self.abrupt_set_volts > self.set.threshold_volts,
+            "must exceed the SET threshold",
+            "abrupt (runaway) SET happens only well above the gradual SET threshold",
+        );
         v.nested("reset", |v| {
             v.negative("threshold_volts", self.reset.threshold_volts);
             v.positive("slope_volts", self.reset.slope_volts);
@@ -264,6 +275,9 @@ impl RsParams {
             let cap = dev.p_of(self.compliance_cap_siemens(dev, v_gate_volts));
             if p >= cap {
                 return p;
+            }
+            if v_device_volts >= self.abrupt_set_volts {
+                return cap;
             }
             (p + dp + noise).clamp(0.0, cap)
         } else {

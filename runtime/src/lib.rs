@@ -9,6 +9,8 @@
 //! * [`network`] — components wired on a `petgraph` graph.
 //! * [`exec`] — executors; [`exec::reference`] is the semantic ground truth.
 //! * [`probe`] — recorded samples.
+//! * [`topology`] — networks described in RON files: schema, validation, building.
+//! * [`protocol`] — running a topology's protocol steps on the reference executor.
 #![warn(missing_docs)]
 
 pub mod component;
@@ -17,4 +19,6 @@ pub mod event;
 pub mod exec;
 pub mod network;
 pub mod probe;
+pub mod protocol;
 pub mod time;
+pub mod topology;

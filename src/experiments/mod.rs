@@ -5,7 +5,11 @@
 pub mod fig2;
 pub mod fig3;
 pub mod fig4;
+pub mod fig5;
+mod fig5_report;
 pub mod learning;
+pub mod msnn;
+pub mod propagation;
 pub mod pulse;
 pub mod single;
 pub mod stats;
@@ -15,7 +19,7 @@ use devices::Variability;
 use std::path::{Path, PathBuf};
 
 /// Options shared by all experiments.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Root seed: every device and component derives its own stream from it.
     pub seed: u64,
@@ -23,6 +27,10 @@ pub struct RunOptions {
     pub trials: usize,
     /// Device randomness.
     pub variability: Variability,
+    /// Pattern file overriding the topology's (network experiments).
+    pub patterns: Option<PathBuf>,
+    /// Noise levels (flipped pixels) for inference (network experiments).
+    pub noise_pixels: Option<Vec<u32>>,
 }
 
 impl Default for RunOptions {
@@ -31,6 +39,8 @@ impl Default for RunOptions {
             seed: 1,
             trials: 200,
             variability: Variability::FULL,
+            patterns: None,
+            noise_pixels: None,
         }
     }
 }
@@ -57,14 +67,18 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("fig3b", fig3::fig3b),
     ("fig3c", fig3::fig3c),
     ("learning", learning::learning),
+    ("propagation", propagation::propagation),
     ("fig4", fig4::fig4),
+    ("fig5", fig5::fig5),
+    ("ablation", fig5::ablation),
 ];
 
 /// Named groups of experiments.
 pub const GROUPS: &[(&str, &[&str])] = &[
     ("devices", &["fig2c", "fig2d", "fig2e", "fig2f"]),
-    ("neuron", &["fig3b", "fig3c", "learning"]),
+    ("neuron", &["fig3b", "fig3c", "learning", "propagation"]),
     ("lia", &["fig4"]),
+    ("network", &["fig5", "ablation"]),
 ];
 
 /// The experiment names a group or single name stands for.

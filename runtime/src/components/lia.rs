@@ -146,6 +146,9 @@ pub struct LiaParams {
     pub diagonal_siemens: f64,
     /// Target of the off-diagonal cells, siemens.
     pub off_diagonal_siemens: f64,
+    /// Comparator propagation delay, ns (gate lines follow LI changes this much later).
+    #[serde(default)]
+    pub comparator_delay_ns: u64,
 }
 
 impl Validate for LiaParams {
@@ -797,6 +800,9 @@ pub struct Lia {
     threshold_volts: f32,
     active: Vec<usize>,
     gates: Vec<f32>,
+    target: Vec<f32>,
+    delay_ns: crate::time::Ns,
+    wake: Option<crate::time::Ns>,
 }
 
 impl Lia {
@@ -807,7 +813,10 @@ impl Lia {
             threshold_volts: (0.5 * array.design().li_high_volts) as f32,
             array,
             active: Vec::new(),
+            target: gates.clone(),
             gates,
+            delay_ns: 0,
+            wake: None,
         }
     }
 
@@ -827,6 +836,29 @@ impl Lia {
     }
 }
 
+impl Lia {
+    /// Comparator propagation delay: gate lines follow the LI inputs `ns` later, and
+    /// changes shorter than that are filtered out (0 = ideal, instantaneous comparators).
+    /// A delay keeps two neurons that fire at the same instant from starting a zero-time
+    /// oscillation (both gates close, both L1 fall, both gates open, ...): with it the race
+    /// runs at the comparators' speed until the clock latches it.
+    pub fn with_delay(mut self, ns: crate::time::Ns) -> Self {
+        self.delay_ns = ns;
+        self
+    }
+
+    /// Sets every gate line to its target level, emitting the changes.
+    fn drive(&mut self, ctx: &mut Ctx) {
+        for (j, (old, &v)) in self.gates.iter_mut().zip(&self.target).enumerate() {
+            if *old != v {
+                *old = v;
+                ctx.emit(j as Port, Payload::Gate { volts: v });
+                ctx.record("gate", j as u32, f64::from(v));
+            }
+        }
+    }
+}
+
 impl Component for Lia {
     fn kind(&self) -> &'static str {
         "lia"
@@ -841,6 +873,13 @@ impl Component for Lia {
     }
 
     fn handle(&mut self, ev: &Event, ctx: &mut Ctx) {
+        if let Payload::Wake { .. } = ev.payload {
+            if self.wake == Some(ev.time) {
+                self.wake = None;
+                self.drive(ctx);
+            }
+            return;
+        }
         let Payload::Level { volts } = ev.payload else {
             return;
         };
@@ -857,13 +896,13 @@ impl Component for Lia {
             }
             _ => return,
         }
-        let new = self.array.gates(&self.active);
-        for (j, (old, &v)) in self.gates.iter_mut().zip(&new).enumerate() {
-            if *old != v {
-                *old = v;
-                ctx.emit(j as Port, Payload::Gate { volts: v });
-                ctx.record("gate", j as u32, f64::from(v));
-            }
+        self.target = self.array.gates(&self.active);
+        if self.delay_ns == 0 {
+            self.drive(ctx);
+        } else if self.wake.is_none() && self.target != self.gates {
+            let at = ctx.now() + self.delay_ns;
+            self.wake = Some(at);
+            ctx.wake_at(at, 0);
         }
     }
 

@@ -204,6 +204,30 @@ impl Neuron {
         None
     }
 
+    /// Whether an OFF device provably never reaches its switching point while the present
+    /// configuration lasts: nucleation then tends to the periodic steady state of the
+    /// CLK-gated drive, whose peak (end of a high phase) is
+    /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`, and bridge and residue only
+    /// decay, so `max(u, u_p) + b + r` bounds the filament for ever.
+    fn never_switches(&self, clock: &crate::time::Clock) -> bool {
+        if self.ts.is_on() {
+            return false;
+        }
+        let r = self.ts.rates();
+        let s = self.ts.state();
+        let u_inf = |high: bool| {
+            let v = self
+                .ts
+                .device_voltage(self.node1(false, high), self.c.r_readout_ohms);
+            r.drive_per_s(v) / r.gamma1_per_s
+        };
+        let a = |ns: Ns| (-r.gamma1_per_s * ns as f64 * 1e-9).exp();
+        let (ah, al) = (a(clock.high_ns), a(clock.period_ns - clock.high_ns));
+        let (uh, ul) = (u_inf(true), u_inf(false));
+        let up = (uh * (1.0 - ah) + ul * (1.0 - al) * ah) / (1.0 - ah * al);
+        s.nucleation.max(up).max(ul) + s.bridge + s.residue < r.theta
+    }
+
     /// Next TS transition time under the present configuration, looking no further than
     /// `limit`. Pure: works on a copy of the device.
     fn predict(&self, clock: &crate::time::Clock, limit: Ns) -> Option<Ns> {
@@ -309,6 +333,9 @@ impl Neuron {
             t + HORIZON_PHASES * clock.high_ns.min(clock.period_ns - clock.high_ns)
         };
         self.gen += 1;
+        if !active && self.never_switches(&clock) {
+            return; // nothing can happen until an input changes
+        }
         match self.predict(&clock, limit) {
             Some(at) => ctx.wake_at(at, self.gen),
             None if !active => ctx.wake_at(limit, self.gen),

@@ -62,6 +62,11 @@ impl Simulation {
         self.now
     }
 
+    /// Number of events waiting in the queue.
+    pub fn pending(&self) -> usize {
+        self.queue.values().map(Vec::len).sum()
+    }
+
     /// Work counters.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -1,0 +1,304 @@
+//! Protocols: a topology's list of steps (present a pattern, rest, present until a layer
+//! fires, switch learning, set amplitudes and gates) run on the reference executor.
+//!
+//! Steps act only through [`Payload::Control`] events injected with
+//! [`Simulation::inject`] at the current instant; a component handles them in the first
+//! batch of that instant, before the network's own events. Decisions (has the layer fired
+//! enough?) are taken only at CLK-period boundaries, after running the simulation one
+//! period at a time and reading [`Neuron::fires`] — a quantity every executor computes
+//! identically — so the protocol takes the same path on every executor.
+//!
+//! Steps without a duration (`SetLearning`, `SetAmplitude`, `SetSpikeAmplitude`,
+//! `SetGates`) take effect when the next step runs the simulation; at the very end of a
+//! protocol they have no effect.
+
+use crate::components::gate_driver;
+use crate::components::input;
+use crate::components::neuron::{self, Neuron};
+use crate::event::{CompId, Control, Payload};
+use crate::exec::reference::Simulation;
+use crate::time::Ns;
+use crate::topology::built::{Built, LayerIds};
+use crate::topology::schema::{Patterns, Step, Topology};
+use crate::topology::validate::us_to_ns;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The component ids a protocol needs (a [`Built`] without its network builder, which is
+/// consumed when the network is built).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkIds {
+    /// Input generators by name.
+    pub inputs: BTreeMap<String, CompId>,
+    /// Neuron layers by name.
+    pub layers: BTreeMap<String, LayerIds>,
+}
+
+impl NetworkIds {
+    /// The ids of a built topology.
+    pub fn of(built: &Built) -> Self {
+        NetworkIds {
+            inputs: built.inputs.clone(),
+            layers: built.layers.clone(),
+        }
+    }
+}
+
+/// Why a protocol could not run (a topology that skipped validation).
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// A step names something the network or pattern file does not have.
+    #[error("protocol step {step}: {message} — hint: validate the topology first (`memsnn validate FILE`)")]
+    Step {
+        /// Index of the step in `protocol`.
+        step: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What happened during one step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepLog {
+    /// Index of the step in the topology's `protocol`.
+    pub index: usize,
+    /// The step as written.
+    pub step: Step,
+    /// Simulated time at the start of the step, ns.
+    pub start_ns: Ns,
+    /// Simulated time at its end, ns.
+    pub end_ns: Ns,
+    /// CLK periods run (`PresentUntilFire` only).
+    pub cycles: Option<u64>,
+    /// Whether the awaited fires happened within `max_cycles` (`PresentUntilFire` only).
+    pub reached: Option<bool>,
+    /// Fires per layer during the step (layers with none are omitted).
+    pub fires: BTreeMap<String, u64>,
+    /// Output spikes per layer during the step (layers with none are omitted).
+    pub spikes: BTreeMap<String, u64>,
+}
+
+/// Totals of one layer at the end of a protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LayerCounts {
+    /// Fires of the whole layer.
+    pub fires: u64,
+    /// Output spikes of the whole layer.
+    pub spikes: u64,
+    /// Fires of each neuron.
+    pub fires_per_neuron: Vec<u64>,
+    /// Output spikes of each neuron.
+    pub spikes_per_neuron: Vec<u64>,
+}
+
+/// What a protocol did, step by step; serializable to JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProtocolLog {
+    /// The topology's name.
+    pub topology: String,
+    /// One entry per step, in order.
+    pub steps: Vec<StepLog>,
+    /// Simulated time at the end, ns.
+    pub end_ns: Ns,
+    /// Totals per layer at the end (counted from time 0).
+    pub layers: BTreeMap<String, LayerCounts>,
+}
+
+/// Reads every layer's fire and spike counters.
+fn counts(sim: &Simulation, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
+    ids.layers
+        .iter()
+        .map(|(name, l)| {
+            let mut c = LayerCounts::default();
+            for &id in &l.neurons {
+                let (f, s) = sim
+                    .net
+                    .get::<Neuron>(id)
+                    .map_or((0, 0), |n| (n.fires(), n.spikes()));
+                c.fires += f;
+                c.spikes += s;
+                c.fires_per_neuron.push(f);
+                c.spikes_per_neuron.push(s);
+            }
+            (name.clone(), c)
+        })
+        .collect()
+}
+
+/// Differences of two snapshots: (fires, spikes) per layer, omitting zeros.
+type Deltas = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+
+fn deltas(before: &BTreeMap<String, LayerCounts>, after: &BTreeMap<String, LayerCounts>) -> Deltas {
+    let (mut fires, mut spikes) = (BTreeMap::new(), BTreeMap::new());
+    for (name, a) in after {
+        let b = before.get(name).cloned().unwrap_or_default();
+        if a.fires > b.fires {
+            fires.insert(name.clone(), a.fires - b.fires);
+        }
+        if a.spikes > b.spikes {
+            spikes.insert(name.clone(), a.spikes - b.spikes);
+        }
+    }
+    (fires, spikes)
+}
+
+struct Driver<'a> {
+    sim: &'a mut Simulation,
+    ids: &'a NetworkIds,
+    patterns: Option<&'a Patterns>,
+    step: usize,
+}
+
+impl Driver<'_> {
+    fn fail(&self, message: String) -> ProtocolError {
+        ProtocolError::Step {
+            step: self.step,
+            message,
+        }
+    }
+
+    fn input(&self, name: &str) -> Result<CompId, ProtocolError> {
+        let id = self.ids.inputs.get(name).copied();
+        id.ok_or_else(|| self.fail(format!("no input is called `{name}`")))
+    }
+
+    fn layer(&self, name: &str) -> Result<&LayerIds, ProtocolError> {
+        let ids = self.ids.layers.get(name);
+        ids.ok_or_else(|| self.fail(format!("no layer is called `{name}`")))
+    }
+
+    fn send(&mut self, dst: CompId, port: u32, control: Control) {
+        let now = self.sim.now();
+        self.sim.inject(now, dst, port, Payload::Control(control));
+    }
+
+    fn present(&mut self, input: &str, pattern: &str, flips: u32) -> Result<(), ProtocolError> {
+        let id = self.input(input)?;
+        let pixels = self
+            .patterns
+            .and_then(|p| p.get(pattern))
+            .ok_or_else(|| self.fail(format!("no pattern is called `{pattern}`")))?;
+        let pixels = pixels.into();
+        self.send(id, input::IN_CONTROL, Control::Present { pixels, flips });
+        Ok(())
+    }
+
+    fn send_to_layer(&mut self, layer: &str, control: Control) -> Result<(), ProtocolError> {
+        let neurons = self.layer(layer)?.neurons.clone();
+        for id in neurons {
+            self.send(id, neuron::IN_CONTROL, control.clone());
+        }
+        Ok(())
+    }
+
+    fn layer_fires(&self, layer: &LayerIds) -> u64 {
+        let fires = |&id: &CompId| self.sim.net.get::<Neuron>(id).map_or(0, |n| n.fires());
+        layer.neurons.iter().map(fires).sum()
+    }
+
+    /// Runs one step; returns `(cycles, reached)` for `PresentUntilFire`.
+    fn run(&mut self, step: &Step) -> Result<Option<(u64, bool)>, ProtocolError> {
+        match step {
+            Step::Present {
+                input,
+                pattern,
+                flips,
+                duration_us,
+            } => {
+                self.present(input, pattern, *flips)?;
+                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
+                self.sim.run_until(end);
+            }
+            Step::Rest { duration_us } => {
+                let inputs: Vec<CompId> = self.ids.inputs.values().copied().collect();
+                for id in inputs {
+                    self.send(id, input::IN_CONTROL, Control::Stop);
+                }
+                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
+                self.sim.run_until(end);
+            }
+            Step::PresentUntilFire {
+                input,
+                pattern,
+                flips,
+                layer,
+                fires,
+                max_cycles,
+            } => {
+                let ids = self.layer(layer)?.clone();
+                self.present(input, pattern, *flips)?;
+                let start = self.layer_fires(&ids);
+                let period = self.sim.net.clock.period_ns;
+                for cycle in 1..=*max_cycles {
+                    let now = self.sim.now();
+                    let boundary = (now / period).saturating_add(1).saturating_mul(period);
+                    self.sim.run_until(boundary);
+                    if self.layer_fires(&ids).saturating_sub(start) >= u64::from(*fires) {
+                        return Ok(Some((cycle, true)));
+                    }
+                }
+                return Ok(Some((*max_cycles, false)));
+            }
+            Step::SetLearning { layer, on } => self.send_to_layer(layer, Control::Learning(*on))?,
+            Step::SetSpikeAmplitude { layer, volts } => {
+                self.send_to_layer(layer, Control::SpikeAmplitude(*volts as f32))?
+            }
+            Step::SetAmplitude { input, volts } => {
+                let id = self.input(input)?;
+                self.send(id, input::IN_CONTROL, Control::Amplitude(*volts as f32));
+            }
+            Step::SetGates { layer, volts } => {
+                let driver = self.layer(layer)?.gate_driver;
+                let driver = driver.ok_or_else(|| {
+                    self.fail(format!(
+                        "layer `{layer}` has no gate driver (not `Supervised`)"
+                    ))
+                })?;
+                let levels: Arc<[f32]> = volts.iter().map(|&v| v as f32).collect();
+                self.send(driver, gate_driver::IN_CONTROL, Control::Gates(levels));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Runs `topo`'s protocol on `sim` (a network built from `topo`, with `ids`), from the
+/// simulation's current time. `patterns` is the topology's pattern file, if any.
+pub fn run_protocol(
+    sim: &mut Simulation,
+    ids: &NetworkIds,
+    topo: &Topology,
+    patterns: Option<&Patterns>,
+) -> Result<ProtocolLog, ProtocolError> {
+    let mut steps = Vec::with_capacity(topo.protocol.len());
+    let mut driver = Driver {
+        sim,
+        ids,
+        patterns,
+        step: 0,
+    };
+    for (index, step) in topo.protocol.iter().enumerate() {
+        driver.step = index;
+        let before = counts(driver.sim, ids);
+        let start_ns = driver.sim.now();
+        let outcome = driver.run(step)?;
+        let (fires, spikes) = deltas(&before, &counts(driver.sim, ids));
+        steps.push(StepLog {
+            index,
+            step: step.clone(),
+            start_ns,
+            end_ns: driver.sim.now(),
+            cycles: outcome.map(|o| o.0),
+            reached: outcome.map(|o| o.1),
+            fires,
+            spikes,
+        });
+    }
+    Ok(ProtocolLog {
+        topology: topo.name.clone(),
+        steps,
+        end_ns: driver.sim.now(),
+        layers: counts(driver.sim, ids),
+    })
+}

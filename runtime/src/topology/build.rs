@@ -1,0 +1,475 @@
+//! Building a topology: device sets resolved, one component per neuron, synapse column,
+//! input generator, LIA and gate driver, wired on a [`NetworkBuilder`].
+//!
+//! **Determinism.** Component ids follow the file's order (inputs, then per layer its
+//! neurons, its columns, its LIA or gate driver). Every random stream is keyed by the seed
+//! and stable identifiers — a tag, the layer's index in the file, the neuron's index and
+//! the synapse's index — never by the iteration order of a hash map.
+
+use super::built::{Built, LayerIds};
+use super::schema::{
+    Connectivity, Inhibition, Initial, LayerSpec, Signal, Topology, BUILTIN_PREFIX,
+};
+use super::validate::{check_files, located, Issue, TopologyError};
+use crate::component::Component;
+use crate::components::circuit::NeuronCircuit;
+use crate::components::column::{self, Column};
+use crate::components::gate_driver::GateDriver;
+use crate::components::input::{self, InputGenerator};
+use crate::components::lia::{Lia, LiaArray, LiaParams};
+use crate::components::neuron::{self, Neuron};
+use crate::event::{CompId, Port};
+use crate::network::NetworkBuilder;
+use crate::probe::Record;
+use devices::comparator::ComparatorParams;
+use devices::params::{load_ron, ParamError, Validate, Validator};
+use devices::rs::{Fault, RsParams};
+use devices::ts::TsParams;
+use devices::variability::{key, lognormal_from_normal, KeyedStream};
+use devices::DeviceSet;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Stream tag of input generators: `key(seed, &[TAG_INPUT, input index])`.
+pub const TAG_INPUT: u64 = 0x7091;
+/// Stream tag of neurons: `key(seed, &[TAG_NEURON, layer index, neuron index])`.
+pub const TAG_NEURON: u64 = 0x7092;
+/// Stream tag of columns: `key(seed, &[TAG_COLUMN, layer index, neuron index])`.
+pub const TAG_COLUMN: u64 = 0x7093;
+/// Stream tag of initial conductances: `key(seed, &[TAG_INITIAL, layer, neuron, synapse])`.
+pub const TAG_INITIAL: u64 = 0x7094;
+/// Stream tag of LIAs: `key(seed, &[TAG_LIA, layer index])`.
+pub const TAG_LIA: u64 = 0x7095;
+
+/// The device parameter sets of a topology, resolved from files or built-ins.
+#[derive(Clone, Debug)]
+pub struct Devices {
+    /// The neurons' TS memristor.
+    pub ts: TsParams,
+    /// The 1T1R synapse (also the LIA's cells).
+    pub synapse: Arc<RsParams>,
+    /// The neuron's CMOS circuit.
+    pub circuit: NeuronCircuit,
+    /// The lateral-inhibition array, when `devices.lia` is given.
+    pub lia: Option<LiaParams>,
+    /// The LIA's comparators.
+    pub comparator: ComparatorParams,
+}
+
+/// Loads `spec` (a path relative to `base_dir`, or `builtin:NAME` among `builtins`).
+fn device<T: DeserializeOwned + Validate>(
+    field: &str,
+    spec: &str,
+    base_dir: &Path,
+    builtins: &[(&str, &dyn Fn() -> T)],
+) -> Result<T, Issue> {
+    let field = format!("devices.{field}");
+    if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
+        let known: Vec<String> = builtins
+            .iter()
+            .map(|b| format!("\"builtin:{}\"", b.0))
+            .collect();
+        return match builtins.iter().find(|b| b.0 == name) {
+            Some((_, make)) => Ok(make()),
+            None => Err(Issue::here(
+                field,
+                format!("`{spec}` is not a built-in set of this kind"),
+                &format!("use one of {}, or a file path", known.join(", ")),
+            )),
+        };
+    }
+    match load_ron::<T>(&base_dir.join(spec)) {
+        Ok(t) => Ok(t),
+        Err(ParamError::Io { path, source }) => Err(Issue::here(
+            field,
+            format!("cannot read `{}` ({source})", path.display()),
+            "the path is relative to the topology file's folder; or use a built-in name",
+        )),
+        Err(e) => Err(Issue::Elsewhere(e)),
+    }
+}
+
+/// Resolves every device set a topology names; all problems at once.
+pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<Issue>> {
+    let set = DeviceSet::builtin();
+    let d = &topo.devices;
+    let mut issues = Vec::new();
+    fn keep<T>(r: Result<T, Issue>, issues: &mut Vec<Issue>) -> Option<T> {
+        r.map_err(|e| issues.push(e)).ok()
+    }
+    let ts_builtins: [(&str, &dyn Fn() -> TsParams); 2] = [
+        ("ts_neuron", &|| set.ts_neuron.clone()),
+        ("ts_fig2", &|| set.ts_fig2.clone()),
+    ];
+    let ts = keep(device("ts", &d.ts, base_dir, &ts_builtins), &mut issues);
+    let rs_builtins: [(&str, &dyn Fn() -> RsParams); 1] =
+        [("rs_hfo2_1t1r", &|| set.synapse.clone())];
+    let synapse = keep(
+        device("synapse", &d.synapse, base_dir, &rs_builtins),
+        &mut issues,
+    );
+    let circuit_builtins: [(&str, &dyn Fn() -> NeuronCircuit); 1] =
+        [("neuron_cmos", &NeuronCircuit::builtin)];
+    let circuit = keep(
+        device("circuit", &d.circuit, base_dir, &circuit_builtins),
+        &mut issues,
+    );
+    let lia_builtins: [(&str, &dyn Fn() -> LiaParams); 1] = [("lia", &LiaParams::builtin)];
+    let lia = match &d.lia {
+        Some(spec) => keep(device("lia", spec, base_dir, &lia_builtins), &mut issues).map(Some),
+        None => Some(None),
+    };
+    let cmp_builtins: [(&str, &dyn Fn() -> ComparatorParams); 1] =
+        [("comparator", &|| set.comparator.clone())];
+    let cmp_spec = d.comparator.as_deref().unwrap_or("builtin:comparator");
+    let comparator = keep(
+        device("comparator", cmp_spec, base_dir, &cmp_builtins),
+        &mut issues,
+    );
+    match (ts, synapse, circuit, lia, comparator) {
+        (Some(ts), Some(synapse), Some(circuit), Some(lia), Some(comparator))
+            if issues.is_empty() =>
+        {
+            Ok(Devices {
+                ts,
+                synapse: Arc::new(synapse),
+                circuit,
+                lia,
+                comparator,
+            })
+        }
+        _ => Err(issues),
+    }
+}
+
+/// Builds `topo` (relative paths resolved against `base_dir`) with root seed `seed`.
+///
+/// The topology is validated first (self-contained rules and the files it names), so a
+/// topology that did not come through [`super::validate::load`] is still rejected with
+/// every problem rather than built wrong; locations are then unknown (no source text).
+pub fn build(topo: &Topology, base_dir: &Path, seed: u64) -> Result<Built, TopologyError> {
+    let origin = format!("topology `{}`", topo.name);
+    let mut v = Validator::new();
+    topo.validate(&mut v);
+    let mut issues: Vec<Issue> = v.problems().iter().cloned().map(Issue::Here).collect();
+    let files = check_files(topo, base_dir);
+    issues.extend(files.issues);
+    let devices = match files.devices {
+        Some(d) if issues.is_empty() => d,
+        _ => return Err(located(issues, None, Path::new(&origin))),
+    };
+    Builder {
+        topo,
+        devices: &devices,
+        seed,
+        b: NetworkBuilder::new(topo.clock),
+    }
+    .run()
+}
+
+struct Builder<'a> {
+    topo: &'a Topology,
+    devices: &'a Devices,
+    seed: u64,
+    b: NetworkBuilder,
+}
+
+impl Builder<'_> {
+    fn fail(&self, message: String) -> TopologyError {
+        TopologyError::Build {
+            topology: self.topo.name.clone(),
+            message,
+        }
+    }
+
+    fn run(mut self) -> Result<Built, TopologyError> {
+        let topo = self.topo;
+        let mut inputs = BTreeMap::new();
+        for (k, spec) in topo.inputs.iter().enumerate() {
+            let seed = key(self.seed, &[TAG_INPUT, k as u64]);
+            let generator =
+                InputGenerator::new(spec.lines as usize, spec.amplitude_volts as f32, seed);
+            let id = self.b.add(spec.name.clone(), Box::new(generator));
+            inputs.insert(spec.name.clone(), id);
+        }
+        let mut layers = BTreeMap::new();
+        for (l, spec) in topo.layers.iter().enumerate() {
+            let ids = self.add_layer(l, spec)?;
+            layers.insert(spec.name.clone(), ids);
+        }
+        for spec in &topo.layers {
+            self.wire_layer(spec, &inputs, &layers)?;
+        }
+        for (name, signals) in probed_signals(topo) {
+            if let Some(&id) = inputs.get(name) {
+                self.b.probe(id);
+            }
+            if let Some(ids) = layers.get(name) {
+                for (id, _) in layer_kinds(ids, &signals) {
+                    self.b.probe(id);
+                }
+            }
+        }
+        Ok(Built {
+            builder: self.b,
+            inputs,
+            layers,
+        })
+    }
+
+    /// Initial conductances of column `j` of layer `l` (siemens), for devices keyed by
+    /// `column_key` (the same keys the column uses).
+    fn initial(
+        &self,
+        l: usize,
+        j: usize,
+        spec: &LayerSpec,
+        synapses: usize,
+        column_key: u64,
+    ) -> Vec<f32> {
+        let syn = &self.devices.synapse;
+        (0..synapses)
+            .map(|i| {
+                let g = match &spec.initial {
+                    Initial::Uniform(g, cv) => {
+                        let ids = [TAG_INITIAL, l as u64, j as u64, i as u64];
+                        let z = KeyedStream::new(key(self.seed, &ids)).next_normal();
+                        g * lognormal_from_normal(z, *cv)
+                    }
+                    Initial::Matrix(rows) => {
+                        rows.get(j).and_then(|r| r.get(i)).copied().unwrap_or(0.0)
+                    }
+                };
+                if !spec.programmable {
+                    return g as f32;
+                }
+                let dev = syn.device(key(column_key, &[i as u64]), self.topo.variability);
+                let g = match dev.fault {
+                    Fault::StuckHrs => dev.g_min_siemens,
+                    Fault::StuckLrs => dev.g_max_siemens,
+                    Fault::None => g.clamp(dev.g_min_siemens, dev.g_max_siemens),
+                };
+                g as f32
+            })
+            .collect()
+    }
+
+    fn add_layer(&mut self, l: usize, spec: &LayerSpec) -> Result<LayerIds, TopologyError> {
+        let topo = self.topo;
+        let n = spec.neurons as usize;
+        let source = topo.source_size(&spec.from).ok_or_else(|| {
+            self.fail(format!("layer `{}`: no source `{}`", spec.name, spec.from))
+        })?;
+        let synapses = spec.synapses_per_column(source);
+        let node_probe = probed_signals(topo)
+            .get(spec.name.as_str())
+            .is_some_and(|s| s.contains(&Signal::Node));
+        let mut circuit = self.devices.circuit.clone();
+        if let Some(a) = spec.spike_amplitude_volts {
+            circuit.spike_amplitude_volts = a;
+        }
+        let mut ids = LayerIds::default();
+        for j in 0..n {
+            let seed = key(self.seed, &[TAG_NEURON, l as u64, j as u64]);
+            let ts_var = topo.neuron_variability.unwrap_or(topo.variability);
+            let nrn = Neuron::new(&self.devices.ts, &circuit, ts_var, seed)
+                .with_learning(spec.learning)
+                .with_edge_probing(node_probe);
+            ids.neurons.push(
+                self.b
+                    .add(format!("{}.neuron[{j}]", spec.name), Box::new(nrn)),
+            );
+        }
+        let gate0 = match spec.inhibition {
+            Inhibition::Supervised(v) => v,
+            _ => spec.gate_volts,
+        };
+        for j in 0..n {
+            let column_key = key(self.seed, &[TAG_COLUMN, l as u64, j as u64]);
+            let g = self.initial(l, j, spec, synapses, column_key);
+            let syn = self.devices.synapse.clone();
+            let mut col = Column::new(
+                syn,
+                topo.variability,
+                column_key,
+                g,
+                gate0 as f32,
+                topo.substep_ns,
+            );
+            if !spec.programmable {
+                col = col.fixed();
+            }
+            ids.columns.push(
+                self.b
+                    .add(format!("{}.column[{j}]", spec.name), Box::new(col)),
+            );
+        }
+        match spec.inhibition {
+            Inhibition::None => {}
+            Inhibition::Supervised(v) => {
+                let driver: Box<dyn Component> = Box::new(GateDriver::new(n, v as f32));
+                ids.gate_driver = Some(self.b.add(format!("{}.gates", spec.name), driver));
+            }
+            Inhibition::Lia => {
+                let params = self.devices.lia.as_ref().ok_or_else(|| {
+                    self.fail(format!(
+                        "layer `{}` has an LIA but `devices.lia` is not given",
+                        spec.name
+                    ))
+                })?;
+                let design = params
+                    .design(&self.devices.synapse, n)
+                    .map_err(|e| self.fail(format!("layer `{}`: {e}", spec.name)))?;
+                let seed = key(self.seed, &[TAG_LIA, l as u64]);
+                let array = LiaArray::new(
+                    &design,
+                    &self.devices.synapse,
+                    &self.devices.comparator,
+                    topo.variability,
+                    seed,
+                );
+                ids.lia = Some(self.b.add(
+                    format!("{}.lia", spec.name),
+                    Box::new(Lia::new(array).with_delay(params.comparator_delay_ns)),
+                ));
+            }
+        }
+        Ok(ids)
+    }
+
+    fn wire_layer(
+        &mut self,
+        spec: &LayerSpec,
+        inputs: &BTreeMap<String, CompId>,
+        layers: &BTreeMap<String, LayerIds>,
+    ) -> Result<(), TopologyError> {
+        let me = layers
+            .get(&spec.name)
+            .ok_or_else(|| self.fail(format!("layer `{}` was not built", spec.name)))?;
+        let too_many = self.fail(format!("layer `{}`: too many source lines", spec.name));
+        let line_port = |i: usize| {
+            u32::try_from(i)
+                .ok()
+                .and_then(|i| column::IN_LINE_BASE.checked_add(i))
+        };
+        let b = &mut self.b;
+        if let Some(&input) = inputs.get(&spec.from) {
+            for &col in &me.columns {
+                b.connect(input, input::OUT_LINES, col, column::IN_PATTERN);
+            }
+        } else if let Some(src) = layers.get(&spec.from) {
+            match spec.connectivity {
+                Connectivity::Dense => {
+                    for (i, &pre) in src.neurons.iter().enumerate() {
+                        let Some(port) = line_port(i) else {
+                            return Err(too_many);
+                        };
+                        for &col in &me.columns {
+                            b.connect(pre, neuron::OUT_SPIKE, col, port);
+                        }
+                    }
+                }
+                Connectivity::OneToOne => {
+                    for (&pre, &col) in src.neurons.iter().zip(&me.columns) {
+                        b.connect(pre, neuron::OUT_SPIKE, col, column::IN_LINE_BASE);
+                    }
+                }
+            }
+        } else {
+            return Err(self.fail(format!("layer `{}`: no source `{}`", spec.name, spec.from)));
+        }
+        for (j, (&nrn, &col)) in me.neurons.iter().zip(&me.columns).enumerate() {
+            b.connect(col, column::OUT_COLUMN, nrn, neuron::IN_COLUMN);
+            b.connect(nrn, neuron::OUT_NODE, col, column::IN_NODE);
+            let j = j as Port;
+            if let Some(lia) = me.lia {
+                b.connect(nrn, neuron::OUT_LI, lia, j);
+                b.connect(lia, j, col, column::IN_GATE);
+            }
+            if let Some(driver) = me.gate_driver {
+                b.connect(driver, j, col, column::IN_GATE);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The signals probed per target name (union of all probe entries).
+fn probed_signals(topo: &Topology) -> BTreeMap<&str, BTreeSet<Signal>> {
+    let mut out: BTreeMap<&str, BTreeSet<Signal>> = BTreeMap::new();
+    for p in &topo.probes {
+        out.entry(p.target.as_str())
+            .or_default()
+            .extend(p.signals.iter().copied());
+    }
+    out
+}
+
+/// Record kinds of each signal.
+pub fn signal_kinds(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Spikes => &["fire", "spike"],
+        Signal::Node => &["v_node1", "v_node2", "l1", "l2", "v_out"],
+        Signal::Gates => &["gate"],
+        Signal::Conductances => &["g"],
+    }
+}
+
+/// The components of a layer that record `signals`, with the record kinds kept.
+fn layer_kinds(ids: &LayerIds, signals: &BTreeSet<Signal>) -> Vec<(CompId, Vec<&'static str>)> {
+    let mut out: BTreeMap<CompId, Vec<&'static str>> = BTreeMap::new();
+    for &s in signals {
+        let comps: Vec<CompId> = match s {
+            Signal::Spikes | Signal::Node => ids.neurons.clone(),
+            Signal::Conductances => ids.columns.clone(),
+            Signal::Gates => ids.lia.iter().chain(&ids.gate_driver).copied().collect(),
+        };
+        for c in comps {
+            out.entry(c).or_default().extend(signal_kinds(s));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Which records of which components the topology's probes asked for. A probed component
+/// records everything it knows (e.g. a neuron probed for spikes also logs its node); this
+/// keeps only the requested kinds. Inputs keep every kind they record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeSelection {
+    /// Component id → record kinds kept (`None` = all).
+    pub kinds: BTreeMap<CompId, Option<Vec<&'static str>>>,
+}
+
+impl ProbeSelection {
+    /// The selection of `topo`'s probes on a network built from it.
+    pub fn new(topo: &Topology, built: &Built) -> Self {
+        let mut kinds = BTreeMap::new();
+        for (name, signals) in probed_signals(topo) {
+            if let Some(&id) = built.inputs.get(name) {
+                kinds.insert(id, None);
+            }
+            if let Some(ids) = built.layers.get(name) {
+                for (id, k) in layer_kinds(ids, &signals) {
+                    kinds.insert(id, Some(k));
+                }
+            }
+        }
+        ProbeSelection { kinds }
+    }
+
+    /// Whether `r` was asked for.
+    pub fn keeps(&self, r: &Record) -> bool {
+        match self.kinds.get(&r.comp) {
+            Some(None) => true,
+            Some(Some(k)) => k.contains(&r.kind),
+            None => false,
+        }
+    }
+
+    /// The records that were asked for, in their original order.
+    pub fn filter(&self, records: Vec<Record>) -> Vec<Record> {
+        records.into_iter().filter(|r| self.keeps(r)).collect()
+    }
+}

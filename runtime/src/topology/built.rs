@@ -1,0 +1,28 @@
+//! What building a topology yields: the network plus the ids of its parts, by name.
+
+use crate::event::CompId;
+use crate::network::NetworkBuilder;
+use std::collections::BTreeMap;
+
+/// Component ids of one layer of hybrid neurons.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LayerIds {
+    /// Neuron `j` of the layer.
+    pub neurons: Vec<CompId>,
+    /// The synapse column into neuron `j`.
+    pub columns: Vec<CompId>,
+    /// The lateral-inhibition array driving the columns' gates, if any.
+    pub lia: Option<CompId>,
+    /// The gate driver (supervised layers), if any.
+    pub gate_driver: Option<CompId>,
+}
+
+/// A topology turned into components, ready to run.
+pub struct Built {
+    /// The network (still a graph: add probes or components before `build()`).
+    pub builder: NetworkBuilder,
+    /// Input generators by name.
+    pub inputs: BTreeMap<String, CompId>,
+    /// Neuron layers by name.
+    pub layers: BTreeMap<String, LayerIds>,
+}

@@ -1,0 +1,495 @@
+//! The paper's headline result (Fig 5, Supp. Figs 8–13): a 30×10×10 fully memristive SNN
+//! trained in situ — layer 1 unsupervised with the LIA's winner-take-all, layer 2 by gating
+//! — then tested on patterns with noise pixels; and the ablation of Supp. Fig 11 (the same
+//! network with neurons that have no stochasticity).
+//!
+//! Nothing here assumes digits, ten classes or 30 pixels: sizes come from the topology and
+//! pattern files. Output neuron `k` is trained to pattern `k` of the pattern file.
+
+use super::msnn::{winner, Levels, Msnn};
+use super::{ExperimentReport, RunOptions};
+use anyhow::{bail, Context, Result};
+use devices::params::{load_ron, Validate, Validator};
+use devices::variability::key;
+use devices::Variability;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use runtime::exec::reference::Simulation;
+use runtime::topology::schema::{Inhibition, Patterns};
+use runtime::topology::{build, load};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Protocol of Fig 5 (`topologies/experiments/fig5.ron`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fig5Protocol {
+    /// Topology file, relative to the protocol file.
+    pub topology: String,
+    /// Layer-1 training.
+    pub layer1: Layer1,
+    /// Layer-2 training.
+    pub layer2: Layer2,
+    /// Cycles of rest between presentations.
+    pub rest_cycles: u64,
+    /// Inference.
+    pub inference: Inference,
+    /// Write and read voltages.
+    pub levels: LevelsSpec,
+}
+
+/// Layer-1 (unsupervised) training settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer1 {
+    /// Passes over the patterns.
+    pub epochs: u32,
+    /// Presentations of a pattern in a row before the next pattern (a block; the paper's
+    /// Fig 5e follows one neuron over 30 firing events on one digit).
+    pub presentations_per_pattern: u32,
+    /// Fire events awaited per presentation.
+    pub fires_per_presentation: u64,
+    /// Present the patterns in a fresh random order each pass.
+    pub shuffle: bool,
+    /// Longest presentation, CLK periods.
+    pub max_cycles: u64,
+}
+
+/// Layer-2 (supervised) training settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer2 {
+    /// Passes over the patterns.
+    pub epochs: u32,
+    /// Longest presentation, CLK periods.
+    pub max_cycles: u64,
+}
+
+/// Inference settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inference {
+    /// Presentation length, CLK periods.
+    pub window_cycles: u64,
+    /// Presentations per pattern and noise level.
+    pub trials: usize,
+    /// Noise levels: numbers of flipped pixels.
+    pub noise_pixels: Vec<u32>,
+}
+
+/// Write and read voltages (see [`Levels`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelsSpec {
+    /// Input pulses while training, volts.
+    pub input_write_volts: f32,
+    /// Spikes while training layer 2, volts.
+    pub spike_write_volts: f32,
+    /// Read level of inputs and spikes, volts.
+    pub read_volts: f32,
+    /// Gate "1", volts.
+    pub gate_on_volts: f32,
+}
+
+impl Validate for Fig5Protocol {
+    fn validate(&self, v: &mut Validator) {
+        v.nested("layer1", |v| {
+            v.check(
+                "epochs",
+                self.layer1.epochs > 0,
+                "must be > 0",
+                "train at least one pass",
+            );
+            v.check(
+                "max_cycles",
+                self.layer1.max_cycles > 0,
+                "must be > 0",
+                "allow at least one cycle",
+            );
+        });
+        v.nested("layer2", |v| {
+            v.check(
+                "max_cycles",
+                self.layer2.max_cycles > 0,
+                "must be > 0",
+                "allow at least one cycle",
+            );
+        });
+        v.nested("inference", |v| {
+            v.check(
+                "window_cycles",
+                self.inference.window_cycles > 0,
+                "must be > 0",
+                "count over at least one cycle",
+            );
+            v.check(
+                "trials",
+                self.inference.trials > 0,
+                "must be > 0",
+                "run at least one trial",
+            );
+        });
+        v.nested("levels", |v| {
+            v.positive("input_write_volts", self.levels.input_write_volts as f64);
+            v.positive("spike_write_volts", self.levels.spike_write_volts as f64);
+            v.positive("read_volts", self.levels.read_volts as f64);
+            v.positive("gate_on_volts", self.levels.gate_on_volts as f64);
+        });
+    }
+}
+
+/// Where the built-in protocol lives.
+pub fn default_protocol_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/experiments/fig5.ron")
+}
+
+/// The network of a protocol, ready to train.
+pub struct Setup {
+    /// The running network.
+    pub msnn: Msnn,
+    /// Pattern names and pixels, in file order.
+    pub patterns: Vec<(String, Vec<bool>)>,
+    /// Pattern grid (rows, columns).
+    pub dims: (usize, usize),
+}
+
+/// Builds the network named by `proto` (protocol file at `proto_path`), with `patterns`
+/// overriding the topology's pattern file and `neurons` overriding the neurons' TS
+/// randomness (the ablation).
+pub fn setup(
+    proto: &Fig5Protocol,
+    proto_path: &Path,
+    opts: &RunOptions,
+    neurons: Option<Variability>,
+) -> Result<Setup> {
+    let base = proto_path.parent().unwrap_or(Path::new("."));
+    let topo_path = base.join(&proto.topology);
+    let mut checked =
+        load(&topo_path).with_context(|| format!("loading {}", topo_path.display()))?;
+    checked.topology.variability = opts.variability;
+    // The experiment reads counters, not probes: recording for thousands of presentations
+    // would only fill memory.
+    checked.topology.probes.clear();
+    if let Some(v) = neurons {
+        checked.topology.neuron_variability = Some(v);
+    }
+    let patterns: Patterns = match &opts.patterns {
+        Some(p) => load_ron(p)?,
+        None => checked
+            .patterns
+            .clone()
+            .context("the topology names no pattern file: pass --patterns FILE")?,
+    };
+    let built = build(&checked.topology, &checked.base_dir, opts.seed)?;
+    let input = *built
+        .inputs
+        .values()
+        .next()
+        .context("the topology has no input generator")?;
+    let hidden_spec = checked
+        .topology
+        .layers
+        .iter()
+        .find(|l| l.inhibition == Inhibition::Lia)
+        .context("the topology has no layer with an LIA (the winner-take-all hidden layer)")?;
+    let output_spec = checked
+        .topology
+        .layers
+        .iter()
+        .find(|l| matches!(l.inhibition, Inhibition::Supervised(_)))
+        .context("the topology has no supervised layer (gate driver)")?;
+    let hidden = built.layers[&hidden_spec.name].clone();
+    let output = built.layers[&output_spec.name].clone();
+    let lines = checked
+        .topology
+        .input(&checked.topology.inputs[0].name)
+        .map_or(0, |i| i.lines as usize);
+    let items: Vec<(String, Vec<bool>)> = patterns
+        .items
+        .iter()
+        .map(|p| (p.name.clone(), patterns.get(&p.name).unwrap_or_default()))
+        .collect();
+    if let Some((name, px)) = items.iter().find(|(_, px)| px.len() != lines) {
+        bail!(
+            "pattern `{name}` has {} pixels but the input has {lines} lines",
+            px.len()
+        );
+    }
+    if items.len() > output.neurons.len() {
+        bail!(
+            "{} patterns but only {} output neurons: each pattern needs its own output neuron",
+            items.len(),
+            output.neurons.len()
+        );
+    }
+    let sim = Simulation::new(built.builder.build());
+    let l = &proto.levels;
+    let msnn = Msnn {
+        sim,
+        input,
+        hidden,
+        output,
+        levels: Levels {
+            input_write_volts: l.input_write_volts,
+            spike_write_volts: l.spike_write_volts,
+            read_volts: l.read_volts,
+            gate_on_volts: l.gate_on_volts,
+        },
+        rest_cycles: proto.rest_cycles,
+    };
+    Ok(Setup {
+        msnn,
+        patterns: items,
+        dims: (patterns.height as usize, patterns.width as usize),
+    })
+}
+
+/// What layer-1 training did.
+#[derive(Clone, Debug, Default)]
+pub struct Layer1Log {
+    /// Per epoch, per pattern (file order): the neurons that fired.
+    pub winners: Vec<Vec<Vec<usize>>>,
+    /// The neuron followed for the weight-evolution plot (first winner of pattern 1).
+    pub followed: Option<usize>,
+    /// Its conductances (siemens) after each of its fire events.
+    pub evolution: Vec<Vec<f64>>,
+    /// Presentations that ended without a fire.
+    pub timeouts: usize,
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Trains layer 1 without supervision (write mode on the hidden layer).
+pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
+    let m = &mut s.msnn;
+    let hidden = m.hidden.clone();
+    m.set_input_amplitude(m.levels.input_write_volts);
+    m.set_learning(&hidden, true);
+    let mut rng = ChaCha8Rng::seed_from_u64(key(seed, &[0x1a1]));
+    let mut log = Layer1Log::default();
+    let n = s.patterns.len();
+    let pb = progress(
+        p.epochs as u64 * n as u64 * p.presentations_per_pattern.max(1) as u64,
+        "layer 1 (WTA)",
+    );
+    let follow_pattern = 1.min(n - 1);
+    for _ in 0..p.epochs {
+        let mut order: Vec<usize> = (0..n).collect();
+        if p.shuffle {
+            order.shuffle(&mut rng);
+        }
+        let mut epoch = vec![Vec::new(); n];
+        for k in order
+            .into_iter()
+            .flat_map(|k| std::iter::repeat_n(k, p.presentations_per_pattern.max(1) as usize))
+        {
+            let r = m.present_until_fire(
+                &s.patterns[k].1,
+                0,
+                &hidden,
+                None,
+                p.fires_per_presentation,
+                p.max_cycles,
+            );
+            if r.fired.is_empty() {
+                log.timeouts += 1;
+            }
+            if k == follow_pattern && log.followed.is_none() {
+                log.followed = r.fired.first().copied();
+            }
+            if let Some(f) = log.followed {
+                if r.fired.contains(&f) && log.evolution.len() < 30 {
+                    log.evolution.push(m.weights(&hidden)[f].clone());
+                }
+            }
+            epoch[k] = r.fired;
+            pb.inc(1);
+        }
+        log.winners.push(epoch);
+    }
+    pb.finish_and_clear();
+    log
+}
+
+/// What layer-2 training did.
+#[derive(Clone, Debug, Default)]
+pub struct Layer2Log {
+    /// The hidden neuron selected for each pattern (highest rate in read mode).
+    pub selected: Vec<Option<usize>>,
+    /// Per epoch, per pattern: cycles until the target fired (`None`: never).
+    pub cycles: Vec<Vec<Option<u64>>>,
+}
+
+/// Trains layer 2 as the paper did: for pattern `k`, the hidden neuron with the highest
+/// rate (read mode) is selected; its input terminal in layer 2 is pulsed at the write
+/// level, with output `k`'s gates at 3.0 V and the other gates grounded, until output `k`
+/// fires. `window` is the read presentation used for the selection, CLK periods.
+pub fn train_layer2(s: &mut Setup, p: &Layer2, window: u64) -> Layer2Log {
+    let n = s.patterns.len();
+    let mut log = Layer2Log::default();
+    {
+        let m = &mut s.msnn;
+        let hidden = m.hidden.clone();
+        m.set_learning(&hidden, false);
+        m.set_input_amplitude(m.levels.read_volts);
+        m.set_spike_amplitude(&hidden, m.levels.read_volts);
+    }
+    for k in 0..n {
+        let pixels = s.patterns[k].1.clone();
+        let (h, _) = s.msnn.count_spikes(&pixels, 0, window);
+        log.selected.push(winner(&h));
+    }
+    let m = &mut s.msnn;
+    let output = m.output.clone();
+    m.set_learning(&output, true);
+    let n_out = output.neurons.len();
+    let pb = progress(p.epochs as u64 * n as u64, "layer 2 (gated)");
+    for _ in 0..p.epochs {
+        let mut epoch = Vec::new();
+        for k in 0..n {
+            let gates: Vec<f32> = (0..n_out)
+                .map(|j| if j == k { m.levels.gate_on_volts } else { 0.0 })
+                .collect();
+            m.set_gates(&output, gates);
+            let r = log.selected[k].and_then(|h| {
+                m.pulse_line_until_fire(&output, h, m.levels.spike_write_volts, k, p.max_cycles)
+            });
+            epoch.push(r);
+            pb.inc(1);
+        }
+        log.cycles.push(epoch);
+    }
+    pb.finish_and_clear();
+    log
+}
+
+/// Spike counts of one inference presentation.
+#[derive(Clone, Debug)]
+pub struct Trial {
+    /// Noise pixels flipped.
+    pub noise: u32,
+    /// Trial index.
+    pub trial: usize,
+    /// Pattern index.
+    pub pattern: usize,
+    /// Hidden spike counts.
+    pub hidden: Vec<u64>,
+    /// Output spike counts.
+    pub output: Vec<u64>,
+}
+
+/// Switches the whole network to read mode and presents every pattern with noise.
+pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize) -> Vec<Trial> {
+    let m = &mut s.msnn;
+    let (hidden, output) = (m.hidden.clone(), m.output.clone());
+    m.set_learning(&hidden, false);
+    m.set_learning(&output, false);
+    m.set_input_amplitude(m.levels.read_volts);
+    m.set_spike_amplitude(&hidden, m.levels.read_volts);
+    let n_out = output.neurons.len();
+    m.set_gates(&output, vec![m.levels.gate_on_volts; n_out]);
+    let n = s.patterns.len();
+    let mut out = Vec::new();
+    let pb = progress((noise.len() * trials * n) as u64, "inference");
+    for &k in noise {
+        for trial in 0..trials {
+            for pat in 0..n {
+                let (h, o) = m.count_spikes(&s.patterns[pat].1, k, p.window_cycles);
+                out.push(Trial {
+                    noise: k,
+                    trial,
+                    pattern: pat,
+                    hidden: h,
+                    output: o,
+                });
+                pb.inc(1);
+            }
+        }
+    }
+    pb.finish_and_clear();
+    out
+}
+
+/// Accuracy (argmax of output spikes = pattern index) over the trials at one noise level.
+pub fn accuracy(trials: &[Trial], noise: u32) -> f64 {
+    let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
+    if sel.is_empty() {
+        return f64::NAN;
+    }
+    let ok = sel
+        .iter()
+        .filter(|t| winner(&t.output) == Some(t.pattern))
+        .count();
+    ok as f64 / sel.len() as f64
+}
+
+/// Mean spike rate (Hz) per pattern (rows) and neuron (columns) at one noise level.
+pub fn rates(
+    trials: &[Trial],
+    noise: u32,
+    n_patterns: usize,
+    hidden: bool,
+    window_s: f64,
+) -> Vec<Vec<f64>> {
+    let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
+    let width = sel.first().map_or(0, |t| {
+        if hidden {
+            t.hidden.len()
+        } else {
+            t.output.len()
+        }
+    });
+    let mut m = vec![vec![0.0; width]; n_patterns];
+    let mut n = vec![0usize; n_patterns];
+    for t in sel {
+        let c = if hidden { &t.hidden } else { &t.output };
+        for (j, &x) in c.iter().enumerate() {
+            m[t.pattern][j] += x as f64 / window_s;
+        }
+        n[t.pattern] += 1;
+    }
+    for (row, &k) in m.iter_mut().zip(&n) {
+        row.iter_mut().for_each(|x| *x /= k.max(1) as f64);
+    }
+    m
+}
+
+/// Distinct hidden neurons that win (largest mean rate) the patterns.
+pub fn distinct_winners(hidden_rates: &[Vec<f64>]) -> usize {
+    let mut w: Vec<usize> = hidden_rates
+        .iter()
+        .filter_map(|row| {
+            let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            (max > 0.0).then(|| row.iter().position(|&x| x == max).unwrap_or(0))
+        })
+        .collect();
+    w.sort_unstable();
+    w.dedup();
+    w.len()
+}
+
+/// Loads the protocol.
+pub fn load_protocol(path: &Path) -> Result<Fig5Protocol> {
+    Ok(load_ron(path)?)
+}
+
+/// `memsnn reproduce fig5`.
+pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    super::fig5_report::run_fig5(opts, out)
+}
+
+/// `memsnn reproduce ablation`.
+pub fn ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
+    super::fig5_report::run_ablation(opts, out)
+}

@@ -1,0 +1,293 @@
+//! Driving the 30×10×10 memristive SNN (paper Fig 5) through its protocol: layer 1 trained
+//! without supervision (winner-take-all through the LIA), layer 2 trained by gating, then
+//! inference with noise pixels.
+//!
+//! The driver acts like the paper's MATLAB-controlled pulse generator: it decides only at
+//! CLK-period boundaries (after observing a fire it lets the refractory cycle run, which
+//! carries the potentiation, then grounds the inputs), so every executor gives the same
+//! answer.
+//!
+//! **Learning on and off.** Learning is a circuit mode, not a flag in the physics:
+//! * *write mode*: input pulses at 1.6 V, spikes at 2.0 V, the depression feedback (T3)
+//!   enabled — SET happens against a grounded node 1 (T1) and for layer 2 during the
+//!   pulse, RESET when T3 lifts node 1;
+//! * *read mode*: the input generator and the spike rail switch to a read level (1.45 V,
+//!   below the SET threshold of 1.5 V, and node 1 can then never float below −1.55 V, the
+//!   RESET threshold) and one AND input (a learning-enable line) disables G2/T3. No
+//!   synapse can then see a programming voltage — reads are non-destructive.
+
+use runtime::components::column::{self, Column};
+use runtime::components::gate_driver;
+use runtime::components::input;
+use runtime::components::neuron::{self, Neuron};
+use runtime::event::{CompId, Control, Payload};
+use runtime::exec::reference::Simulation;
+use runtime::time::{Clock, Ns};
+use runtime::topology::built::LayerIds;
+use std::sync::Arc;
+
+/// Voltages of the write and read modes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Levels {
+    /// Input pulse amplitude while training, volts (paper: 1.6 V).
+    pub input_write_volts: f32,
+    /// Spike amplitude while training layer 2, volts (paper: 2.0 V).
+    pub spike_write_volts: f32,
+    /// Read level of inputs and spikes, volts (below the SET threshold).
+    pub read_volts: f32,
+    /// Gate "1", volts (paper: 3.0 V).
+    pub gate_on_volts: f32,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels {
+            input_write_volts: 1.6,
+            spike_write_volts: 2.0,
+            read_volts: 1.45,
+            gate_on_volts: 3.0,
+        }
+    }
+}
+
+/// A running 30×10×10-style network (any sizes).
+pub struct Msnn {
+    /// The simulation (reference executor).
+    pub sim: Simulation,
+    /// The input generator.
+    pub input: CompId,
+    /// Hidden (winner-take-all) layer.
+    pub hidden: LayerIds,
+    /// Output (supervised) layer.
+    pub output: LayerIds,
+    /// Voltages of the modes.
+    pub levels: Levels,
+    /// Cycles of rest (inputs grounded) after each presentation.
+    pub rest_cycles: u64,
+}
+
+/// Outcome of one presentation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Presentation {
+    /// Neurons of the watched layer that fired, in index order (empty: none in time).
+    pub fired: Vec<usize>,
+    /// Cycles the pattern was applied.
+    pub cycles: u64,
+}
+
+impl Msnn {
+    fn clock(&self) -> Clock {
+        self.sim.net.clock
+    }
+
+    fn period(&self) -> Ns {
+        self.clock().period_ns
+    }
+
+    /// The next period boundary at or after now.
+    fn boundary(&self) -> Ns {
+        self.clock().rising_at_or_after(self.sim.now())
+    }
+
+    fn run_cycles(&mut self, n: u64) {
+        let end = self.boundary() + n * self.period();
+        self.sim.run_until(end);
+    }
+
+    fn send(&mut self, dst: CompId, port: u32, c: Control) {
+        let at = self.sim.now();
+        self.sim.inject(at, dst, port, Payload::Control(c));
+    }
+
+    /// Fire counters of a layer's neurons.
+    pub fn fires(&self, layer: &LayerIds) -> Vec<u64> {
+        layer
+            .neurons
+            .iter()
+            .map(|&id| self.sim.net.get::<Neuron>(id).map_or(0, Neuron::fires))
+            .collect()
+    }
+
+    /// Spike counters of a layer's neurons.
+    pub fn spikes(&self, layer: &LayerIds) -> Vec<u64> {
+        layer
+            .neurons
+            .iter()
+            .map(|&id| self.sim.net.get::<Neuron>(id).map_or(0, Neuron::spikes))
+            .collect()
+    }
+
+    /// Conductances of a layer (row `j` = the column into neuron `j`), siemens.
+    pub fn weights(&self, layer: &LayerIds) -> Vec<Vec<f64>> {
+        layer
+            .columns
+            .iter()
+            .map(|&id| {
+                self.sim
+                    .net
+                    .get::<Column>(id)
+                    .map(|c| c.conductances().iter().map(|&g| g as f64).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Sets a layer's learning mode (the T3 enable line).
+    pub fn set_learning(&mut self, layer: &LayerIds, on: bool) {
+        for &id in &layer.neurons.clone() {
+            self.send(id, neuron::IN_CONTROL, Control::Learning(on));
+        }
+    }
+
+    /// Sets the spike rail of a layer's neurons.
+    pub fn set_spike_amplitude(&mut self, layer: &LayerIds, volts: f32) {
+        for &id in &layer.neurons.clone() {
+            self.send(id, neuron::IN_CONTROL, Control::SpikeAmplitude(volts));
+        }
+    }
+
+    /// Sets the input amplitude.
+    pub fn set_input_amplitude(&mut self, volts: f32) {
+        self.send(self.input, input::IN_CONTROL, Control::Amplitude(volts));
+    }
+
+    /// Sets the gate levels of a supervised layer.
+    pub fn set_gates(&mut self, layer: &LayerIds, levels: Vec<f32>) {
+        if let Some(d) = layer.gate_driver {
+            self.send(
+                d,
+                gate_driver::IN_CONTROL,
+                Control::Gates(Arc::from(levels)),
+            );
+        }
+    }
+
+    /// Presents `pixels` (with `flips` noise pixels) until `fires` fire events are seen in
+    /// `layer` (counting only neuron `target` if given), or `max_cycles` elapse. The cycle
+    /// after the last fire — the refractory cycle that carries the potentiation — still
+    /// receives the pulses; then the inputs are grounded for the rest period.
+    pub fn present_until_fire(
+        &mut self,
+        pixels: &[bool],
+        flips: u32,
+        layer: &LayerIds,
+        target: Option<usize>,
+        fires: u64,
+        max_cycles: u64,
+    ) -> Presentation {
+        self.run_cycles(0);
+        let layer = layer.clone();
+        let before = self.fires(&layer);
+        self.send(
+            self.input,
+            input::IN_CONTROL,
+            Control::Present {
+                pixels: pixels.into(),
+                flips,
+            },
+        );
+        let mut cycles = 0;
+        let mut fired = Vec::new();
+        while cycles < max_cycles {
+            self.run_cycles(1);
+            cycles += 1;
+            let now = self.fires(&layer);
+            let new: Vec<usize> = (0..now.len()).filter(|&j| now[j] > before[j]).collect();
+            let count: u64 = match target {
+                Some(t) => now[t] - before[t],
+                None => now.iter().zip(&before).map(|(a, b)| a - b).sum(),
+            };
+            if count >= fires {
+                fired = new;
+                // The refractory cycle: T1 grounds node 1 while the inputs still pulse.
+                self.run_cycles(1);
+                cycles += 1;
+                break;
+            }
+        }
+        self.send(self.input, input::IN_CONTROL, Control::Stop);
+        self.run_cycles(self.rest_cycles);
+        Presentation { fired, cycles }
+    }
+
+    /// Drives line `line` of a layer's columns directly with one pulse of `volts` per
+    /// CLK-high phase (the paper trains layer 2 with its pulse generator on the input
+    /// terminal of the selected hidden neuron) until neuron `target` of the layer fires or
+    /// `max_cycles` elapse; then rests. Returns the cycles used, `None` if it never fired.
+    pub fn pulse_line_until_fire(
+        &mut self,
+        layer: &LayerIds,
+        line: usize,
+        volts: f32,
+        target: usize,
+        max_cycles: u64,
+    ) -> Option<u64> {
+        self.run_cycles(0);
+        let layer = layer.clone();
+        let before = self.fires(&layer)[target];
+        let mut result = None;
+        for c in 1..=max_cycles {
+            let at = self.sim.now();
+            for &col in &layer.columns {
+                self.sim.inject(
+                    at,
+                    col,
+                    column::IN_LINE_BASE + line as u32,
+                    Payload::Spike {
+                        amplitude_volts: volts,
+                    },
+                );
+            }
+            self.run_cycles(1);
+            if self.fires(&layer)[target] > before {
+                result = Some(c);
+                break;
+            }
+        }
+        self.run_cycles(self.rest_cycles);
+        result
+    }
+
+    /// Presents `pixels` for `cycles` periods and returns the spikes of both layers
+    /// during that window; then grounds the inputs for the rest period.
+    pub fn count_spikes(
+        &mut self,
+        pixels: &[bool],
+        flips: u32,
+        cycles: u64,
+    ) -> (Vec<u64>, Vec<u64>) {
+        self.run_cycles(0);
+        let (h0, o0) = (
+            self.spikes(&self.hidden.clone()),
+            self.spikes(&self.output.clone()),
+        );
+        self.send(
+            self.input,
+            input::IN_CONTROL,
+            Control::Present {
+                pixels: pixels.into(),
+                flips,
+            },
+        );
+        self.run_cycles(cycles);
+        let (h1, o1) = (
+            self.spikes(&self.hidden.clone()),
+            self.spikes(&self.output.clone()),
+        );
+        self.send(self.input, input::IN_CONTROL, Control::Stop);
+        self.run_cycles(self.rest_cycles);
+        (
+            h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
+            o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
+        )
+    }
+}
+
+/// Index of the largest count; `None` when all are zero or the maximum is shared.
+pub fn winner(counts: &[u64]) -> Option<usize> {
+    let max = *counts.iter().max()?;
+    if max == 0 || counts.iter().filter(|&&c| c == max).count() > 1 {
+        return None;
+    }
+    counts.iter().position(|&c| c == max)
+}

@@ -1,0 +1,184 @@
+//! `memsnn validate` and `memsnn run`: a topology file in; a verdict, or probes
+//! (`probes.csv`) and a protocol log (`log.json`) out.
+//!
+//! ```no_run
+//! use memsnn::run::{run, RunOptions};
+//! use std::path::Path;
+//!
+//! let opts = RunOptions { seed: 1, ..RunOptions::default() };
+//! let report = run(Path::new("topologies/fig3b.ron"), &opts)?;
+//! for line in report.summary() {
+//!     println!("{line}");
+//! }
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use crate::output::ExperimentDir;
+use anyhow::{anyhow, bail, Context, Result};
+use runtime::exec::reference::Simulation;
+use runtime::probe::{canonical_sort, to_csv};
+use runtime::protocol::{run_protocol, NetworkIds, ProtocolLog};
+use runtime::topology::{build, load, Checked, ProbeSelection, TopologyError};
+use std::path::{Path, PathBuf};
+
+/// Executors `memsnn run --executor` accepts today.
+pub const EXECUTORS: &[&str] = &["reference"];
+
+/// An executor that runs a topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executor {
+    /// The sequential reference executor (the semantic ground truth).
+    Reference,
+}
+
+impl Executor {
+    /// The executor called `name`, or an error listing those that exist.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "reference" => Ok(Executor::Reference),
+            other => bail!(
+                "unknown executor `{other}`; available today: {} (the actix and sharded \
+                 executors are planned)",
+                EXECUTORS.join(", ")
+            ),
+        }
+    }
+}
+
+/// Options of `memsnn run`.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Root seed: every random stream is keyed by it.
+    pub seed: u64,
+    /// Output folder (created if needed).
+    pub out: PathBuf,
+    /// Executor name (see [`EXECUTORS`]).
+    pub executor: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 1,
+            out: PathBuf::from("results/run"),
+            executor: "reference".into(),
+        }
+    }
+}
+
+/// Size of a valid topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    /// Components (neurons, columns, inputs, LIAs, gate drivers).
+    pub components: usize,
+    /// Wires between component ports.
+    pub wires: usize,
+}
+
+/// Wraps validation problems with the file name and their number.
+fn problems(path: &Path, e: TopologyError) -> anyhow::Error {
+    let n = e.problems().len().max(1);
+    let s = if n == 1 { "" } else { "s" };
+    anyhow!("{}: {n} problem{s}:\n{e}", path.display())
+}
+
+/// Loads and checks the topology at `path`, then builds it (seed 1) to count its parts.
+pub fn validate(path: &Path) -> Result<Size> {
+    let checked = load(path).map_err(|e| problems(path, e))?;
+    let built = build(&checked.topology, &checked.base_dir, 1).map_err(|e| problems(path, e))?;
+    let graph = built.builder.graph();
+    Ok(Size {
+        components: graph.node_count(),
+        wires: graph.edge_count(),
+    })
+}
+
+/// What a run produced, in memory.
+#[derive(Clone, Debug)]
+pub struct Simulated {
+    /// Probe records as CSV (`t_ns,component,kind,index,value`), canonical order.
+    pub probes_csv: String,
+    /// Number of probe records.
+    pub records: usize,
+    /// The protocol log.
+    pub log: ProtocolLog,
+}
+
+/// Builds a checked topology with `seed` and runs its protocol on the reference
+/// executor; writes nothing.
+pub fn simulate(checked: &Checked, seed: u64) -> Result<Simulated> {
+    let topo = &checked.topology;
+    let built = build(topo, &checked.base_dir, seed)?;
+    let selection = ProbeSelection::new(topo, &built);
+    let ids = NetworkIds::of(&built);
+    let mut sim = Simulation::new(built.builder.build());
+    let log = run_protocol(&mut sim, &ids, topo, checked.patterns.as_ref())?;
+    let mut records = selection.filter(sim.take_records());
+    canonical_sort(&mut records);
+    let names = &sim.net.names;
+    let name = |id: u32| {
+        names
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
+    };
+    Ok(Simulated {
+        probes_csv: to_csv(&records, name),
+        records: records.len(),
+        log,
+    })
+}
+
+/// What `memsnn run` did.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Folder with `probes.csv` and `log.json`.
+    pub dir: PathBuf,
+    /// Number of probe records written.
+    pub records: usize,
+    /// The protocol log (also in `log.json`).
+    pub log: ProtocolLog,
+}
+
+impl RunReport {
+    /// One line per layer: neurons, spikes, fires.
+    pub fn summary(&self) -> Vec<String> {
+        self.log
+            .layers
+            .iter()
+            .map(|(name, c)| {
+                format!(
+                    "layer {name}: {} neurons, {} spikes, {} fires",
+                    c.fires_per_neuron.len(),
+                    c.spikes,
+                    c.fires
+                )
+            })
+            .collect()
+    }
+}
+
+/// The output folder `out` as an [`ExperimentDir`] (created with its parents).
+fn output_dir(out: &Path) -> Result<ExperimentDir> {
+    match (out.parent(), out.file_name()) {
+        (Some(parent), Some(name)) => ExperimentDir::create(parent, &name.to_string_lossy()),
+        _ => ExperimentDir::create(out, "."),
+    }
+}
+
+/// `memsnn run`: loads, checks, builds and runs the topology at `path`, then writes
+/// `probes.csv` and `log.json` atomically into `opts.out`.
+pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
+    let Executor::Reference = Executor::parse(&opts.executor)?;
+    let checked = load(path).map_err(|e| problems(path, e))?;
+    let result = simulate(&checked, opts.seed)?;
+    let dir = output_dir(&opts.out)?;
+    dir.write_text("probes.csv", &result.probes_csv)?;
+    let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
+    dir.write_json("log.json", &log)?;
+    Ok(RunReport {
+        dir: dir.path().to_path_buf(),
+        records: result.records,
+        log: result.log,
+    })
+}
