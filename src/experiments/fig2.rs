@@ -12,7 +12,7 @@
 //! device-to-device spread off, and the same device is used at every amplitude, as in the
 //! paper's measurements of one device.
 
-use super::pulse::{apply, pulse_train, Switch};
+use super::pulse::{apply, pulse_train, Sample, Switch};
 use super::stats::{iqr, median, median_count, quantile};
 use super::{ExperimentReport, RunOptions};
 use crate::output::{fmt_f, ExperimentDir};
@@ -181,6 +181,52 @@ impl Fig2Protocol {
     }
 }
 
+/// Writes a current trace as CSV (`t_us, v_applied_v, current_ua, on`).
+fn write_trace(dir: &ExperimentDir, file: &str, trace: &[Sample]) -> Result<()> {
+    let rows: Vec<Vec<String>> = trace
+        .iter()
+        .map(|s| {
+            vec![
+                fmt_f(s.t_ns as f64 / 1e3, 3),
+                fmt_f(s.v_applied, 3),
+                fmt_f(s.current_amps * 1e6, 6),
+                (s.on as u8).to_string(),
+            ]
+        })
+        .collect();
+    dir.write_csv(file, &["t_us", "v_applied_v", "current_ua", "on"], &rows)?;
+    Ok(())
+}
+
+/// Plots applied voltage and device current of a trace, one above the other.
+fn plot_trace(path: &Path, title: &str, trace: &[Sample]) -> Result<()> {
+    let pts = |f: &dyn Fn(&Sample) -> f64| -> Vec<(f64, f64)> {
+        trace.iter().map(|s| (s.t_ns as f64 / 1e3, f(s))).collect()
+    };
+    let step = |points| Series {
+        name: String::new(),
+        points,
+        kind: SeriesKind::Step,
+    };
+    let panels = [
+        Panel {
+            title: title.to_string(),
+            x_label: "time (µs)".into(),
+            y_label: "applied voltage (V)".into(),
+            series: vec![step(pts(&|s| s.v_applied))],
+            ..Panel::default()
+        },
+        Panel {
+            title: "device current".into(),
+            x_label: "time (µs)".into(),
+            y_label: "current (µA)".into(),
+            series: vec![step(pts(&|s| s.current_amps * 1e6))],
+            ..Panel::default()
+        },
+    ];
+    render_panels(path, &panels, 1, (900, 300))
+}
+
 fn first_time(sw: &[Switch], tr: TsTransition) -> Option<u64> {
     sw.iter().find(|s| s.transition == tr).map(|s| s.t_ns)
 }
@@ -220,22 +266,7 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let relaxation_us = off.map(|t| (t - pulse_end) as f64 / 1e3);
 
     let dir = ExperimentDir::create(out, "fig2c")?;
-    let rows: Vec<Vec<String>> = trace
-        .iter()
-        .map(|s| {
-            vec![
-                fmt_f(s.t_ns as f64 / 1e3, 3),
-                fmt_f(s.v_applied, 3),
-                fmt_f(s.current_amps * 1e6, 6),
-                (s.on as u8).to_string(),
-            ]
-        })
-        .collect();
-    dir.write_csv(
-        "data.csv",
-        &["t_us", "v_applied_v", "current_ua", "on"],
-        &rows,
-    )?;
+    write_trace(&dir, "data.csv", &trace)?;
     let summary = json!({
         "experiment": "fig2c",
         "amplitude_v": c.amplitude_volts,
@@ -246,37 +277,12 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "seed": opts.seed,
     });
     dir.write_json("summary.json", &summary)?;
-    let pts = |f: &dyn Fn(&super::pulse::Sample) -> f64| -> Vec<(f64, f64)> {
-        trace.iter().map(|s| (s.t_ns as f64 / 1e3, f(s))).collect()
-    };
-    let panels = [
-        Panel {
-            title: format!(
-                "Fig 2c: {} V / {} µs pulse, {} V monitor",
-                c.amplitude_volts, c.width_us, proto.monitor_volts
-            ),
-            x_label: "time (µs)".into(),
-            y_label: "applied voltage (V)".into(),
-            series: vec![Series {
-                name: String::new(),
-                points: pts(&|s| s.v_applied),
-                kind: SeriesKind::Step,
-            }],
-            ..Panel::default()
-        },
-        Panel {
-            title: "device current".into(),
-            x_label: "time (µs)".into(),
-            y_label: "current (µA)".into(),
-            series: vec![Series {
-                name: String::new(),
-                points: pts(&|s| s.current_amps * 1e6),
-                kind: SeriesKind::Step,
-            }],
-            ..Panel::default()
-        },
-    ];
-    render_panels(&dir.file("fig2c.png"), &panels, 1, (900, 300))?;
+    let title = format!(
+        "Fig 2c: {} V / {} µs pulse, {} V monitor",
+        c.amplitude_volts, c.width_us, proto.monitor_volts
+    );
+    plot_trace(&dir.file("fig2c.png"), &title, &trace)?;
+
     let show = |x: Option<f64>| x.map(|v| fmt_f(v, 1)).unwrap_or_else(|| "no fire".into());
     Ok(ExperimentReport {
         name: "fig2c".into(),
@@ -518,22 +524,7 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         &["trial", "pulses_first_fire", "pulses_second_fire"],
         &rows,
     )?;
-    let trace_rows: Vec<Vec<String>> = trace
-        .iter()
-        .map(|s| {
-            vec![
-                fmt_f(s.t_ns as f64 / 1e3, 3),
-                fmt_f(s.v_applied, 3),
-                fmt_f(s.current_amps * 1e6, 6),
-                (s.on as u8).to_string(),
-            ]
-        })
-        .collect();
-    dir.write_csv(
-        "trace.csv",
-        &["t_us", "v_applied_v", "current_ua", "on"],
-        &trace_rows,
-    )?;
+    write_trace(&dir, "trace.csv", &trace)?;
     let m1 = median_count(&firsts);
     let m2 = median_count(&seconds);
     let summary = json!({
@@ -546,41 +537,11 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "seed": opts.seed,
     });
     dir.write_json("summary.json", &summary)?;
-    let pts = |f: &dyn Fn(&super::pulse::Sample) -> f64| -> Vec<(f64, f64)> {
-        trace.iter().map(|s| (s.t_ns as f64 / 1e3, f(s))).collect()
-    };
-    render_panels(
-        &dir.file("fig2e.png"),
-        &[
-            Panel {
-                title: format!(
-                    "Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period",
-                    t.amplitude_volts, t.width_us, t.gap_us
-                ),
-                x_label: "time (µs)".into(),
-                y_label: "applied voltage (V)".into(),
-                series: vec![Series {
-                    name: String::new(),
-                    points: pts(&|s| s.v_applied),
-                    kind: SeriesKind::Step,
-                }],
-                ..Panel::default()
-            },
-            Panel {
-                title: "device current".into(),
-                x_label: "time (µs)".into(),
-                y_label: "current (µA)".into(),
-                series: vec![Series {
-                    name: String::new(),
-                    points: pts(&|s| s.current_amps * 1e6),
-                    kind: SeriesKind::Step,
-                }],
-                ..Panel::default()
-            },
-        ],
-        1,
-        (900, 300),
-    )?;
+    let title = format!(
+        "Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period",
+        t.amplitude_volts, t.width_us, t.gap_us
+    );
+    plot_trace(&dir.file("fig2e.png"), &title, &trace)?;
     let show = |x: Option<u32>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
     Ok(ExperimentReport {
         name: "fig2e".into(),
