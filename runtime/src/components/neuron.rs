@@ -205,10 +205,11 @@ impl Neuron {
     }
 
     /// Whether an OFF device provably never reaches its switching point while the present
-    /// configuration lasts: nucleation then tends to the periodic steady state of the
-    /// CLK-gated drive, whose peak (end of a high phase) is
-    /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`, and bridge and residue only
-    /// decay, so `max(u, u_p) + b + r` bounds the filament for ever.
+    /// configuration lasts. Nucleation peaks at the ends of high phases; the first future
+    /// peak is at most `f(u) = u∞h + (u − u∞h)·ah` (a whole high phase from the present
+    /// value), and later peaks move monotonically towards the periodic steady state
+    /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`. Bridge and residue only decay,
+    /// so `max(u, f(u), u_p, u∞l) + b + r` bounds the filament for ever.
     fn never_switches(&self, clock: &crate::time::Clock) -> bool {
         if self.ts.is_on() {
             return false;
@@ -225,7 +226,8 @@ impl Neuron {
         let (ah, al) = (a(clock.high_ns), a(clock.period_ns - clock.high_ns));
         let (uh, ul) = (u_inf(true), u_inf(false));
         let up = (uh * (1.0 - ah) + ul * (1.0 - al) * ah) / (1.0 - ah * al);
-        s.nucleation.max(up).max(ul) + s.bridge + s.residue < r.theta
+        let first_peak = uh + (s.nucleation - uh) * ah;
+        s.nucleation.max(first_peak).max(up).max(ul) + s.bridge + s.residue < r.theta
     }
 
     /// Next TS transition time under the present configuration, looking no further than
