@@ -3,7 +3,9 @@
 //! Every executor implements [`Executor`] and must give results bit-identical to
 //! [`reference::Simulation`], the semantic ground truth, for any worker count.
 
+pub mod actix_exec;
 pub mod reference;
+pub mod sharded;
 
 use crate::event::{CompId, Payload, Port};
 use crate::network::Network;
