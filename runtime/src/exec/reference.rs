@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 pub const EXTERNAL: CompId = CompId::MAX;
 /// Port on which wake-ups are delivered.
 pub const WAKE_PORT: Port = Port::MAX;
+/// Delta cycles allowed at one instant before the run is stopped as a zero-time loop
+/// (e.g. latches and ideal comparators toggling each other with no delay).
+pub const MAX_DELTA: u32 = 100_000;
 
 /// Counters of work done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -157,6 +160,19 @@ impl Simulation {
         };
         self.now = t;
         self.stats.batches += 1;
+        if d > MAX_DELTA {
+            let who: Vec<&str> = batch
+                .iter()
+                .take(4)
+                .map(|e| self.net.names[e.dst as usize].as_str())
+                .collect();
+            panic!(
+                "zero-time loop: more than {MAX_DELTA} delta cycles at t = {t} ns (e.g. {}); \
+                 components keep re-triggering each other without delay — give the \
+                 lateral-inhibition array a comparator delay (`comparator_delay_ns`)",
+                who.join(", ")
+            );
+        }
         batch.sort_by_key(|e| (e.dst, e.src, e.seq));
         let clock = self.net.clock;
         for ev in &batch {
@@ -195,5 +211,44 @@ impl Simulation {
     /// Processes every event with time `<= until`.
     pub fn run_through(&mut self, until: Ns) {
         self.run_until(until.saturating_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::{Component, Ctx};
+    use crate::network::NetworkBuilder;
+    use crate::time::Clock;
+    use std::any::Any;
+
+    /// Wakes itself at the same instant for ever: a zero-time loop.
+    struct Restless;
+
+    impl Component for Restless {
+        fn kind(&self) -> &'static str {
+            "restless"
+        }
+        fn start(&mut self, ctx: &mut Ctx) {
+            ctx.wake_at(ctx.now(), 0);
+        }
+        fn handle(&mut self, _: &Event, ctx: &mut Ctx) {
+            ctx.wake_at(ctx.now(), 0);
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "zero-time loop")]
+    fn a_zero_time_loop_is_stopped_with_a_message() {
+        let mut b = NetworkBuilder::new(Clock::default());
+        b.add("restless", Box::new(Restless));
+        let mut sim = Simulation::new(b.build());
+        sim.run_until(1);
     }
 }
