@@ -53,7 +53,7 @@
 
 use crate::component::{Component, Ctx, Emission};
 use crate::event::{CompId, Event, Payload, Port};
-use crate::exec::reference::{EXTERNAL, WAKE_PORT};
+use crate::exec::reference::EXTERNAL;
 use crate::exec::Executor;
 use crate::network::Network;
 use crate::probe::Record;
@@ -159,36 +159,19 @@ impl CompActor {
     /// exactly like the reference.
     fn route(&mut self, t: Ns, d: u32, out: &mut Vec<Event>) {
         let src = self.id;
-        for em in self.emissions.drain(..) {
-            let wires = self.shared.routes[src as usize]
-                .get(em.port as usize)
-                .map_or(&[][..], |v| v.as_slice());
-            for &(dst, port) in wires {
-                self.seq += 1;
-                out.push(Event {
-                    time: t,
-                    delta: d + 1,
-                    dst,
-                    port,
-                    src,
-                    seq: self.seq,
-                    payload: em.payload.clone(),
-                });
-            }
-        }
-        for (at, tag) in self.wakes.drain(..) {
-            let delta = if at == t { d + 1 } else { 0 };
-            self.seq += 1;
-            out.push(Event {
-                time: at,
-                delta,
-                dst: src,
-                port: WAKE_PORT,
-                src,
-                seq: self.seq,
-                payload: Payload::Wake { tag },
-            });
-        }
+        let routes = &self.shared.routes;
+        crate::exec::route(
+            (src, t, d),
+            &mut self.seq,
+            &mut self.emissions,
+            &mut self.wakes,
+            |port| {
+                routes[src as usize]
+                    .get(port as usize)
+                    .map_or(&[][..], |v| v.as_slice())
+            },
+            |ev| out.push(ev),
+        );
     }
 }
 

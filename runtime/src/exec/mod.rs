@@ -7,10 +7,54 @@ pub mod actix_exec;
 pub mod reference;
 pub mod sharded;
 
-use crate::event::{CompId, Payload, Port};
+use crate::component::Emission;
+use crate::event::{CompId, Event, Payload, Port};
 use crate::network::Network;
 use crate::probe::Record;
 use crate::time::Ns;
+
+/// Turns what component `src` produced while handling an event at `(t, d)` (passed as
+/// `(src, t, d)`) into events:
+/// each emission is copied once per wire of its port (in wire order), then each wake-up
+/// follows; every copy takes the next number of the source's counter `seq`. Delivery is at
+/// `(t, d + 1)` (zero-delay wires), or `(at, 0)` for a later wake-up. Every executor routes
+/// through this one function, so event numbering — and with it the order of events into
+/// each component — is the same everywhere.
+pub fn route<'a>(
+    (src, t, d): (CompId, Ns, u32),
+    seq: &mut u64,
+    emissions: &mut Vec<Emission>,
+    wakes: &mut Vec<(Ns, u64)>,
+    wires: impl Fn(Port) -> &'a [(CompId, Port)],
+    mut sink: impl FnMut(Event),
+) {
+    for em in emissions.drain(..) {
+        for &(dst, port) in wires(em.port) {
+            *seq += 1;
+            sink(Event {
+                time: t,
+                delta: d + 1,
+                dst,
+                port,
+                src,
+                seq: *seq,
+                payload: em.payload.clone(),
+            });
+        }
+    }
+    for (at, tag) in wakes.drain(..) {
+        *seq += 1;
+        sink(Event {
+            time: at,
+            delta: if at == t { d + 1 } else { 0 },
+            dst: src,
+            port: reference::WAKE_PORT,
+            src,
+            seq: *seq,
+            payload: Payload::Wake { tag },
+        });
+    }
+}
 
 /// What protocol drivers need from an executor.
 pub trait Executor {

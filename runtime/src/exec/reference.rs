@@ -122,35 +122,16 @@ impl Simulation {
 
     /// Routes the emissions and wake-ups of `src` produced while handling at `(t, d)`.
     fn route(&mut self, src: CompId, t: Ns, d: u32) {
-        for em in self.emissions.drain(..) {
-            for &(dst, port) in self.net.fanout(src, em.port) {
-                let seq = &mut self.seq[src as usize];
-                *seq += 1;
-                self.queue.entry((t, d + 1)).or_default().push(Event {
-                    time: t,
-                    delta: d + 1,
-                    dst,
-                    port,
-                    src,
-                    seq: *seq,
-                    payload: em.payload.clone(),
-                });
-            }
-        }
-        for (at, tag) in self.wakes.drain(..) {
-            let delta = if at == t { d + 1 } else { 0 };
-            let seq = &mut self.seq[src as usize];
-            *seq += 1;
-            self.queue.entry((at, delta)).or_default().push(Event {
-                time: at,
-                delta,
-                dst: src,
-                port: WAKE_PORT,
-                src,
-                seq: *seq,
-                payload: Payload::Wake { tag },
-            });
-        }
+        let net = &self.net;
+        let queue = &mut self.queue;
+        super::route(
+            (src, t, d),
+            &mut self.seq[src as usize],
+            &mut self.emissions,
+            &mut self.wakes,
+            |port| net.fanout(src, port),
+            |ev| queue.entry((ev.time, ev.delta)).or_default().push(ev),
+        );
     }
 
     /// Processes the earliest batch; false if the queue is empty.

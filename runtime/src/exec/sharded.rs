@@ -97,7 +97,7 @@
 
 use crate::component::{Component, Ctx, Emission};
 use crate::event::{CompId, Event, Payload, Port};
-use crate::exec::reference::{EXTERNAL, WAKE_PORT};
+use crate::exec::reference::EXTERNAL;
 use crate::exec::Executor;
 use crate::network::Network;
 use crate::probe::Record;
@@ -496,59 +496,52 @@ impl Worker {
         }
     }
 
-    /// Routes `src`'s emissions and wake-ups made while handling at `(t, d)`, numbering
-    /// them exactly like the reference.
+    /// Routes `src`'s emissions and wake-ups made while handling at `(t, d)`, numbered by
+    /// the executors' shared [`crate::exec::route`]; events for other workers are sent
+    /// and tighten this round's bounds.
     fn route(&mut self, topo: &Topo, li: usize, src: CompId, t: Ns, d: u32) {
-        for em in self.emissions.drain(..) {
-            let wires = topo.routes[src as usize]
-                .get(em.port as usize)
-                .map_or(&[][..], |v| v.as_slice());
-            for &(dst, port) in wires {
-                self.seq[li] += 1;
-                let ev = Event {
-                    time: t,
-                    delta: d + 1,
-                    dst,
-                    port,
-                    src,
-                    seq: self.seq[li],
-                    payload: em.payload.clone(),
-                };
-                let o = topo.owner[dst as usize] as usize;
-                if o == self.me {
-                    enqueue(&mut self.queue, &mut self.spare, ev);
-                } else {
-                    self.sent_min_t[o] = self.sent_min_t[o].min(t);
-                    for r in 0..self.n {
-                        if r != o {
-                            let b = Topo::bound(t, d + 1, topo.dist[r][dst as usize]);
-                            if b < self.fwd[r] {
-                                self.fwd[r] = b;
-                            }
+        let me = self.me;
+        let n = self.n;
+        let queue = &mut self.queue;
+        let spare = &mut self.spare;
+        let sent_min_t = &mut self.sent_min_t;
+        let fwd = &mut self.fwd;
+        let horizon = &mut self.horizon;
+        let remote_events = &mut self.remote_events;
+        let out = &mut self.out;
+        crate::exec::route(
+            (src, t, d),
+            &mut self.seq[li],
+            &mut self.emissions,
+            &mut self.wakes,
+            |port| {
+                topo.routes[src as usize]
+                    .get(port as usize)
+                    .map_or(&[][..], |v| v.as_slice())
+            },
+            |ev| {
+                let o = topo.owner[ev.dst as usize] as usize;
+                if o == me {
+                    enqueue(queue, spare, ev);
+                    return;
+                }
+                // Only emissions (delta d + 1 at t) ever leave the worker; wake-ups stay.
+                sent_min_t[o] = sent_min_t[o].min(t);
+                for (r, f) in fwd.iter_mut().enumerate().take(n) {
+                    if r != o {
+                        let b = Topo::bound(t, d + 1, topo.dist[r][ev.dst as usize]);
+                        if b < *f {
+                            *f = b;
                         }
                     }
-                    // Whatever this event causes can reach this worker no earlier than
-                    // that: handle nothing at or after it in this round.
-                    self.horizon = self.horizon.min(self.fwd[self.me]);
-                    self.remote_events += 1;
-                    self.out[o].push(ev);
                 }
-            }
-        }
-        for (at, tag) in self.wakes.drain(..) {
-            let delta = if at == t { d + 1 } else { 0 };
-            self.seq[li] += 1;
-            let ev = Event {
-                time: at,
-                delta,
-                dst: src,
-                port: WAKE_PORT,
-                src,
-                seq: self.seq[li],
-                payload: Payload::Wake { tag },
-            };
-            enqueue(&mut self.queue, &mut self.spare, ev);
-        }
+                // Whatever this event causes can reach this worker no earlier than
+                // that: handle nothing at or after it in this round.
+                *horizon = (*horizon).min(fwd[me]);
+                *remote_events += 1;
+                out[o].push(ev);
+            },
+        );
     }
 
     /// Handles every local batch before the horizon and `until`.
