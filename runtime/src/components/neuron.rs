@@ -69,6 +69,30 @@ pub struct Neuron {
     fires: u64,
     spikes: u64,
     cmos_joules: f64,
+    /// The configuration-only part of [`Self::never_switches`] for the last configuration
+    /// seen: a loser's gate toggles between two configurations at every fire of the layer.
+    bound_cache: std::cell::Cell<Option<(BoundKey, PeriodicBound)>>,
+}
+
+/// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct BoundKey {
+    col_v_high: u64,
+    col_g: u64,
+    l1: bool,
+    l2: bool,
+    learning: bool,
+    gamma1: u64,
+}
+
+/// Nucleation asymptotes (high, low phase), the high phase's decay factor, and the
+/// periodic steady state at the ends of high phases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PeriodicBound {
+    uh: f64,
+    ul: f64,
+    ah: f64,
+    up: f64,
 }
 
 impl Neuron {
@@ -101,6 +125,7 @@ impl Neuron {
             fires: 0,
             spikes: 0,
             cmos_joules: 0.0,
+            bound_cache: std::cell::Cell::new(None),
         }
     }
 
@@ -216,6 +241,29 @@ impl Neuron {
         }
         let r = self.ts.rates();
         let s = self.ts.state();
+        let key = BoundKey {
+            col_v_high: self.col_v_high.to_bits(),
+            col_g: self.col_g.to_bits(),
+            l1: self.l1,
+            l2: self.l2,
+            learning: self.learning,
+            gamma1: r.gamma1_per_s.to_bits(),
+        };
+        let b = match self.bound_cache.get() {
+            Some((k, b)) if k == key => b,
+            _ => {
+                let b = self.periodic_bound(clock);
+                self.bound_cache.set(Some((key, b)));
+                b
+            }
+        };
+        let first_peak = b.uh + (s.nucleation - b.uh) * b.ah;
+        s.nucleation.max(first_peak).max(b.up).max(b.ul) + s.bridge + s.residue < r.theta
+    }
+
+    /// The configuration-only part of [`Self::never_switches`].
+    fn periodic_bound(&self, clock: &crate::time::Clock) -> PeriodicBound {
+        let r = self.ts.rates();
         let u_inf = |high: bool| {
             let v = self
                 .ts
@@ -226,8 +274,7 @@ impl Neuron {
         let (ah, al) = (a(clock.high_ns), a(clock.period_ns - clock.high_ns));
         let (uh, ul) = (u_inf(true), u_inf(false));
         let up = (uh * (1.0 - ah) + ul * (1.0 - al) * ah) / (1.0 - ah * al);
-        let first_peak = uh + (s.nucleation - uh) * ah;
-        s.nucleation.max(first_peak).max(up).max(ul) + s.bridge + s.residue < r.theta
+        PeriodicBound { uh, ul, ah, up }
     }
 
     /// Next TS transition time under the present configuration, looking no further than
