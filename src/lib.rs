@@ -14,6 +14,8 @@
 pub use devices;
 pub use runtime;
 
+pub mod alloc_count;
+pub mod bench;
 pub mod experiments;
 pub mod output;
 pub mod plot;

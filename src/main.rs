@@ -7,6 +7,9 @@ use memsnn::output::table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOC: memsnn::alloc_count::CountingAlloc = memsnn::alloc_count::CountingAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "memsnn",
@@ -41,6 +44,37 @@ enum Command {
         /// Noise levels (flipped pixels) for inference, e.g. 0,1,2,3.
         #[arg(long, value_delimiter = ',')]
         noise_pixels: Option<Vec<u32>>,
+    },
+    /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
+    Bench {
+        /// Executors, comma-separated: reference, sharded, actix.
+        #[arg(long, value_delimiter = ',', default_value = "reference")]
+        executor: Vec<String>,
+        /// Worker threads (sharded) or arbiters (actix), comma-separated, e.g. 1,2.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        workers: Vec<usize>,
+        /// Workload: wta_ff (the baselines' winner-take-all layer, built from memsnn's devices).
+        #[arg(long, default_value = "wta_ff")]
+        workload: String,
+        /// wta_ff sizes, comma-separated INPUTSxNEURONS (30x10, 784x100, 784x400, 784x1600,
+        /// 784x6400) or `all`.
+        #[arg(long, default_value = "784x1600")]
+        size: String,
+        /// Benchmark this topology file instead of a workload.
+        #[arg(long)]
+        topology: Option<PathBuf>,
+        /// Repetitions of each configuration.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Root random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also append the JSON lines to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write a PNG of events/s against size and against workers.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// Check a topology file (and the device and pattern files it names) without running it.
     Validate {
@@ -93,6 +127,56 @@ fn run(cli: Cli) -> Result<()> {
                 "{}",
                 table(&["experiment", "quantity", "paper", "memsnn"], &rows)
             );
+            Ok(())
+        }
+        Command::Bench {
+            executor,
+            workers,
+            workload,
+            size,
+            topology,
+            reps,
+            seed,
+            json,
+            plot,
+        } => {
+            let (topologies, label) = match topology {
+                Some(t) => (vec![t], None),
+                None if workload == "wta_ff" => {
+                    let sizes = memsnn::bench::parse_sizes(&size)?;
+                    let files = sizes
+                        .iter()
+                        .map(|&(a, b)| memsnn::bench::wta_ff_topology(a, b))
+                        .collect();
+                    (files, Some(workload))
+                }
+                None => {
+                    anyhow::bail!("unknown workload `{workload}`; use wta_ff, or --topology FILE")
+                }
+            };
+            let opts = memsnn::bench::BenchOptions {
+                executors: executor,
+                workers,
+                topologies,
+                workload: label,
+                reps,
+                seed,
+            };
+            let mut lines = String::new();
+            let records = memsnn::bench::bench(&opts, |r| {
+                let line = serde_json::to_string(r).unwrap_or_default();
+                println!("{line}");
+                lines.push_str(&line);
+                lines.push('\n');
+            })?;
+            if let Some(path) = json {
+                memsnn::output::append_text(&path, &lines)?;
+                eprintln!("appended {} lines to {}", records.len(), path.display());
+            }
+            if let Some(path) = plot {
+                memsnn::bench::plot(&records, &path)?;
+                eprintln!("wrote {}", path.display());
+            }
             Ok(())
         }
         Command::Validate { file } => {

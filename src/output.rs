@@ -87,6 +87,22 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     commit_temp(&tmp, &dir, path)
 }
 
+/// Appends `text` to the file at `path` (created if missing) without ever losing what it
+/// held: the old content plus `text` is written to a temporary file that replaces it
+/// atomically ([`atomic_write`]). Parent directories are created.
+pub fn append_text(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let mut bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    };
+    bytes.extend_from_slice(text.as_bytes());
+    atomic_write(path, &bytes)
+}
+
 /// The output directory of one experiment (`out_root/name`); every file
 /// written through it is written atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]

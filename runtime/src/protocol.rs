@@ -1,8 +1,8 @@
 //! Protocols: a topology's list of steps (present a pattern, rest, present until a layer
-//! fires, switch learning, set amplitudes and gates) run on the reference executor.
+//! fires, switch learning, set amplitudes and gates) run on any [`Executor`].
 //!
 //! Steps act only through [`Payload::Control`] events injected with
-//! [`Simulation::inject`] at the current instant; a component handles them in the first
+//! [`Executor::inject`] at the current instant; a component handles them in the first
 //! batch of that instant, before the network's own events. Decisions (has the layer fired
 //! enough?) are taken only at CLK-period boundaries, after running the simulation one
 //! period at a time and reading [`Neuron::fires`] — a quantity every executor computes
@@ -16,10 +16,11 @@ use crate::components::gate_driver;
 use crate::components::input;
 use crate::components::neuron::{self, Neuron};
 use crate::event::{CompId, Control, Payload};
-use crate::exec::reference::Simulation;
+use crate::exec::Executor;
 use crate::time::Ns;
+use crate::topology::build::prototype;
 use crate::topology::built::{Built, LayerIds};
-use crate::topology::schema::{Patterns, Step, Topology};
+use crate::topology::schema::{Initial, Patterns, Step, Topology};
 use crate::topology::validate::us_to_ns;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,14 +107,14 @@ pub struct ProtocolLog {
 }
 
 /// Reads every layer's fire and spike counters.
-fn counts(sim: &Simulation, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
+fn counts(sim: &dyn Executor, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
     ids.layers
         .iter()
         .map(|(name, l)| {
             let mut c = LayerCounts::default();
             for &id in &l.neurons {
                 let (f, s) = sim
-                    .net
+                    .network()
                     .get::<Neuron>(id)
                     .map_or((0, 0), |n| (n.fires(), n.spikes()));
                 c.fires += f;
@@ -144,7 +145,8 @@ fn deltas(before: &BTreeMap<String, LayerCounts>, after: &BTreeMap<String, Layer
 }
 
 struct Driver<'a> {
-    sim: &'a mut Simulation,
+    sim: &'a mut dyn Executor,
+    topo: &'a Topology,
     ids: &'a NetworkIds,
     patterns: Option<&'a Patterns>,
     step: usize,
@@ -193,7 +195,8 @@ impl Driver<'_> {
     }
 
     fn layer_fires(&self, layer: &LayerIds) -> u64 {
-        let fires = |&id: &CompId| self.sim.net.get::<Neuron>(id).map_or(0, |n| n.fires());
+        let net = self.sim.network();
+        let fires = |&id: &CompId| net.get::<Neuron>(id).map_or(0, |n| n.fires());
         layer.neurons.iter().map(fires).sum()
     }
 
@@ -207,6 +210,35 @@ impl Driver<'_> {
                 duration_us,
             } => {
                 self.present(input, pattern, *flips)?;
+                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
+                self.sim.run_until(end);
+            }
+            Step::PresentPrototype {
+                input,
+                layer,
+                neuron,
+                flips,
+                duration_us,
+            } => {
+                let id = self.input(input)?;
+                let key = self.layer(layer)?.prototype_key;
+                let spec = self.topo.layer(layer);
+                let synapses = self.topo.source_size(input);
+                let pixels = match (spec.map(|s| &s.initial), synapses) {
+                    (Some(Initial::Prototypes { p_on, .. }), Some(k)) => {
+                        prototype(key, *neuron as usize, k, *p_on)
+                    }
+                    _ => return Err(self.fail(format!("layer `{layer}` has no prototypes"))),
+                };
+                let pixels = pixels.into();
+                self.send(
+                    id,
+                    input::IN_CONTROL,
+                    Control::Present {
+                        pixels,
+                        flips: *flips,
+                    },
+                );
                 let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
                 self.sim.run_until(end);
             }
@@ -229,7 +261,7 @@ impl Driver<'_> {
                 let ids = self.layer(layer)?.clone();
                 self.present(input, pattern, *flips)?;
                 let start = self.layer_fires(&ids);
-                let period = self.sim.net.clock.period_ns;
+                let period = self.sim.network().clock.period_ns;
                 for cycle in 1..=*max_cycles {
                     let now = self.sim.now();
                     let boundary = (now / period).saturating_add(1).saturating_mul(period);
@@ -266,7 +298,7 @@ impl Driver<'_> {
 /// Runs `topo`'s protocol on `sim` (a network built from `topo`, with `ids`), from the
 /// simulation's current time. `patterns` is the topology's pattern file, if any.
 pub fn run_protocol(
-    sim: &mut Simulation,
+    sim: &mut dyn Executor,
     ids: &NetworkIds,
     topo: &Topology,
     patterns: Option<&Patterns>,
@@ -274,6 +306,7 @@ pub fn run_protocol(
     let mut steps = Vec::with_capacity(topo.protocol.len());
     let mut driver = Driver {
         sim,
+        topo,
         ids,
         patterns,
         step: 0,

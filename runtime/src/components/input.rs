@@ -7,6 +7,7 @@
 
 use crate::component::{Component, Ctx};
 use crate::event::{Control, Event, Payload, Port};
+use crate::time::{Clock, Ns};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,6 +28,12 @@ pub struct InputGenerator {
     current: Option<Arc<[f32]>>,
     rng: ChaCha8Rng,
     presented: u64,
+    /// When the current pattern was applied (a CLK rising edge), ns.
+    applied_at: Ns,
+    /// Pulsing lines of the current pattern.
+    on_lines: u64,
+    /// Line pulses of the patterns before the current one.
+    pulses_before: u64,
 }
 
 impl InputGenerator {
@@ -39,6 +46,9 @@ impl InputGenerator {
             current: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
             presented: 0,
+            applied_at: 0,
+            on_lines: 0,
+            pulses_before: 0,
         }
     }
 
@@ -50,6 +60,23 @@ impl InputGenerator {
     /// Number of patterns presented so far.
     pub fn presented(&self) -> u64 {
         self.presented
+    }
+
+    /// Line pulses emitted before `now` (one per pulsing line per CLK-high phase that has
+    /// begun): the input spikes of the pulse-train view of the input layer, as counted by
+    /// spiking simulators.
+    pub fn line_pulses(&self, clock: &Clock, now: Ns) -> u64 {
+        self.pulses_before + self.on_lines * Self::rising_edges(clock, self.applied_at, now)
+    }
+
+    /// CLK rising edges in `[from, to)`.
+    fn rising_edges(clock: &Clock, from: Ns, to: Ns) -> u64 {
+        let first = clock.rising_at_or_after(from);
+        if to <= first {
+            0
+        } else {
+            (to - first).div_ceil(clock.period_ns)
+        }
     }
 
     fn amplitudes(&mut self, pixels: &[bool], flips: u32) -> Arc<[f32]> {
@@ -77,6 +104,10 @@ impl InputGenerator {
     }
 
     fn apply(&mut self, p: Arc<[f32]>, ctx: &mut Ctx) {
+        let now = ctx.now();
+        self.pulses_before = self.line_pulses(ctx.clock(), now);
+        self.applied_at = now;
+        self.on_lines = p.iter().filter(|&&a| a > 0.0).count() as u64;
         self.current = Some(p.clone());
         self.presented += 1;
         ctx.emit(OUT_LINES, Payload::Pattern(p));

@@ -554,6 +554,9 @@ impl BlockingActixSimulation {
 }
 
 impl Executor for BlockingActixSimulation {
+    fn handled_events(&self) -> u64 {
+        self.stats().events
+    }
     fn now(&self) -> Ns {
         self.sim.now()
     }

@@ -68,6 +68,8 @@ pub trait Executor {
     fn network(&self) -> &Network;
     /// Takes the probe records collected so far (see [`crate::probe::canonical_sort`]).
     fn take_records(&mut self) -> Vec<Record>;
+    /// Events handled so far (deliveries and wake-ups).
+    fn handled_events(&self) -> u64;
 }
 
 impl Executor for reference::Simulation {
@@ -85,5 +87,8 @@ impl Executor for reference::Simulation {
     }
     fn take_records(&mut self) -> Vec<Record> {
         reference::Simulation::take_records(self)
+    }
+    fn handled_events(&self) -> u64 {
+        self.stats().events
     }
 }

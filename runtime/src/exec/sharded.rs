@@ -1024,6 +1024,9 @@ impl Drop for ShardedSimulation {
 }
 
 impl Executor for ShardedSimulation {
+    fn handled_events(&self) -> u64 {
+        self.stats().events
+    }
     fn now(&self) -> Ns {
         ShardedSimulation::now(self)
     }

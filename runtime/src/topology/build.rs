@@ -42,6 +42,17 @@ pub const TAG_COLUMN: u64 = 0x7093;
 pub const TAG_INITIAL: u64 = 0x7094;
 /// Stream tag of LIAs: `key(seed, &[TAG_LIA, layer index])`.
 pub const TAG_LIA: u64 = 0x7095;
+/// Stream tag of prototypes: `key(seed, &[TAG_PROTOTYPE, layer index])` is a layer's
+/// [`LayerIds::prototype_key`].
+pub const TAG_PROTOTYPE: u64 = 0x7096;
+
+/// The binary prototype of column `j` of a layer with `initial: Prototypes(..)`: synapse
+/// `i` is "on" with probability `p_on`, drawn from the stream `key(prototype_key, [j])`.
+/// `prototype_key` is the layer's [`LayerIds::prototype_key`]; `synapses` the column size.
+pub fn prototype(prototype_key: u64, j: usize, synapses: usize, p_on: f64) -> Vec<bool> {
+    let mut s = KeyedStream::new(key(prototype_key, &[j as u64]));
+    (0..synapses).map(|_| s.next_open01() < p_on).collect()
+}
 
 /// The device parameter sets of a topology, resolved from files or built-ins.
 #[derive(Clone, Debug)]
@@ -230,6 +241,12 @@ impl Builder<'_> {
         column_key: u64,
     ) -> Vec<f32> {
         let syn = &self.devices.synapse;
+        let proto = match &spec.initial {
+            Initial::Prototypes { p_on, .. } => {
+                Some(prototype(self.prototype_key(l), j, synapses, *p_on))
+            }
+            _ => None,
+        };
         (0..synapses)
             .map(|i| {
                 let g = match &spec.initial {
@@ -240,6 +257,19 @@ impl Builder<'_> {
                     }
                     Initial::Matrix(rows) => {
                         rows.get(j).and_then(|r| r.get(i)).copied().unwrap_or(0.0)
+                    }
+                    Initial::Prototypes {
+                        on_siemens,
+                        off_siemens,
+                        ..
+                    } => {
+                        let (lo, hi) = if proto.as_ref().is_some_and(|p| p[i]) {
+                            *on_siemens
+                        } else {
+                            *off_siemens
+                        };
+                        let ids = [TAG_INITIAL, l as u64, j as u64, i as u64];
+                        lo + (hi - lo) * KeyedStream::new(key(self.seed, &ids)).next_open01()
                     }
                 };
                 if !spec.programmable {
@@ -256,6 +286,10 @@ impl Builder<'_> {
             .collect()
     }
 
+    fn prototype_key(&self, l: usize) -> u64 {
+        key(self.seed, &[TAG_PROTOTYPE, l as u64])
+    }
+
     fn add_layer(&mut self, l: usize, spec: &LayerSpec) -> Result<LayerIds, TopologyError> {
         let topo = self.topo;
         let n = spec.neurons as usize;
@@ -270,7 +304,10 @@ impl Builder<'_> {
         if let Some(a) = spec.spike_amplitude_volts {
             circuit.spike_amplitude_volts = a;
         }
-        let mut ids = LayerIds::default();
+        let mut ids = LayerIds {
+            prototype_key: self.prototype_key(l),
+            ..LayerIds::default()
+        };
         for j in 0..n {
             let seed = key(self.seed, &[TAG_NEURON, l as u64, j as u64]);
             let ts_var = topo.neuron_variability.unwrap_or(topo.variability);
@@ -327,7 +364,7 @@ impl Builder<'_> {
                     &design,
                     &self.devices.synapse,
                     &self.devices.comparator,
-                    topo.variability,
+                    topo.lia_variability.unwrap_or(topo.variability),
                     seed,
                 );
                 ids.lia = Some(self.b.add(

@@ -15,6 +15,9 @@ pub struct LayerIds {
     pub lia: Option<CompId>,
     /// The gate driver (supervised layers), if any.
     pub gate_driver: Option<CompId>,
+    /// Key of the layer's prototypes (`initial: Prototypes(..)`), see
+    /// [`super::build::prototype`].
+    pub prototype_key: u64,
 }
 
 /// A topology turned into components, ready to run.

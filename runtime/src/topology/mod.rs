@@ -22,9 +22,11 @@ pub mod build;
 pub mod built;
 pub mod rules;
 pub mod schema;
+pub mod size;
 pub mod validate;
 
-pub use build::{build, ProbeSelection};
+pub use build::{build, prototype, ProbeSelection};
 pub use built::{Built, LayerIds};
 pub use schema::{Patterns, Topology};
+pub use size::memory_estimate_bytes;
 pub use validate::{load, parse_str, Checked, TopologyError};

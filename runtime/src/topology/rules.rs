@@ -228,6 +228,22 @@ impl Topology {
                     "write e.g. `Uniform(400.0e-6, 0.05)` (siemens, coefficient of variation)";
                 v.check("initial", ok, &msg, hint);
             }
+            Initial::Prototypes {
+                p_on,
+                on_siemens,
+                off_siemens,
+            } => {
+                let msg = format!("p_on must be in [0, 1] (got {p_on})");
+                let hint = "the probability that a synapse is in a column's prototype, e.g. 0.5";
+                v.check("initial", (0.0..=1.0).contains(p_on), &msg, hint);
+                for (what, (lo, hi)) in [("on_siemens", on_siemens), ("off_siemens", off_siemens)] {
+                    let ok = *lo > 0.0 && lo <= hi && *hi <= MAX_SIEMENS;
+                    let msg =
+                        format!("{what} ({lo:e}, {hi:e}): needs 0 < low ≤ high ≤ {MAX_SIEMENS}");
+                    let hint = "give a range of conductances in siemens, e.g. (700.0e-6, 980.0e-6)";
+                    v.check("initial", ok, &msg, hint);
+                }
+            }
             Initial::Matrix(rows) => {
                 let msg = format!("Matrix has {} rows, the layer has {n} neurons", rows.len());
                 let hint = "give one row per neuron (column of the crossbar)";
@@ -346,6 +362,32 @@ impl Topology {
             } => {
                 input(v, i);
                 duration(v, *duration_us);
+            }
+            Step::PresentPrototype {
+                input: i,
+                layer: l,
+                neuron,
+                duration_us,
+                ..
+            } => {
+                input(v, i);
+                layer(v, l);
+                duration(v, *duration_us);
+                if let Some(spec) = self.layer(l) {
+                    let msg = format!(
+                        "layer `{l}` has {} neurons, no neuron {neuron}",
+                        spec.neurons
+                    );
+                    let hint = "neurons are numbered from 0";
+                    v.check("neuron", *neuron < spec.neurons, &msg, hint);
+                    let ok = matches!(spec.initial, Initial::Prototypes { .. });
+                    let msg = format!("layer `{l}` has no prototypes");
+                    let hint = "give the layer `initial: Prototypes(p_on: .., on_siemens: .., off_siemens: ..)`";
+                    v.check("layer", ok, &msg, hint);
+                    let msg = format!("layer `{l}` is not fed by input `{i}`");
+                    let hint = format!("use the layer's source, `{}`", spec.from);
+                    v.check("input", spec.from == *i, &msg, &hint);
+                }
             }
             Step::Rest { duration_us } => duration(v, *duration_us),
             Step::PresentUntilFire {

@@ -41,6 +41,13 @@ pub struct Topology {
     /// (e.g. the paper's ablation: neurons without stochasticity, synapses unchanged).
     #[serde(default)]
     pub neuron_variability: Option<Variability>,
+    /// Randomness of the lateral-inhibition arrays' cells and comparators alone, overriding
+    /// `variability` for them. Beyond a few tens of neurons a resistive-divider LIA's
+    /// margin is smaller than the devices' spread (`runtime::components::lia`), so large
+    /// winner-take-all layers are studied with nominal arrays (`Some((cycle_to_cycle:
+    /// false, device_to_device: false))`).
+    #[serde(default)]
+    pub lia_variability: Option<Variability>,
     /// Programming sub-step of synapse columns, ns (default 10 000 ns = 10 µs): while a
     /// floating node may program, node 1 is re-solved this often.
     #[serde(default = "default_substep_ns")]
@@ -164,6 +171,20 @@ pub enum Initial {
     /// siemens. Programmable layers need values within the synapse's nominal
     /// `[G_min, G_max]`; each is clipped to its own fabricated device's range.
     Matrix(Vec<Vec<f64>>),
+    /// `Prototypes(p_on: 0.5, on_siemens: (lo, hi), off_siemens: (lo, hi))`: a layer "as if
+    /// trained". Column `j` has a random binary prototype — each synapse "on" with
+    /// probability `p_on`, drawn from the column's keyed stream (see
+    /// [`crate::topology::prototype`]) — and its "on" synapses are drawn uniformly in
+    /// `on_siemens`, the others in `off_siemens`. `PresentPrototype` steps present these
+    /// prototypes (the peers' `wta_ff` benchmark workload).
+    Prototypes {
+        /// Probability that a synapse belongs to the prototype, in [0, 1].
+        p_on: f64,
+        /// Range of the prototype's synapses, siemens.
+        on_siemens: (f64, f64),
+        /// Range of the other synapses, siemens.
+        off_siemens: (f64, f64),
+    },
 }
 
 /// What drives a layer's gate lines.
@@ -214,6 +235,21 @@ pub enum Step {
         input: String,
         /// Pattern name in the pattern file.
         pattern: String,
+        /// Random pixels to flip (noise), default 0.
+        #[serde(default)]
+        flips: u32,
+        /// Duration, µs (> 0).
+        duration_us: u64,
+    },
+    /// Present the prototype of neuron `neuron` of `layer` (a layer with
+    /// `initial: Prototypes(..)`) for `duration_us` µs, with `flips` random pixels flipped.
+    PresentPrototype {
+        /// Input generator (the layer's source).
+        input: String,
+        /// Layer whose prototypes are meant.
+        layer: String,
+        /// Neuron index in the layer.
+        neuron: u32,
         /// Random pixels to flip (noise), default 0.
         #[serde(default)]
         flips: u32,

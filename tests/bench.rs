@@ -1,0 +1,125 @@
+//! `memsnn bench`: records in the baselines' schema, identical counts on every executor,
+//! the synaptic-event arithmetic, the memory estimate against the measured heap, and a
+//! clear refusal of a network that cannot fit.
+
+use memsnn::alloc_count::{live_bytes, CountingAlloc};
+use memsnn::bench::{bench, wta_ff_topology, BenchOptions};
+use runtime::topology::{build, load, memory_estimate_bytes};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn opts(executors: &[&str], workers: &[usize], size: (usize, usize)) -> BenchOptions {
+    BenchOptions {
+        executors: executors.iter().map(|s| s.to_string()).collect(),
+        workers: workers.to_vec(),
+        topologies: vec![wta_ff_topology(size.0, size.1)],
+        workload: Some("wta_ff".into()),
+        reps: 1,
+        seed: 1,
+    }
+}
+
+#[test]
+fn counts_are_identical_on_every_executor_and_add_up() {
+    let records = bench(
+        &opts(&["reference", "sharded", "actix"], &[1, 2], (30, 10)),
+        |_| {},
+    )
+    .expect("bench runs");
+    assert_eq!(records.len(), 5); // reference, sharded ×2, actix ×2
+    let r0 = &records[0];
+    assert_eq!((r0.n_neurons, r0.n_synapses), (40, 30 * 10 + 10 * 9));
+    assert!((r0.sim_time_s - 1.0).abs() < 1e-9, "{}", r0.sim_time_s);
+    for r in &records[1..] {
+        let same = (r.spikes_in, r.spikes_out, r.synaptic_events);
+        assert_eq!(
+            same,
+            (r0.spikes_in, r0.spikes_out, r0.synaptic_events),
+            "{} ×{}",
+            r.mode,
+            r.threads
+        );
+    }
+    // 10 presentations of 200 CLK periods; each pulsing line pulses once per period.
+    // Prototypes have p = 0.5 of 30 pixels with 2 flipped: ~15 lines on (a few either way).
+    let per_cycle = r0.spikes_in as f64 / 2000.0;
+    assert!((8.0..=22.0).contains(&per_cycle), "{per_cycle} lines on");
+    assert_eq!(
+        r0.spikes_in % 200,
+        0,
+        "whole presentations of 200 pulses per line"
+    );
+    // Every input pulse reaches the 10 columns; every fire reaches the 9 other neurons
+    // through the LIA. Output spikes go nowhere else in this one-layer network.
+    let lateral = r0.synaptic_events - r0.spikes_in * 10;
+    assert_eq!(lateral % 9, 0);
+    assert!(lateral / 9 >= r0.spikes_out && lateral / 9 <= r0.spikes_out + 1);
+    assert!(r0.spikes_out > 50, "the layer fires: {}", r0.spikes_out);
+    let line = serde_json::to_value(r0).expect("json");
+    for key in [
+        "simulator",
+        "mode",
+        "workload",
+        "n_neurons",
+        "n_synapses",
+        "sim_time_s",
+        "wall_s",
+        "spikes",
+        "synaptic_events",
+        "events_per_s",
+        "peak_rss_mb",
+    ] {
+        assert!(line.get(key).is_some(), "no `{key}` in {line}");
+    }
+}
+
+#[test]
+fn the_memory_estimate_bounds_the_built_network() {
+    let path = wta_ff_topology(784, 400);
+    let checked = load(&path).expect("loads");
+    let before = live_bytes().unwrap_or(0);
+    let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+    let net = built.builder.build();
+    let used = live_bytes().unwrap_or(0).saturating_sub(before);
+    let estimate = memory_estimate_bytes(&checked.topology);
+    assert!(net.len() > 800);
+    // Other tests allocate concurrently, so `used` is approximate; the network itself is
+    // 313 600 synapses × 8 B + 160 000 LIA cells × 4 B ≈ 3.1 MB plus per-neuron structs.
+    assert!(
+        used as u64 <= estimate,
+        "used {used} B > estimate {estimate} B"
+    );
+    assert!(
+        used as u64 * 4 >= estimate,
+        "estimate {estimate} B is over 4× the {used} B used"
+    );
+}
+
+#[test]
+fn a_network_that_cannot_fit_is_refused_before_building() {
+    let dir = std::env::temp_dir().join(format!("memsnn-bench-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // 200 layers of 50 000 × 4 000 synapses (8 B each): ~320 GB.
+    let layers: Vec<String> = (0..200)
+        .map(|k| {
+            let from = if k == 0 { "in".to_string() } else { format!("l{}", k - 1) };
+            format!("(name: \"l{k}\", neurons: {}, from: \"{from}\", connectivity: Dense, initial: Uniform(400.0e-6, 0.0), learning: false)", if k % 2 == 0 { 50_000 } else { 4_000 })
+        })
+        .collect();
+    let topo = format!(
+        "Topology(name: \"huge\", devices: (ts: \"builtin:ts_neuron\", synapse: \"builtin:rs_hfo2_1t1r\", circuit: \"builtin:neuron_cmos\"), inputs: [(name: \"in\", lines: 4000, amplitude_volts: 1.0)], layers: [{}])",
+        layers.join(", ")
+    );
+    let path = dir.join("huge.ron");
+    std::fs::write(&path, topo).expect("write");
+    let mut o = opts(&["reference"], &[1], (30, 10));
+    o.topologies = vec![path.clone()];
+    let e = bench(&o, |_| {}).expect_err("cannot fit");
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("huge.ron") && msg.contains("needs about") && msg.contains("GB"),
+        "{msg}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
