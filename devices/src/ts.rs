@@ -443,6 +443,9 @@ impl TsDevice {
     /// The drive `g(V)` (1/s), from the cache when `|V|` was seen recently.
     #[inline]
     fn drive_cached(&mut self, v: f64) -> f64 {
+        if v == 0.0 {
+            return self.cycle.mu0_per_s * 0.0;
+        }
         let bits = v.abs().to_bits();
         if let Some(&(_, g)) = self.drive_cache.iter().find(|(b, _)| *b == bits) {
             return g;
@@ -488,6 +491,69 @@ impl TsDevice {
         let g_end = self.conductance_siemens();
         self.g_off_cache = Some(g_end);
         self.energy.ts_joules += v * v * (0.5 * (g_start + g_end)) * t;
+        true
+    }
+
+    /// Advances an OFF device over `periods` whole periods of a two-level drive (device
+    /// voltage `v_high_volts` for `high_ns`, then `v_low_volts` for `low_ns`) in closed
+    /// form, if it provably cannot switch meanwhile; returns false (changing nothing)
+    /// otherwise, or when the device is ON.
+    ///
+    /// Per period the nucleation follows the affine map `u ↦ α·u + β` (`α = a_h·a_l`,
+    /// `β = u∞h(1 − a_h)·a_l + u∞l(1 − a_l)`, `a = e^{−γ1·t}`), so after `k` periods
+    /// `u = α^k·u + β(1 − α^k)/(1 − α)`; bridge and residue decay geometrically. Within the
+    /// span `u` never exceeds `max(u, u∞h + (u − u∞h)·a_h, u_p)` (the peaks at the ends of
+    /// high phases move monotonically from the first towards the periodic steady state
+    /// `u_p = [u∞h(1 − a_h) + u∞l(1 − a_l)·a_h]/(1 − α)`), which is the bound checked against the switching point. The
+    /// OFF state's Joule energy (nanowatts) is integrated with the end-point conductances.
+    pub fn advance_periods(
+        &mut self,
+        v_high_volts: f64,
+        high_ns: u64,
+        v_low_volts: f64,
+        low_ns: u64,
+        periods: u64,
+    ) -> bool {
+        if self.state.on || periods == 0 {
+            return false;
+        }
+        let c = self.cycle;
+        let (th, tl) = (high_ns as f64 * 1e-9, low_ns as f64 * 1e-9);
+        let (gh, gl) = (
+            self.drive_cached(v_high_volts),
+            self.drive_cached(v_low_volts),
+        );
+        let (uh, ul) = (gh / c.gamma1_per_s, gl / c.gamma1_per_s);
+        let (ah, al) = ((-c.gamma1_per_s * th).exp(), (-c.gamma1_per_s * tl).exp());
+        let alpha = ah * al;
+        if alpha.partial_cmp(&1.0) != Some(std::cmp::Ordering::Less) {
+            return false;
+        }
+        let beta_h = uh * (1.0 - ah);
+        let beta = beta_h * al + ul * (1.0 - al);
+        let s = self.state;
+        let u_peak = (beta_h + ul * (1.0 - al) * ah) / (1.0 - alpha);
+        let first_peak = uh + (s.nucleation - uh) * ah;
+        let bound = s.nucleation.max(first_peak).max(u_peak).max(ul) + s.bridge + s.residue;
+        if bound.partial_cmp(&c.theta) != Some(std::cmp::Ordering::Less) {
+            return false;
+        }
+        let k = periods.min(i32::MAX as u64) as i32;
+        let t = (th + tl) * f64::from(k);
+        let ak = alpha.powi(k);
+        let g_start = match self.g_off_cache {
+            Some(g) => g,
+            None => self.conductance_siemens(),
+        };
+        let st = &mut self.state;
+        st.nucleation = ak * st.nucleation + beta * (1.0 - ak) / (1.0 - alpha);
+        st.bridge *= (-c.gamma_bridge_per_s * t).exp();
+        st.residue *= (-c.gamma2_per_s * t).exp();
+        let g_end = self.conductance_siemens();
+        self.g_off_cache = Some(g_end);
+        let v2t =
+            (v_high_volts * v_high_volts * th + v_low_volts * v_low_volts * tl) * f64::from(k);
+        self.energy.ts_joules += v2t * 0.5 * (g_start + g_end);
         true
     }
 

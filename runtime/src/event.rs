@@ -54,6 +54,22 @@ pub enum Payload {
         /// Source conductance, siemens.
         g_siemens: f64,
     },
+    /// Neuron → its column: "I cannot switch while node 1 stays at or below
+    /// `v_cert_volts` in CLK-high phases (with my side `v_n_volts` behind `g_n_siemens`)".
+    /// The column may then hold back such sources and send them later as one
+    /// [`Payload::ColumnHistory`].
+    Dormant {
+        /// Node-1 high-phase voltage the neuron was proved silent under, volts.
+        v_cert_volts: f64,
+        /// The neuron side's open-circuit voltage, volts.
+        v_n_volts: f64,
+        /// The neuron side's conductance, siemens.
+        g_n_siemens: f64,
+    },
+    /// Column → neuron: column sources held back while the neuron was dormant, in time
+    /// order: `(time ns, v_high volts, g siemens)`, each as a [`Payload::ColumnSide`] at
+    /// that time would have said.
+    ColumnHistory(Arc<[(Ns, f64, f64)]>),
     /// A lateral-inhibition level, volts.
     Level {
         /// Level, volts.

@@ -16,6 +16,13 @@
 //! usual case. Conductances are kept as `f32` per synapse; each device's fabrication
 //! spread is re-derived from its key when it is programmed, never stored.
 //!
+//! **Dormant neurons.** A neuron that proved it cannot switch under its present source
+//! says so ([`Payload::Dormant`]); the column then holds back every new source that is no
+//! stronger (a loser's gate closing and reopening at each fire of a winner-take-all
+//! layer) and sends them all at once, with their times, before the first stronger one
+//! ([`Payload::ColumnHistory`]). The neuron applies them in order, exactly as if they had
+//! come one by one.
+//!
 //! Ports — in: [`IN_PATTERN`], [`IN_GATE`], [`IN_NODE`], and `IN_LINE_BASE + i` for spikes
 //! on line `i`; out: [`OUT_COLUMN`] (to the neuron).
 
@@ -68,7 +75,14 @@ pub struct Column {
     write_joules: f64,
     programmed: u64,
     programmable: bool,
+    /// The neuron's dormancy certificate `(v_cert, v_n, g_n)` (see [`Payload::Dormant`]).
+    dormant: Option<(f64, f64, f64)>,
+    /// Sources held back from a dormant neuron: `(time, v_high, g)`.
+    held: Vec<(Ns, f64, f64)>,
 }
+
+/// Sources a column holds back before sending them anyway (bounds its memory).
+const MAX_HELD: usize = 256;
 
 impl Column {
     /// A column of `initial.len()` synapses with these initial conductances (siemens).
@@ -104,6 +118,8 @@ impl Column {
             write_joules: 0.0,
             programmed: 0,
             programmable: true,
+            dormant: None,
+            held: Vec::new(),
         };
         c.refresh_sums();
         c
@@ -261,10 +277,44 @@ impl Column {
         changed
     }
 
+    /// Whether a dormant neuron's certificate covers `side` (node 1 in CLK-high phases no
+    /// higher than the voltage the neuron was proved silent under; the formula is the
+    /// neuron's own, so both sides agree bit for bit).
+    fn covered(cert: (f64, f64, f64), side: (f64, f64)) -> bool {
+        let (v_cert, v_n, g_n) = cert;
+        let total = side.1 + g_n;
+        let v1 = if total > 0.0 {
+            (side.0 * side.1 + v_n * g_n) / total
+        } else {
+            0.0
+        };
+        side.0 >= 0.0 && v1 <= v_cert
+    }
+
+    /// Sends the held sources as one [`Payload::ColumnHistory`].
+    fn flush_held(&mut self, ctx: &mut Ctx) {
+        if !self.held.is_empty() {
+            let pieces: Arc<[(Ns, f64, f64)]> = self.held.drain(..).collect();
+            ctx.emit(OUT_COLUMN, Payload::ColumnHistory(pieces));
+        }
+    }
+
     fn send_side(&mut self, ctx: &mut Ctx) {
         let side = self.column_side();
         if self.sent != Some(side) {
             self.sent = Some(side);
+            if let Some(cert) = self.dormant {
+                if Self::covered(cert, side) {
+                    // The neuron cannot react to this source: hold it back.
+                    self.held.push((ctx.now(), side.0, side.1));
+                    if self.held.len() >= MAX_HELD {
+                        self.flush_held(ctx);
+                    }
+                    return;
+                }
+                self.dormant = None;
+                self.flush_held(ctx);
+            }
             ctx.emit(
                 OUT_COLUMN,
                 Payload::ColumnSide {
@@ -361,6 +411,18 @@ impl Component for Column {
             Payload::NeuronSide { v_volts, g_siemens } => {
                 self.node_v = *v_volts;
                 self.node_g = *g_siemens;
+            }
+            Payload::Dormant {
+                v_cert_volts,
+                v_n_volts,
+                g_n_siemens,
+            } => {
+                // Only if the neuron's latest source (possibly still in flight) is covered;
+                // otherwise that source wakes it and the certificate is void.
+                let cert = (*v_cert_volts, *v_n_volts, *g_n_siemens);
+                if self.held.is_empty() && self.sent.is_some_and(|s| Self::covered(cert, s)) {
+                    self.dormant = Some(cert);
+                }
             }
             Payload::Spike { amplitude_volts } if ev.port >= IN_LINE_BASE => {
                 let i = (ev.port - IN_LINE_BASE) as usize;

@@ -43,6 +43,8 @@ pub const OUT_SPIKE: Port = 1;
 pub const OUT_LI: Port = 2;
 
 const TAG_EDGE: u64 = 1 << 62;
+/// Column sources a dormant neuron keeps before applying them (bounds its memory).
+const MAX_DEFERRED: usize = 256;
 /// How far ahead (CLK phases) a prediction looks before scheduling a re-check.
 const HORIZON_PHASES: u64 = 400;
 
@@ -69,9 +71,14 @@ pub struct Neuron {
     fires: u64,
     spikes: u64,
     cmos_joules: f64,
-    /// The configuration-only part of [`Self::never_switches`] for the last configuration
-    /// seen: a loser's gate toggles between two configurations at every fire of the layer.
-    bound_cache: std::cell::Cell<Option<(BoundKey, PeriodicBound)>>,
+    /// The configuration-only part of [`Self::never_switches`] for the last two
+    /// configurations seen: a loser's gate toggles between two at every fire of its layer.
+    bound_cache: std::cell::Cell<[Option<(BoundKey, PeriodicBound)>; 2]>,
+    /// Set while the neuron is *dormant*: the node-1 high-phase voltage under which
+    /// [`Self::never_switches`] proved that it cannot switch, from the state it then had.
+    dormant_v1: Option<f64>,
+    /// Column sources received while dormant, `(time, v_high, g)`, not yet applied.
+    deferred: Vec<(Ns, f64, f64)>,
 }
 
 /// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
@@ -125,7 +132,9 @@ impl Neuron {
             fires: 0,
             spikes: 0,
             cmos_joules: 0.0,
-            bound_cache: std::cell::Cell::new(None),
+            bound_cache: std::cell::Cell::new([None; 2]),
+            dormant_v1: None,
+            deferred: Vec::new(),
         }
     }
 
@@ -141,7 +150,8 @@ impl Neuron {
         self
     }
 
-    /// The TS device.
+    /// The TS device, as of the last event the neuron handled (a dormant neuron applies
+    /// the column sources it deferred when it next wakes).
     pub fn ts(&self) -> &TsDevice {
         &self.ts
     }
@@ -218,6 +228,26 @@ impl Neuron {
     /// transition met (the caller handles it at the time it stopped).
     fn advance_to(&mut self, t: Ns, clock: &crate::time::Clock) -> Option<TsTransition> {
         while self.t_last < t {
+            // Whole CLK periods in one closed-form step when the device provably stays
+            // OFF throughout (the usual case of a silent neuron between two events).
+            if !self.ts.is_on()
+                && clock.is_high(self.t_last)
+                && clock.phase_start(self.t_last) == self.t_last
+            {
+                let periods = (t - self.t_last) / clock.period_ns;
+                if periods >= 2 {
+                    let (_, vh, _) = self.voltages(true);
+                    let (_, vl, _) = self.voltages(false);
+                    let low_ns = clock.period_ns - clock.high_ns;
+                    if self
+                        .ts
+                        .advance_periods(vh, clock.high_ns, vl, low_ns, periods)
+                    {
+                        self.t_last += periods * clock.period_ns;
+                        continue;
+                    }
+                }
+            }
             let end = clock.phase_end(self.t_last).min(t);
             let (_, vts, _) = self.voltages(clock.is_high(self.t_last));
             let step = self.ts.advance(vts, end - self.t_last);
@@ -249,11 +279,12 @@ impl Neuron {
             learning: self.learning,
             gamma1: r.gamma1_per_s.to_bits(),
         };
-        let b = match self.bound_cache.get() {
-            Some((k, b)) if k == key => b,
-            _ => {
+        let cache = self.bound_cache.get();
+        let b = match cache.iter().flatten().find(|(k, _)| *k == key) {
+            Some(&(_, b)) => b,
+            None => {
                 let b = self.periodic_bound(clock);
-                self.bound_cache.set(Some((key, b)));
+                self.bound_cache.set([Some((key, b)), cache[0]]);
                 b
             }
         };
@@ -294,6 +325,57 @@ impl Neuron {
             }
         }
         None
+    }
+
+    /// While dormant, keeps a column source that is no stronger than the one the neuron
+    /// was proved silent under (node 1 at most as high during CLK-high phases; CLK-low
+    /// phases carry no input) for later, and returns true. Such a source cannot make the
+    /// neuron switch — the drive `μ0·sinh(V/V0)` grows with V, so the nucleation stays
+    /// below its value under the proved source, and bridge and residue only decay — nor
+    /// change any output (L1 needs the TS ON; L2, T3 and the spike follow L1), so applying
+    /// it can wait. This is what makes a winner-take-all layer cheap: at every fire the
+    /// LIA toggles every loser's gate, and a silent loser only notes the times.
+    fn defers(&mut self, t: Ns, v_high: f64, g: f64, clock: &crate::time::Clock) -> bool {
+        let Some(v_cert) = self.dormant_v1 else {
+            return false;
+        };
+        let (v_n, g_n) = self.neuron_side_with(false, true);
+        let total = g + g_n;
+        let v1 = if total > 0.0 {
+            (v_high * g + v_n * g_n) / total
+        } else {
+            0.0
+        };
+        if v_high >= 0.0 && v1 <= v_cert {
+            self.deferred.push((t, v_high, g));
+            if self.deferred.len() >= MAX_DEFERRED {
+                // Bounded memory: catch up now; the proof still holds.
+                self.apply_deferred(clock);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Leaves dormancy: applies the deferred column sources.
+    fn wake_up(&mut self, clock: &crate::time::Clock) {
+        self.dormant_v1 = None;
+        self.apply_deferred(clock);
+    }
+
+    /// Applies the deferred column sources in order, advancing the TS to each one's time
+    /// exactly as if it had been handled then.
+    fn apply_deferred(&mut self, clock: &crate::time::Clock) {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for &(t, v, g) in &deferred {
+            let tr = self.advance_to(t, clock);
+            debug_assert!(tr.is_none(), "a dormant neuron switched: {tr:?}");
+            self.col_v_high = v;
+            self.col_g = g;
+        }
+        deferred.clear();
+        self.deferred = deferred;
     }
 
     /// Re-evaluates latches and outputs at `t_last`, emitting what changed.
@@ -383,7 +465,21 @@ impl Neuron {
         };
         self.gen += 1;
         if !active && self.never_switches(&clock) {
-            return; // nothing can happen until an input changes
+            // Nothing can happen until an input gets stronger: become dormant.
+            if !ctx.probing() {
+                let v_cert = self.node1(false, true);
+                self.dormant_v1 = Some(v_cert);
+                let (v_n, g_n) = self.neuron_side_with(false, true);
+                ctx.emit(
+                    OUT_NODE,
+                    Payload::Dormant {
+                        v_cert_volts: v_cert,
+                        v_n_volts: v_n,
+                        g_n_siemens: g_n,
+                    },
+                );
+            }
+            return;
         }
         match self.predict(&clock, limit) {
             Some(at) => ctx.wake_at(at, self.gen),
@@ -414,6 +510,33 @@ impl Component for Neuron {
             } else if tag != self.gen {
                 return; // a stale prediction
             }
+        }
+        if let Payload::ColumnHistory(pieces) = &ev.payload {
+            // Sources the column held back while this neuron was dormant.
+            for &(t, v, g) in pieces.iter() {
+                if !self.defers(t, v, g, &clock) {
+                    // Not covered (cannot happen: the column checks the same bound).
+                    self.wake_up(&clock);
+                    let _ = self.advance_to(t, &clock);
+                    self.col_v_high = v;
+                    self.col_g = g;
+                }
+            }
+            if self.dormant_v1.is_some() {
+                return;
+            }
+        }
+        if self.dormant_v1.is_some() {
+            if let Payload::ColumnSide {
+                v_high_volts,
+                g_siemens,
+            } = ev.payload
+            {
+                if self.defers(ev.time, v_high_volts, g_siemens, &clock) {
+                    return;
+                }
+            }
+            self.wake_up(&clock);
         }
         if let Some(tr) = self.advance_to(ev.time, &clock) {
             // A transition before the event's time means a prediction was not scheduled;
