@@ -91,9 +91,12 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "results/run")]
         out: PathBuf,
-        /// Executor (available today: reference).
+        /// Executor: reference, sharded or actix (identical results).
         #[arg(long, default_value = "reference")]
         executor: String,
+        /// Worker threads (sharded) or arbiter threads (actix).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
     },
 }
 
@@ -189,11 +192,13 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             out,
             executor,
+            workers,
         } => {
             let opts = memsnn::run::RunOptions {
                 seed,
                 out,
                 executor,
+                workers,
             };
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {

@@ -15,33 +15,50 @@
 
 use crate::output::ExperimentDir;
 use anyhow::{anyhow, bail, Context, Result};
+use runtime::exec::actix_exec::BlockingActixSimulation;
 use runtime::exec::reference::Simulation;
+use runtime::exec::sharded::ShardedSimulation;
 use runtime::probe::{canonical_sort, to_csv};
 use runtime::protocol::{run_protocol, NetworkIds, ProtocolLog};
 use runtime::topology::{build, load, Checked, ProbeSelection, TopologyError};
 use std::path::{Path, PathBuf};
 
-/// Executors `memsnn run --executor` accepts today.
-pub const EXECUTORS: &[&str] = &["reference"];
+/// Executors `memsnn run --executor` accepts.
+pub const EXECUTORS: &[&str] = &["reference", "sharded", "actix"];
 
-/// An executor that runs a topology.
+/// An executor that runs a topology; all give bit-identical results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Executor {
     /// The sequential reference executor (the semantic ground truth).
     Reference,
+    /// Components partitioned over this many crossbeam worker threads.
+    Sharded(usize),
+    /// One actix actor per component, on this many arbiter threads (0: the caller's).
+    Actix(usize),
 }
 
 impl Executor {
-    /// The executor called `name`, or an error listing those that exist.
-    pub fn parse(name: &str) -> Result<Self> {
+    /// The executor called `name` with `workers` threads, or an error listing those that
+    /// exist.
+    pub fn parse(name: &str, workers: usize) -> Result<Self> {
         match name {
             "reference" => Ok(Executor::Reference),
+            "sharded" => Ok(Executor::Sharded(workers.max(1))),
+            "actix" => Ok(Executor::Actix(workers)),
             other => bail!(
-                "unknown executor `{other}`; available today: {} (the actix and sharded \
-                 executors are planned)",
+                "unknown executor `{other}`; use one of: {}",
                 EXECUTORS.join(", ")
             ),
         }
+    }
+
+    /// A new executor of this kind running `net`.
+    pub fn start(self, net: runtime::network::Network) -> Result<Box<dyn runtime::exec::Executor>> {
+        Ok(match self {
+            Executor::Reference => Box::new(Simulation::new(net)),
+            Executor::Sharded(w) => Box::new(ShardedSimulation::new(net, w)),
+            Executor::Actix(a) => Box::new(BlockingActixSimulation::new(net, a)?),
+        })
     }
 }
 
@@ -54,6 +71,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Executor name (see [`EXECUTORS`]).
     pub executor: String,
+    /// Worker threads (sharded) or arbiters (actix).
+    pub workers: usize,
 }
 
 impl Default for RunOptions {
@@ -62,6 +81,7 @@ impl Default for RunOptions {
             seed: 1,
             out: PathBuf::from("results/run"),
             executor: "reference".into(),
+            workers: 1,
         }
     }
 }
@@ -107,15 +127,20 @@ pub struct Simulated {
 /// Builds a checked topology with `seed` and runs its protocol on the reference
 /// executor; writes nothing.
 pub fn simulate(checked: &Checked, seed: u64) -> Result<Simulated> {
+    simulate_on(checked, seed, Executor::Reference)
+}
+
+/// [`simulate`] on any executor (the results are the same).
+pub fn simulate_on(checked: &Checked, seed: u64, executor: Executor) -> Result<Simulated> {
     let topo = &checked.topology;
     let built = build(topo, &checked.base_dir, seed)?;
     let selection = ProbeSelection::new(topo, &built);
     let ids = NetworkIds::of(&built);
-    let mut sim = Simulation::new(built.builder.build());
-    let log = run_protocol(&mut sim, &ids, topo, checked.patterns.as_ref())?;
+    let mut sim = executor.start(built.builder.build())?;
+    let log = run_protocol(sim.as_mut(), &ids, topo, checked.patterns.as_ref())?;
     let mut records = selection.filter(sim.take_records());
     canonical_sort(&mut records);
-    let names = &sim.net.names;
+    let names = &sim.network().names;
     let name = |id: u32| {
         names
             .get(id as usize)
@@ -169,9 +194,9 @@ fn output_dir(out: &Path) -> Result<ExperimentDir> {
 /// `memsnn run`: loads, checks, builds and runs the topology at `path`, then writes
 /// `probes.csv` and `log.json` atomically into `opts.out`.
 pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
-    let Executor::Reference = Executor::parse(&opts.executor)?;
+    let executor = Executor::parse(&opts.executor, opts.workers)?;
     let checked = load(path).map_err(|e| problems(path, e))?;
-    let result = simulate(&checked, opts.seed)?;
+    let result = simulate_on(&checked, opts.seed, executor)?;
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;

@@ -65,3 +65,30 @@ fn layer1_winners_learn_their_patterns_and_layer2_learns_by_gating() {
     }
     assert!(set >= 5, "layer 2 learned {set} patterns");
 }
+
+/// `memsnn run --executor`: the shipped 30×10×10 topology's protocol gives the same
+/// probes and log on every executor.
+#[test]
+fn every_executor_runs_a_topology_identically() {
+    use memsnn::run::{simulate_on, Executor};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let checked = runtime::topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let want = simulate_on(&checked, 5, Executor::Reference).expect("reference");
+    assert!(want.records > 0);
+    for ex in [
+        Executor::Sharded(1),
+        Executor::Sharded(2),
+        Executor::Actix(1),
+    ] {
+        let got = simulate_on(&checked, 5, ex).expect("runs");
+        assert_eq!(got.probes_csv, want.probes_csv, "{ex:?}: probes differ");
+        assert_eq!(
+            serde_json::to_string(&got.log).expect("json"),
+            serde_json::to_string(&want.log).expect("json"),
+            "{ex:?}: protocol logs differ"
+        );
+    }
+    let e = Executor::parse("gpu", 2).expect_err("unknown executor");
+    assert!(e.to_string().contains("reference, sharded, actix"), "{e}");
+}
