@@ -1,0 +1,78 @@
+//! Whole small networks: the `wta_ff` workload (1 s of 10 presentations) at 30×10 and
+//! 784×100 on the reference and sharded executors, build excluded; and the hot path of a
+//! silent neuron — advancing its TS over whole CLK periods in closed form.
+//!
+//! Run: `cargo bench --bench network`. For throughput in synaptic events per second (the
+//! Brian2/NEST comparison) use `memsnn bench` instead.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use devices::ts::TsDevice;
+use devices::{DeviceSet, Variability};
+use memsnn::run::Executor;
+use runtime::protocol::{run_protocol, NetworkIds};
+use runtime::topology::{build, load};
+use std::hint::black_box;
+use std::path::Path;
+
+fn wta_ff(c: &mut Criterion) {
+    let mut g = c.benchmark_group("wta_ff 1 s");
+    g.sample_size(10);
+    for size in ["30x10", "784x100"] {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("topologies/wta_ff/{size}.ron"));
+        let checked = load(&path).expect("shipped topology");
+        for (label, ex) in [
+            ("reference", Executor::Reference),
+            ("sharded2", Executor::Sharded(2)),
+        ] {
+            g.bench_function(format!("{size} {label}"), |b| {
+                b.iter_batched(
+                    || {
+                        let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+                        let ids = NetworkIds::of(&built);
+                        (ex.start(built.builder.build()).expect("executor"), ids)
+                    },
+                    |(mut sim, ids)| {
+                        let log = run_protocol(sim.as_mut(), &ids, &checked.topology, None)
+                            .expect("runs");
+                        black_box(log.end_ns)
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+    }
+    g.finish();
+}
+
+fn silent_neuron(c: &mut Criterion) {
+    let set = DeviceSet::builtin();
+    let dev = TsDevice::new(&set.ts_fig2, Variability::FULL, 1);
+    // A loser of a 784-input layer: ~0.7 V in CLK-high phases, 0 V in low phases.
+    c.bench_function("ts/advance 10 periods closed form", |b| {
+        b.iter_batched_ref(
+            || dev.clone(),
+            |d| black_box(d.advance_periods(black_box(0.7), 250_000, 0.0, 250_000, 10)),
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("ts/advance 10 periods phase by phase", |b| {
+        b.iter_batched_ref(
+            || dev.clone(),
+            |d| {
+                for _ in 0..10 {
+                    black_box(d.advance(black_box(0.7), 250_000));
+                    black_box(d.advance(0.0, 250_000));
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn config() -> Criterion {
+    Criterion::default().without_plots()
+}
+
+criterion_group! { name = benches; config = config(); targets = wta_ff, silent_neuron }
+criterion_main!(benches);
