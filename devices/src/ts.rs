@@ -238,6 +238,9 @@ pub struct TsDevice {
     /// The OFF conductance of the present state, when known (saves two exponentials per
     /// step of the energy integral); cleared whenever the state changes otherwise.
     g_off_cache: Option<f64>,
+    /// The last two `(dt ns, [e^{−γ1·dt}, e^{−γb·dt}, e^{−γ2·dt}])` of this cycle's rates:
+    /// most steps are whole 250 µs CLK phases. Cleared when a new cycle redraws the rates.
+    decay_cache: [(u64, [f64; 3]); 2],
 }
 
 impl TsDevice {
@@ -279,6 +282,7 @@ impl TsDevice {
             energy: Energy::default(),
             drive_cache: [(u64::MAX, 0.0); 2],
             g_off_cache: None,
+            decay_cache: [(0, [1.0; 3]); 2],
         };
         dev.new_cycle();
         dev
@@ -287,6 +291,7 @@ impl TsDevice {
     /// Draws this cycle's switching point and rates (cycle-to-cycle noise).
     fn new_cycle(&mut self) {
         self.cycle = self.device;
+        self.decay_cache = [(0, [1.0; 3]); 2];
         if !self.variability.cycle_to_cycle {
             return;
         }
@@ -440,6 +445,25 @@ impl TsDevice {
         }
     }
 
+    /// `[e^{−γ1·dt}, e^{−γb·dt}, e^{−γ2·dt}]` for this cycle's rates (`dt > 0`), from the
+    /// cache when `dt` was seen recently; the same values [`Self::evolve`] computes.
+    #[inline]
+    fn decays(&mut self, dt_ns: u64) -> [f64; 3] {
+        if let Some(&(_, d)) = self.decay_cache.iter().find(|(n, _)| *n == dt_ns) {
+            return d;
+        }
+        let c = &self.cycle;
+        let t = dt_ns as f64 * 1e-9;
+        let d = [
+            (-c.gamma1_per_s * t).exp(),
+            (-c.gamma_bridge_per_s * t).exp(),
+            (-c.gamma2_per_s * t).exp(),
+        ];
+        self.decay_cache.swap(0, 1);
+        self.decay_cache[0] = (dt_ns, d);
+        d
+    }
+
     /// The drive `g(V)` (1/s), from the cache when `|V|` was seen recently.
     #[inline]
     fn drive_cached(&mut self, v: f64) -> f64 {
@@ -467,11 +491,7 @@ impl TsDevice {
         let g = self.drive_cached(v);
         let t = dt_ns as f64 * 1e-9;
         let u_inf = g / c.gamma1_per_s;
-        let (e1, eb, e2) = (
-            (-c.gamma1_per_s * t).exp(),
-            (-c.gamma_bridge_per_s * t).exp(),
-            (-c.gamma2_per_s * t).exp(),
-        );
+        let [e1, eb, e2] = self.decays(dt_ns);
         let s = self.state;
         let a = s.nucleation - u_inf;
         let bound =

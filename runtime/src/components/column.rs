@@ -237,6 +237,12 @@ impl Column {
     /// conductance changed.
     fn program_until(&mut self, t: Ns, clock: &Clock) -> bool {
         let mut changed = false;
+        // Nothing changes between two events: if neither phase can program, skip them all.
+        let side = self.column_side();
+        if self.t_prog < t && !self.may_program(side, true) && !self.may_program(side, false) {
+            self.t_prog = t;
+            return false;
+        }
         while self.t_prog < t {
             let end = clock.phase_end(self.t_prog).min(t);
             let high = clock.is_high(self.t_prog);

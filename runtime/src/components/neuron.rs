@@ -235,7 +235,7 @@ impl Neuron {
                 && clock.phase_start(self.t_last) == self.t_last
             {
                 let periods = (t - self.t_last) / clock.period_ns;
-                if periods >= 2 {
+                if periods >= 1 {
                     let (_, vh, _) = self.voltages(true);
                     let (_, vl, _) = self.voltages(false);
                     let low_ns = clock.period_ns - clock.high_ns;
