@@ -57,6 +57,14 @@ pub enum ProtocolError {
         /// What is wrong.
         message: String,
     },
+    /// The simulation stopped during a step (a zero-time loop).
+    #[error("protocol step {step}: the simulation stopped: {message}")]
+    Halted {
+        /// Index of the step in `protocol`.
+        step: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// What happened during one step.
@@ -316,6 +324,12 @@ pub fn run_protocol(
         let before = counts(driver.sim, ids);
         let start_ns = driver.sim.now();
         let outcome = driver.run(step)?;
+        if let Some(message) = driver.sim.halted() {
+            return Err(ProtocolError::Halted {
+                step: index,
+                message,
+            });
+        }
         let (fires, spikes) = deltas(&before, &counts(driver.sim, ids));
         steps.push(StepLog {
             index,

@@ -823,3 +823,54 @@ fn bench() {
         }
     }
 }
+
+/// Two components that re-trigger each other at the same instant for ever.
+struct PingPong;
+
+impl runtime::component::Component for PingPong {
+    fn kind(&self) -> &'static str {
+        "pingpong"
+    }
+    fn start(&mut self, ctx: &mut runtime::component::Ctx) {
+        ctx.emit(0, Payload::Level { volts: 1.0 });
+    }
+    fn handle(&mut self, _ev: &runtime::event::Event, ctx: &mut runtime::component::Ctx) {
+        ctx.emit(0, Payload::Level { volts: 1.0 });
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn a_zero_time_loop_halts_the_reference_and_sharded_executors() {
+    let net = || {
+        let mut b = NetworkBuilder::new(Clock::default());
+        let x = b.add("ping", Box::new(PingPong));
+        let y = b.add("pong", Box::new(PingPong));
+        b.connect(x, 0, y, 0);
+        b.connect(y, 0, x, 0);
+        b.build()
+    };
+    let mut execs: Vec<(String, Box<dyn Executor>)> =
+        vec![("reference".into(), Box::new(Simulation::new(net())))];
+    for w in [1, 2] {
+        execs.push((
+            format!("sharded/{w}"),
+            Box::new(ShardedSimulation::new(net(), w)),
+        ));
+    }
+    for (label, mut ex) in execs {
+        let done = watchdog("zero-time loop", 60);
+        ex.run_until(MS);
+        let msg = ex.halted().unwrap_or_else(|| panic!("{label}: not halted"));
+        assert!(
+            msg.contains("zero-time loop") && msg.contains("ping"),
+            "{label}: {msg}"
+        );
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -70,6 +70,10 @@ pub trait Executor {
     fn take_records(&mut self) -> Vec<Record>;
     /// Events handled so far (deliveries and wake-ups).
     fn handled_events(&self) -> u64;
+    /// Why the run stopped for good (a zero-time loop), if it did.
+    fn halted(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Executor for reference::Simulation {
@@ -90,5 +94,8 @@ impl Executor for reference::Simulation {
     }
     fn handled_events(&self) -> u64 {
         self.stats().events
+    }
+    fn halted(&self) -> Option<String> {
+        reference::Simulation::halted(self).map(str::to_string)
     }
 }

@@ -417,6 +417,7 @@ struct Reply {
     batches: u64,
     rounds: u64,
     remote_events: u64,
+    halted: Option<(Ns, Vec<CompId>)>,
 }
 
 /// The peer of a worker has gone (it panicked).
@@ -463,6 +464,8 @@ struct Worker {
     batches: u64,
     rounds: u64,
     remote_events: u64,
+    /// A zero-time loop met: its instant and a few of its components.
+    halted: Option<(Ns, Vec<CompId>)>,
 }
 
 /// Queues `ev` in its `(time, delta)` batch, reusing a spare vector for a new batch.
@@ -553,6 +556,14 @@ impl Worker {
                 break;
             }
             let mut batch = entry.remove();
+            if d > super::reference::MAX_DELTA {
+                // A zero-time loop: drop it (nothing it would emit is sent) and report.
+                let who = batch.iter().take(4).map(|e| e.dst).collect();
+                self.halted.get_or_insert((t, who));
+                batch.clear();
+                self.spare.push(batch);
+                continue;
+            }
             let sent = self.remote_events;
             // (src, seq) is unique, so an unstable sort gives the reference's order.
             batch.sort_unstable_by_key(|e| (e.dst, e.src, e.seq));
@@ -730,6 +741,7 @@ fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
                     batches: std::mem::take(&mut w.batches),
                     rounds: std::mem::take(&mut w.rounds),
                     remote_events: std::mem::take(&mut w.remote_events),
+                    halted: w.halted.clone(),
                 };
                 if replies.send(reply).is_err() {
                     return;
@@ -755,6 +767,7 @@ pub struct ShardedSimulation {
     records: Vec<Record>,
     stats: ShardedStats,
     poisoned: bool,
+    halted: Option<String>,
 }
 
 impl ShardedSimulation {
@@ -829,6 +842,7 @@ impl ShardedSimulation {
                 batches: 0,
                 rounds: 0,
                 remote_events: 0,
+                halted: None,
             };
             let (cmd_tx, cmd_rx) = unbounded();
             let replies = reply_tx.clone();
@@ -856,6 +870,7 @@ impl ShardedSimulation {
             started: false,
             records: Vec::new(),
             poisoned: false,
+            halted: None,
         }
     }
 
@@ -977,6 +992,19 @@ impl ShardedSimulation {
             self.stats.batches += r.batches;
             self.stats.remote_events += r.remote_events;
             self.stats.worker_events[w] += r.events;
+            if let (None, Some((t, who))) = (&self.halted, r.halted) {
+                let names: Vec<&str> = who
+                    .iter()
+                    .map(|&id| self.net.names[id as usize].as_str())
+                    .collect();
+                self.halted = Some(format!(
+                    "zero-time loop: more than {} delta cycles at t = {t} ns (e.g. {}); \
+                     components keep re-triggering each other without delay — give the \
+                     lateral-inhibition array a comparator delay (`comparator_delay_ns`)",
+                    super::reference::MAX_DELTA,
+                    names.join(", ")
+                ));
+            }
             if w == 0 {
                 self.stats.rounds += r.rounds;
                 self.stats.critical_events += r.critical;
@@ -1024,6 +1052,9 @@ impl Drop for ShardedSimulation {
 }
 
 impl Executor for ShardedSimulation {
+    fn halted(&self) -> Option<String> {
+        self.halted.clone()
+    }
     fn handled_events(&self) -> u64 {
         self.stats().events
     }
