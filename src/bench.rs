@@ -178,8 +178,9 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
     Ok(out)
 }
 
-/// Refuses a topology that would not fit in the memory this machine has available.
-fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
+/// Refuses a topology that would not fit in the memory this machine has available
+/// (`path` names it in the message).
+pub fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
     let need = memory_estimate_bytes(&checked.topology);
     if let Some(avail) = mem_available_bytes() {
         if need > avail {
@@ -414,8 +415,9 @@ pub fn plot(records: &[BenchRecord], path: &Path) -> Result<()> {
         Panel {
             title: "throughput vs network size".into(),
             x_label: "log10 synapses".into(),
-            y_label: "synaptic events / s (×1e9)".into(),
+            y_label: "synaptic events / s (×1e9, log)".into(),
             series: size_series,
+            log_y: true,
             ..Panel::default()
         },
         Panel {

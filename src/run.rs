@@ -196,6 +196,7 @@ fn output_dir(out: &Path) -> Result<ExperimentDir> {
 pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     let executor = Executor::parse(&opts.executor, opts.workers)?;
     let checked = load(path).map_err(|e| problems(path, e))?;
+    crate::bench::check_memory(&checked, path)?;
     let result = simulate_on(&checked, opts.seed, executor)?;
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
