@@ -56,6 +56,9 @@ def main():
     ap.add_argument("--executors", default="reference,sharded", help="memsnn executors")
     ap.add_argument("--workers", default="1,2", help="memsnn worker counts (sharded)")
     ap.add_argument("--peer-threads", default="1", help="threads for the peers, e.g. 1,2")
+    ap.add_argument("--peer-reps", type=int, default=None, help="repetitions of the peers (default --reps)")
+    ap.add_argument("--no-nest-above", type=int, default=None,
+                    help="skip NEST for more output neurons than this (784x6400 takes ~80 s per run)")
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "bench", "compare.jsonl"))
     args = ap.parse_args()
 
@@ -67,11 +70,13 @@ def main():
     records = []
     for size in args.size.split(","):
         n_in, n_out = size.split("x")
+        peer_reps = args.peer_reps or args.reps
         for threads in args.peer_threads.split(","):
             common = ["--workload", "wta_ff", "--n-in", n_in, "--n-out", n_out,
-                      "--reps", str(args.reps), "--threads", threads]
+                      "--reps", str(peer_reps), "--threads", threads]
             records += run([py, "brian2_bench.py", "--mode", "cpp_standalone"] + common, cwd=args.peers)
-            records += run([py, "nest_bench.py"] + common, cwd=args.peers)
+            if args.no_nest_above is None or int(n_out) <= args.no_nest_above:
+                records += run([py, "nest_bench.py"] + common, cwd=args.peers)
         records += run([args.memsnn, "bench", "--size", size, "--reps", str(args.reps),
                         "--executor", args.executors, "--workers", args.workers])
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
