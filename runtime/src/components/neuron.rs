@@ -116,6 +116,23 @@ impl Neuron {
         self
     }
 
+    /// Ends a long rest (inputs grounded for many leak time constants): a TS device that is
+    /// OFF with its latches low returns to a fully relaxed HRS and starts a new switching
+    /// cycle (a fresh draw of its switching point), as [`TsDevice::reset_to_rest`] does
+    /// between the trials of Fig 2. `now` is the current time; the state before it is
+    /// discarded. Returns whether the device was reset. A neuron that is ON or latched is
+    /// left alone.
+    pub fn rest(&mut self, now: Ns) -> bool {
+        if self.ts.is_on() || self.l1 || self.l2 {
+            return false;
+        }
+        self.ts.reset_to_rest();
+        self.t_last = self.t_last.max(now);
+        // Any pending prediction was made for the old state.
+        self.gen += 1;
+        true
+    }
+
     /// The TS device.
     pub fn ts(&self) -> &TsDevice {
         &self.ts
