@@ -257,6 +257,33 @@ pub struct Layer1Log {
     pub evolution: Vec<Vec<f64>>,
     /// Presentations that ended without a fire.
     pub timeouts: usize,
+    /// Every presentation in order: (pattern index, neurons that fired).
+    pub sequence: Vec<(usize, Vec<usize>)>,
+    /// Per presentation, per neuron: the node-1 level the pattern gives before the
+    /// presentation (write amplitude × conductance-weighted fraction of active inputs), volts.
+    pub drive_volts: Vec<Vec<f64>>,
+}
+
+/// Node-1 level of each column for `pixels` pulsing at `volts` (the conductance-weighted
+/// mean of the input lines; the neuron's own load is negligible against the column).
+pub fn drive_levels(weights: &[Vec<f64>], pixels: &[bool], volts: f64) -> Vec<f64> {
+    weights
+        .iter()
+        .map(|w| {
+            let total: f64 = w.iter().sum();
+            let on: f64 = w
+                .iter()
+                .zip(pixels)
+                .filter(|(_, &b)| b)
+                .map(|(g, _)| g)
+                .sum();
+            if total > 0.0 {
+                volts * on / total
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -294,6 +321,11 @@ pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
             .into_iter()
             .flat_map(|k| std::iter::repeat_n(k, p.presentations_per_pattern.max(1) as usize))
         {
+            log.drive_volts.push(drive_levels(
+                &m.weights(&hidden),
+                &s.patterns[k].1,
+                m.levels.input_write_volts as f64,
+            ));
             let r = m.present_until_fire(
                 &s.patterns[k].1,
                 0,
@@ -313,6 +345,7 @@ pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
                     log.evolution.push(m.weights(&hidden)[f].clone());
                 }
             }
+            log.sequence.push((k, r.fired.clone()));
             epoch[k] = r.fired;
             pb.inc(1);
         }
@@ -320,6 +353,28 @@ pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
     }
     pb.finish_and_clear();
     log
+}
+
+/// Programs layer 1 as if training had given each pattern its own hidden neuron: column
+/// `k` (for `k` below the number of patterns) gets `high_siemens` on pattern `k`'s pixels
+/// and `low_siemens` elsewhere (the paper's ~980 µS LRS and ~40 µS HRS). A diagnostic: it
+/// separates what layer 2 and the read scheme can do from what layer-1 learning does.
+pub fn set_ideal_layer1(s: &mut Setup, high_siemens: f32, low_siemens: f32) {
+    let columns = s.msnn.hidden.columns.clone();
+    for (col, (_, px)) in columns.iter().zip(&s.patterns) {
+        let g: Vec<f32> = px
+            .iter()
+            .map(|&b| if b { high_siemens } else { low_siemens })
+            .collect();
+        if let Some(c) = s
+            .msnn
+            .sim
+            .net
+            .get_mut::<runtime::components::column::Column>(*col)
+        {
+            c.set_conductances(&g);
+        }
+    }
 }
 
 /// What layer-2 training did.
