@@ -79,7 +79,9 @@ fn every_executor_runs_a_topology_identically() {
     for ex in [
         Executor::Sharded(1),
         Executor::Sharded(2),
+        Executor::Sharded(4),
         Executor::Actix(1),
+        Executor::Actix(2),
     ] {
         let got = simulate_on(&checked, 5, ex).expect("runs");
         assert_eq!(got.probes_csv, want.probes_csv, "{ex:?}: probes differ");
@@ -91,4 +93,50 @@ fn every_executor_runs_a_topology_identically() {
     }
     let e = Executor::parse("gpu", 2).expect_err("unknown executor");
     assert!(e.to_string().contains("reference, sharded, actix"), "{e}");
+}
+
+/// A rest between presentations starts a new switching cycle in every idle neuron: a
+/// neuron that never fires still draws a fresh switching point for each presentation
+/// (deterministically from the seed), and neurons without cycle-to-cycle randomness keep
+/// their own switching point.
+#[test]
+fn a_rest_starts_a_new_switching_cycle_in_idle_neurons() {
+    use memsnn::devices::Variability;
+    use runtime::components::neuron::Neuron;
+    let path = default_protocol_path();
+    let proto = load_protocol(&path).unwrap();
+    let opts = RunOptions::default();
+    let thetas = |s: &memsnn::experiments::fig5::Setup| -> Vec<f64> {
+        s.msnn
+            .hidden
+            .neurons
+            .iter()
+            .chain(&s.msnn.output.neurons)
+            .map(|&id| s.msnn.sim.net.get::<Neuron>(id).unwrap().ts().rates().theta)
+            .collect()
+    };
+    let mut a = setup(&proto, &path, &opts, None).unwrap();
+    let mut b = setup(&proto, &path, &opts, None).unwrap();
+    let t0 = thetas(&a);
+    let n = t0.len();
+    assert_eq!(a.msnn.rest(), n, "every neuron is idle at power-up");
+    assert_eq!(b.msnn.rest(), n);
+    let t1 = thetas(&a);
+    assert_eq!(t1, thetas(&b), "same seed, same draws");
+    assert!(
+        t0.iter().zip(&t1).all(|(x, y)| x != y),
+        "each idle neuron drew a new switching point"
+    );
+    for &id in a.msnn.hidden.neurons.iter() {
+        let st = a.msnn.sim.net.get::<Neuron>(id).unwrap().ts().state();
+        assert_eq!(st.filament(), 0.0, "a rested device is fully relaxed");
+    }
+    let det = Variability {
+        cycle_to_cycle: false,
+        device_to_device: false,
+    };
+    let mut d = setup(&proto, &path, &opts, Some(det)).unwrap();
+    let d0 = thetas(&d);
+    d.msnn.rest();
+    assert_eq!(d0, thetas(&d), "no cycle-to-cycle randomness, no new draw");
 }

@@ -100,6 +100,12 @@ pub enum Control {
     Learning(bool),
     /// Neuron: output spike amplitude (the spike rail), volts.
     SpikeAmplitude(f32),
+    /// Neuron: the end of a long rest (inputs grounded for many leak time constants). A
+    /// TS device that is OFF with both latches low returns to a fully relaxed HRS and
+    /// starts a new switching cycle (a fresh draw of its switching point), as between the
+    /// trials of the paper's Fig 2; the little state left is discarded. An ON or latched
+    /// neuron is left alone.
+    Rest,
 }
 
 /// An event as delivered to a component.

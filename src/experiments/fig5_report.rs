@@ -13,6 +13,7 @@ use crate::plot::{
 };
 use anyhow::Result;
 use devices::Variability;
+use runtime::components::neuron::Neuron;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -194,6 +195,19 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let clean = accuracy(&res, 0);
     let h_rates0 = rates(&res, 0, n_pat, true, window_s);
     let winners1 = distinct_winners(&h_rates0);
+    // Each hidden neuron's own TS device (after fabrication spread): who is intrinsically
+    // fast matters in every race.
+    let hidden_devices: Vec<Value> = s
+        .msnn
+        .hidden
+        .neurons
+        .iter()
+        .filter_map(|&id| s.msnn.sim.net.get::<Neuron>(id))
+        .map(|n| {
+            let r = n.ts().device_rates();
+            json!({"mu0_per_s": r.mu0_per_s, "theta": r.theta, "gamma1_per_s": r.gamma1_per_s})
+        })
+        .collect();
     let summary = json!({
         "experiment": "fig5",
         "seed": opts.seed,
@@ -207,6 +221,11 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "confusion_by_noise": Value::Object(confusions),
         "layer1_training_winners": t.l1.winners,
         "layer1_timeouts": t.l1.timeouts,
+        "layer1_sequence": t.l1.sequence,
+        "layer1_drive_volts": t.l1.drive_volts,
+        "layer1_followed_neuron": t.l1.followed,
+        "hidden_ts_devices": hidden_devices,
+        "layer1_followed_weights_siemens": t.l1.evolution,
         "layer2_selected_hidden": l2.selected,
         "layer2_cycles_to_fire": l2.cycles,
         "hidden_rates_hz_clean": h_rates0,
@@ -449,6 +468,8 @@ pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             "deterministic_patterns_won": h_d,
             "stochastic_training_winners": st.l1.winners,
             "deterministic_training_winners": dt.l1.winners,
+            "stochastic_training_sequence": st.l1.sequence,
+            "deterministic_training_sequence": dt.l1.sequence,
             "deterministic_neurons": "no cycle-to-cycle and no device-to-device randomness in the TS devices; synapses unchanged",
         }),
     )?;

@@ -15,6 +15,14 @@
 //!   below the SET threshold of 1.5 V, and node 1 can then never float below −1.55 V, the
 //!   RESET threshold) and one AND input (a learning-enable line) disables G2/T3. No
 //!   synapse can then see a programming voltage — reads are non-destructive.
+//!
+//! **Rests.** Between presentations the inputs are grounded for several leak time
+//! constants of the TS devices and every idle neuron then starts a new switching cycle
+//! ([`Msnn::rest`]): each presentation is a fresh stochastic race, as each trial of the
+//! paper's Fig 2 statistics is. Without it, a neuron that never fires would keep the
+//! switching point drawn at power-up for the whole experiment, and the cycle-to-cycle
+//! randomness the paper credits with suppressing the greedy neuron would act only on
+//! neurons that already win.
 
 use runtime::components::column::{self, Column};
 use runtime::components::gate_driver;
@@ -162,6 +170,35 @@ impl Msnn {
         }
     }
 
+    /// The rest between two presentations: inputs grounded for `rest_cycles` periods, then
+    /// every idle neuron of both layers starts from a relaxed TS device with a new switching
+    /// cycle ([`Control::Rest`]). The protocol makes the rest several cluster-leak time
+    /// constants long, so this only discards the last percent of the decayed state; what it
+    /// adds is the fresh switching point, which a device that never fired would otherwise
+    /// keep for the whole experiment. Returns how many neurons were reset.
+    pub fn rest(&mut self) -> usize {
+        self.run_cycles(self.rest_cycles);
+        let ids: Vec<CompId> = self
+            .hidden
+            .neurons
+            .iter()
+            .chain(&self.output.neurons)
+            .copied()
+            .collect();
+        let rests = |m: &Self| -> u64 {
+            ids.iter()
+                .filter_map(|&id| m.sim.net.get::<Neuron>(id))
+                .map(Neuron::rests)
+                .sum()
+        };
+        let before = rests(self);
+        for &id in &ids {
+            self.send(id, neuron::IN_CONTROL, Control::Rest);
+        }
+        self.sim.run_instant();
+        (rests(self) - before) as usize
+    }
+
     /// Presents `pixels` (with `flips` noise pixels) until `fires` fire events are seen in
     /// `layer` (counting only neuron `target` if given), or `max_cycles` elapse. The cycle
     /// after the last fire — the refractory cycle that carries the potentiation — still
@@ -206,7 +243,7 @@ impl Msnn {
             }
         }
         self.send(self.input, input::IN_CONTROL, Control::Stop);
-        self.run_cycles(self.rest_cycles);
+        self.rest();
         Presentation { fired, cycles }
     }
 
@@ -244,7 +281,7 @@ impl Msnn {
                 break;
             }
         }
-        self.run_cycles(self.rest_cycles);
+        self.rest();
         result
     }
 
@@ -275,7 +312,7 @@ impl Msnn {
             self.spikes(&self.output.clone()),
         );
         self.send(self.input, input::IN_CONTROL, Control::Stop);
-        self.run_cycles(self.rest_cycles);
+        self.rest();
         (
             h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
             o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),

@@ -423,10 +423,14 @@ impl Component for Column {
                 v_n_volts,
                 g_n_siemens,
             } => {
-                // Only if the neuron's latest source (possibly still in flight) is covered;
-                // otherwise that source wakes it and the certificate is void.
+                // A new certificate (or a void one, `v_cert = −∞`, after the neuron's
+                // switching point was redrawn) replaces the old: what is held goes out now.
+                // It is adopted only if the neuron's latest source (possibly still in
+                // flight) is covered; otherwise that source wakes the neuron anyway.
+                self.flush_held(ctx);
+                self.dormant = None;
                 let cert = (*v_cert_volts, *v_n_volts, *g_n_siemens);
-                if self.held.is_empty() && self.sent.is_some_and(|s| Self::covered(cert, s)) {
+                if self.sent.is_some_and(|s| Self::covered(cert, s)) {
                     self.dormant = Some(cert);
                 }
             }

@@ -79,6 +79,7 @@ pub struct Neuron {
     dormant_v1: Option<f64>,
     /// Column sources received while dormant, `(time, v_high, g)`, not yet applied.
     deferred: Vec<(Ns, f64, f64)>,
+    rests: u64,
 }
 
 /// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
@@ -135,6 +136,7 @@ impl Neuron {
             bound_cache: std::cell::Cell::new([None; 2]),
             dormant_v1: None,
             deferred: Vec::new(),
+            rests: 0,
         }
     }
 
@@ -148,6 +150,11 @@ impl Neuron {
     pub fn with_edge_probing(mut self, on: bool) -> Self {
         self.probe_edges = on;
         self
+    }
+
+    /// Number of rests that reset the TS device (see [`Control::Rest`]).
+    pub fn rests(&self) -> u64 {
+        self.rests
     }
 
     /// The TS device, as of the last event the neuron handled (a dormant neuron applies
@@ -325,6 +332,27 @@ impl Neuron {
             }
         }
         None
+    }
+
+    /// [`Control::Rest`]: resets an idle TS device. Its switching point is redrawn, so a
+    /// dormancy proof no longer holds: the column is told to release what it holds back
+    /// (a void certificate); `schedule` then proves dormancy anew if it can.
+    fn rest(&mut self, ctx: &mut Ctx) {
+        if self.ts.is_on() || self.l1 || self.l2 {
+            return;
+        }
+        self.ts.reset_to_rest();
+        self.rests += 1;
+        self.gen += 1;
+        self.dormant_v1 = None;
+        ctx.emit(
+            OUT_NODE,
+            Payload::Dormant {
+                v_cert_volts: f64::NEG_INFINITY,
+                v_n_volts: 0.0,
+                g_n_siemens: 0.0,
+            },
+        );
     }
 
     /// While dormant, keeps a column source that is no stronger than the one the neuron
@@ -527,14 +555,23 @@ impl Component for Neuron {
             }
         }
         if self.dormant_v1.is_some() {
-            if let Payload::ColumnSide {
-                v_high_volts,
-                g_siemens,
-            } = ev.payload
-            {
-                if self.defers(ev.time, v_high_volts, g_siemens, &clock) {
+            match &ev.payload {
+                Payload::ColumnSide {
+                    v_high_volts,
+                    g_siemens,
+                } if self.defers(ev.time, *v_high_volts, *g_siemens, &clock) => return,
+                // Neither changes the TS or what a silent neuron emits (T3 needs L1).
+                Payload::Control(Control::Learning(on)) => {
+                    self.learning = *on;
                     return;
                 }
+                Payload::Control(Control::SpikeAmplitude(v)) => {
+                    self.spike_amp = *v;
+                    return;
+                }
+                // An edge wake left over from before: the latches are low and stay so.
+                Payload::Wake { .. } => return,
+                _ => {}
             }
             self.wake_up(&clock);
         }
@@ -556,6 +593,7 @@ impl Component for Neuron {
                 self.col_g = *g_siemens;
             }
             Payload::Control(Control::Learning(on)) => self.learning = *on,
+            Payload::Control(Control::Rest) => self.rest(ctx),
             Payload::Control(Control::SpikeAmplitude(v)) => self.spike_amp = *v,
             _ => {}
         }

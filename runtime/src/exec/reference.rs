@@ -200,6 +200,19 @@ impl Simulation {
         }
     }
 
+    /// Processes every event at the current instant (all its delta cycles), leaving the
+    /// time where it is: what was injected at `now()` takes effect before anything later.
+    pub fn run_instant(&mut self) {
+        if !self.started {
+            self.start();
+        }
+        while let Some((&(t, _), _)) = self.queue.first_key_value() {
+            if t > self.now || !self.step() {
+                break;
+            }
+        }
+    }
+
     /// Processes every event with time `<= until`.
     pub fn run_through(&mut self, until: Ns) {
         self.run_until(until.saturating_add(1));

@@ -1,0 +1,212 @@
+//! Diagnostics of the Fig 5 network, run on demand (they print numbers, they do not gate):
+//!
+//! `cargo test --release --test fig5_diagnostics -- --ignored --nocapture`
+
+use memsnn::experiments::fig5::{
+    accuracy, default_protocol_path, distinct_winners, infer, load_protocol, rates,
+    set_ideal_layer1, setup, train_layer2,
+};
+use memsnn::experiments::RunOptions;
+
+/// Layer 2 and inference on top of an ideal layer 1 (one hidden neuron per digit, 980 µS
+/// on its pixels, 40 µS elsewhere): how far the read scheme alone gets.
+#[test]
+#[ignore]
+fn layer2_with_ideal_layer1() {
+    for window in [200u64, 1000] {
+        for seed in 1..=5u64 {
+            let opts = RunOptions {
+                seed,
+                ..Default::default()
+            };
+            let path = default_protocol_path();
+            let mut proto = load_protocol(&path).unwrap();
+            proto.inference.window_cycles = window;
+            let mut s = setup(&proto, &path, &opts, None).unwrap();
+            set_ideal_layer1(&mut s, 980e-6, 40e-6);
+            let l2 = train_layer2(&mut s, &proto.layer2, proto.inference.window_cycles);
+            let res = infer(&mut s, &proto.inference, &[0, 2], 10);
+            let window_s = window as f64 * s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
+            let n = s.patterns.len();
+            let hr = rates(&res, 0, n, true, window_s);
+            let or = rates(&res, 0, n, false, window_s);
+            let own = |m: &[Vec<f64>], sel: &[Option<usize>]| -> Vec<i64> {
+                (0..n)
+                    .map(|k| sel[k].map_or(-1, |h| m[k][h].round() as i64))
+                    .collect()
+            };
+            let diag: Vec<Option<usize>> = (0..n).map(Some).collect();
+            println!(
+                "window {window} seed {seed}: clean {:.2}, 2 px {:.2}, hidden winners {}, \
+                 selected {:?}\n  hidden winner rate (Hz) per digit {:?}\n  \
+                 target output rate (Hz) per digit {:?}",
+                accuracy(&res, 0),
+                accuracy(&res, 2),
+                distinct_winners(&hr),
+                l2.selected,
+                own(&hr, &l2.selected),
+                own(&or, &diag),
+            );
+        }
+    }
+}
+
+/// Rate-level model of layer-1 learning, to scan the switching-point spread: ten TS
+/// devices of the neuron type (the real device model, each race from rest with a fresh
+/// switching point) race on the node-1 level their column gives the pattern
+/// (conductance-weighted mean at 1.6 V); the first to switch is the winner (the LIA) and
+/// its column takes one potentiation pulse (1.6 V for one high phase on active inputs)
+/// and a depression of random length (−2 V from the fire to the end of the phase on
+/// grounded inputs). After training, each digit's winner is the column with the highest
+/// node-1 level. Prints mean distinct winners over 10 seeds per spread and order.
+#[test]
+#[ignore]
+fn layer1_race_model() {
+    use memsnn::devices::set::DeviceSet;
+    use memsnn::devices::ts::TsDevice;
+    use memsnn::devices::variability::{key, KeyedStream};
+    use memsnn::devices::Variability;
+
+    let path = default_protocol_path();
+    let proto = load_protocol(&path).unwrap();
+    let s = setup(&proto, &path, &RunOptions::default(), None).unwrap();
+    let pats: Vec<Vec<bool>> = s.patterns.iter().map(|(_, p)| p.clone()).collect();
+    let set = DeviceSet::builtin();
+    let rs = set.synapse.clone();
+    let dev = rs.device(0, Variability::NONE);
+    let (high_ns, period_ns) = (250_000u64, 500_000u64);
+    let dp_pot = rs.rate_per_s(1.6) * high_ns as f64 * 1e-9;
+    let dp_dep_max = rs.rate_per_s(-2.0) * high_ns as f64 * 1e-9;
+    let level = |p: &[f64], px: &[bool]| {
+        let g: Vec<f64> = p.iter().map(|&x| dev.conductance_siemens(x)).collect();
+        let on: f64 = g.iter().zip(px).filter(|(_, &b)| b).map(|(g, _)| g).sum();
+        1.6 * on / g.iter().sum::<f64>()
+    };
+    println!("per fire: potentiation Δp = {dp_pot:.4}, depression Δp ≤ {dp_dep_max:.4}");
+    // Time to the first switch of a device from rest under pulses at `v` (ns, None: not
+    // within 400 periods).
+    let fire_ns = |d: &mut TsDevice, v: f64| -> Option<u64> {
+        d.reset_to_rest();
+        for n in 0..400u64 {
+            let st = d.advance(v, high_ns);
+            if st.transition.is_some() {
+                return Some(n * period_ns + st.elapsed_ns);
+            }
+            let _ = d.advance(0.0, period_ns - high_ns);
+        }
+        None
+    };
+    // First presentation of digit q after a neuron learned digit p (980/40 µS): how often
+    // does one of nine fresh neurons (400 µS) switch first?
+    {
+        let mut devs: Vec<TsDevice> = (0..10)
+            .map(|j| TsDevice::new(&set.ts_neuron, Variability::FULL, key(99, &[j])))
+            .collect();
+        let (mut sum, mut pairs) = (0.0, 0);
+        let trained = |p: &[bool]| -> Vec<f64> {
+            p.iter()
+                .map(|&b| dev.p_of(if b { 980e-6 } else { 40e-6 }))
+                .collect()
+        };
+        let fresh: Vec<f64> = vec![dev.p_of(400e-6); 30];
+        for p in &pats {
+            for q in pats.iter().filter(|q| *q != p) {
+                let (vt, vf) = (level(&trained(p), q), level(&fresh, q));
+                let trials = 200;
+                let mut won = 0;
+                for _ in 0..trials {
+                    let tt = fire_ns(&mut devs[0], vt).unwrap_or(u64::MAX);
+                    let tf = devs[1..]
+                        .iter_mut()
+                        .filter_map(|d| fire_ns(d, vf))
+                        .min()
+                        .unwrap_or(u64::MAX);
+                    won += (tf < tt) as u32;
+                }
+                sum += won as f64 / trials as f64;
+                pairs += 1;
+            }
+        }
+        println!(
+            "first presentation: a fresh neuron wins with probability {:.2} (mean over {pairs} digit pairs, theta_cv {})",
+            sum / pairs as f64,
+            set.ts_neuron.cycle_to_cycle.theta_cv
+        );
+    }
+    for shuffled in [false, true] {
+        for cv in [0.0, 0.1, 0.2, 0.3, 0.5, 1.0] {
+            let mut ts = set.ts_neuron.clone();
+            ts.cycle_to_cycle.theta_cv = cv;
+            let mut counts = Vec::new();
+            for seed in 1..=10u64 {
+                let mut rng = KeyedStream::new(key(seed, &[0x7ace]));
+                let mut devs: Vec<TsDevice> = (0..10)
+                    .map(|j| TsDevice::new(&ts, Variability::FULL, key(seed, &[j])))
+                    .collect();
+                let mut w: Vec<Vec<f64>> = (0..10)
+                    .map(|_| {
+                        (0..30)
+                            .map(|_| dev.p_of(400e-6 * (1.0 + 0.05 * rng.next_normal())))
+                            .collect()
+                    })
+                    .collect();
+                let order: Vec<usize> = if shuffled {
+                    (0..30)
+                        .flat_map(|_| {
+                            let mut o: Vec<usize> = (0..10).collect();
+                            for i in (1..10).rev() {
+                                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                                o.swap(i, j);
+                            }
+                            o
+                        })
+                        .collect()
+                } else {
+                    (0..10).flat_map(|k| std::iter::repeat_n(k, 30)).collect()
+                };
+                for k in order {
+                    let mut best: Option<(u64, usize)> = None;
+                    for (j, d) in devs.iter_mut().enumerate() {
+                        d.reset_to_rest();
+                        let v = level(&w[j], &pats[k]);
+                        for n in 0..400u64 {
+                            let st = d.advance(v, high_ns);
+                            if st.transition.is_some() {
+                                let t = n * period_ns + st.elapsed_ns;
+                                if best.is_none_or(|(b, _)| t < b) {
+                                    best = Some((t, j));
+                                }
+                                break;
+                            }
+                            let _ = d.advance(0.0, period_ns - high_ns);
+                        }
+                    }
+                    let Some((_, j)) = best else { continue };
+                    for (x, &on) in w[j].iter_mut().zip(&pats[k]) {
+                        *x = if on {
+                            (*x + dp_pot).min(1.0)
+                        } else {
+                            (*x + dp_dep_max * rng.next_open01()).max(0.0)
+                        };
+                    }
+                }
+                let mut winners: Vec<usize> = pats
+                    .iter()
+                    .map(|px| {
+                        (0..10)
+                            .max_by(|&a, &b| level(&w[a], px).total_cmp(&level(&w[b], px)))
+                            .unwrap()
+                    })
+                    .collect();
+                winners.sort_unstable();
+                winners.dedup();
+                counts.push(winners.len());
+            }
+            let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
+            println!(
+                "{} theta_cv {cv:.1}: distinct winners {counts:?}, mean {mean:.1}",
+                if shuffled { "shuffled" } else { "blocks of 30" }
+            );
+        }
+    }
+}
