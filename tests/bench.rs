@@ -9,6 +9,13 @@ use runtime::topology::{build, load, memory_estimate_bytes};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+/// The allocation counter is process-wide: the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn opts(executors: &[&str], workers: &[usize], size: (usize, usize)) -> BenchOptions {
     BenchOptions {
         executors: executors.iter().map(|s| s.to_string()).collect(),
@@ -22,6 +29,7 @@ fn opts(executors: &[&str], workers: &[usize], size: (usize, usize)) -> BenchOpt
 
 #[test]
 fn counts_are_identical_on_every_executor_and_add_up() {
+    let _serial = serial();
     let records = bench(
         &opts(&["reference", "sharded", "actix"], &[1, 2], (30, 10)),
         |_| {},
@@ -76,6 +84,7 @@ fn counts_are_identical_on_every_executor_and_add_up() {
 
 #[test]
 fn the_memory_estimate_bounds_the_built_network() {
+    let _serial = serial();
     let path = wta_ff_topology(784, 400);
     let checked = load(&path).expect("loads");
     let before = live_bytes().unwrap_or(0);
@@ -98,6 +107,7 @@ fn the_memory_estimate_bounds_the_built_network() {
 
 #[test]
 fn a_network_that_cannot_fit_is_refused_before_building() {
+    let _serial = serial();
     let dir = std::env::temp_dir().join(format!("memsnn-bench-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // 200 layers of 50 000 × 4 000 synapses (8 B each): ~320 GB.
@@ -122,4 +132,29 @@ fn a_network_that_cannot_fit_is_refused_before_building() {
         "{msg}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The 784×400 `wta_ff` layer (its LIA split into two comparator banks) gives the same
+/// protocol log — fires and spikes of every neuron in every step — on every executor.
+#[test]
+fn a_784x400_wta_layer_is_identical_on_every_executor() {
+    let _serial = serial();
+    use memsnn::run::{simulate_on, Executor};
+    if cfg!(debug_assertions) {
+        eprintln!("skipped in debug builds");
+        return;
+    }
+    let checked = load(&wta_ff_topology(784, 400)).expect("loads");
+    let log =
+        |ex| serde_json::to_string(&simulate_on(&checked, 3, ex).expect("runs").log).expect("json");
+    let want = log(Executor::Reference);
+    assert!(want.contains("fires_per_neuron"));
+    for ex in [
+        Executor::Sharded(1),
+        Executor::Sharded(2),
+        Executor::Sharded(4),
+        Executor::Actix(2),
+    ] {
+        assert_eq!(log(ex), want, "{ex:?}");
+    }
 }

@@ -438,8 +438,8 @@ fn msnn_builds_with_the_expected_parts() {
     let (hidden, output) = (&built.layers["hidden"], &built.layers["output"]);
     assert_eq!((hidden.neurons.len(), hidden.columns.len()), (10, 10));
     assert_eq!((output.neurons.len(), output.columns.len()), (10, 10));
-    assert!(hidden.lia.is_some() && hidden.gate_driver.is_none());
-    assert!(output.lia.is_none() && output.gate_driver.is_some());
+    assert!(hidden.lia.len() == 1 && hidden.gate_driver.is_none());
+    assert!(output.lia.is_empty() && output.gate_driver.is_some());
     let g = built.builder.graph();
     assert_eq!(g.node_count(), 1 + 10 + 10 + 1 + 10 + 10 + 1);
     let kind = |i: petgraph::graph::NodeIndex| g[i].component.kind();

@@ -110,7 +110,9 @@ use devices::variability::{key, KeyedStream};
 use devices::Variability;
 use serde::{Deserialize, Serialize};
 use std::any::Any;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The built-in LIA parameter file.
 pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
@@ -655,6 +657,11 @@ impl LiaArray {
     /// level and all others driven to 0 V. `O(n·|active|)`; rows are summed in ascending
     /// order (an unsorted `active` is sorted first), then the bias term is added.
     pub fn comparator_inputs(&self, active: &[usize]) -> Vec<f64> {
+        self.comparator_inputs_of(active, 0..self.n())
+    }
+
+    /// [`Self::comparator_inputs`] of the columns in `columns` only (the same values).
+    pub fn comparator_inputs_of(&self, active: &[usize], columns: Range<usize>) -> Vec<f64> {
         let n = self.n();
         let sorted;
         let rows = if active.windows(2).all(|w| w[0] < w[1]) {
@@ -667,27 +674,34 @@ impl LiaArray {
             &sorted
         };
         let vh = self.design.li_high_volts;
-        let mut acc = vec![0.0f64; n];
+        let mut acc = vec![0.0f64; columns.len()];
         for &i in rows {
             assert!(i < n, "active row {i} out of range (n = {n})");
-            for (a, &x) in acc.iter_mut().zip(&self.g[i * n..(i + 1) * n]) {
+            let row = &self.g[i * n + columns.start..i * n + columns.end];
+            for (a, &x) in acc.iter_mut().zip(row) {
                 *a += f64::from(x) * vh;
             }
         }
         let vb = self.design.v_bias_volts;
         acc.iter()
-            .zip(&self.g_bias)
-            .zip(&self.denom)
+            .zip(&self.g_bias[columns.clone()])
+            .zip(&self.denom[columns])
             .map(|((a, b), d)| (a + b * vb) / d)
             .collect()
     }
 
     /// Gate voltages (comparator outputs) with the rows in `active` high.
     pub fn gates(&self, active: &[usize]) -> Vec<f32> {
+        self.gates_of(active, 0..self.n())
+    }
+
+    /// [`Self::gates`] of the columns in `columns` only (the same values).
+    pub fn gates_of(&self, active: &[usize], columns: Range<usize>) -> Vec<f32> {
         let vr = self.design.v_ref_volts;
-        self.comparator_inputs(active)
+        let offsets = &self.offsets[columns.clone()];
+        self.comparator_inputs_of(active, columns)
             .iter()
-            .zip(&self.offsets)
+            .zip(offsets)
             .map(|(&v, &o)| self.comparator.output_volts(vr, v, o) as f32)
             .collect()
     }
@@ -793,10 +807,15 @@ pub fn sweep_margins(
     Ok(out)
 }
 
-/// The LIA as a component: levels in, gate lines out.
+/// The LIA as a component: levels in, gate lines out. One component may hold all the
+/// comparators or a *bank* of them (a range of columns, [`Lia::bank`]): every comparator
+/// reads its own column line of the shared array, so banks give exactly the gates of the
+/// whole, and large layers split the work of a fire (hundreds of gate lines) over
+/// components that executors can run in parallel.
 #[derive(Clone, Debug)]
 pub struct Lia {
-    array: LiaArray,
+    array: Arc<LiaArray>,
+    columns: Range<usize>,
     threshold_volts: f32,
     active: Vec<usize>,
     gates: Vec<f32>,
@@ -806,12 +825,21 @@ pub struct Lia {
 }
 
 impl Lia {
-    /// A component around a programmed array, in the quiet state.
+    /// A component with all the comparators of a programmed array, in the quiet state.
     pub fn new(array: LiaArray) -> Self {
-        let gates = array.gates(&[]);
+        let n = array.n();
+        Self::bank(Arc::new(array), 0..n)
+    }
+
+    /// The comparators of columns `columns` of a shared array (gate line `j` on output
+    /// port `j`), in the quiet state. Every bank receives every neuron's LI level.
+    pub fn bank(array: Arc<LiaArray>, columns: Range<usize>) -> Self {
+        let columns = columns.start.min(array.n())..columns.end.min(array.n());
+        let gates = array.gates_of(&[], columns.clone());
         Lia {
             threshold_volts: (0.5 * array.design().li_high_volts) as f32,
             array,
+            columns,
             active: Vec::new(),
             target: gates.clone(),
             gates,
@@ -825,9 +853,14 @@ impl Lia {
         &self.active
     }
 
-    /// The gate voltages last emitted, one per column.
+    /// The gate voltages last emitted, one per column of this component's range.
     pub fn gate_levels(&self) -> &[f32] {
         &self.gates
+    }
+
+    /// The columns whose comparators this component holds.
+    pub fn columns(&self) -> Range<usize> {
+        self.columns.clone()
     }
 
     /// The programmed array.
@@ -849,11 +882,12 @@ impl Lia {
 
     /// Sets every gate line to its target level, emitting the changes.
     fn drive(&mut self, ctx: &mut Ctx) {
-        for (j, (old, &v)) in self.gates.iter_mut().zip(&self.target).enumerate() {
+        let j0 = self.columns.start;
+        for (k, (old, &v)) in self.gates.iter_mut().zip(&self.target).enumerate() {
             if *old != v {
                 *old = v;
-                ctx.emit(j as Port, Payload::Gate { volts: v });
-                ctx.record("gate", j as u32, f64::from(v));
+                ctx.emit((j0 + k) as Port, Payload::Gate { volts: v });
+                ctx.record("gate", (j0 + k) as u32, f64::from(v));
             }
         }
     }
@@ -865,10 +899,11 @@ impl Component for Lia {
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
-        self.gates = self.array.gates(&self.active);
-        for (j, &v) in self.gates.iter().enumerate() {
-            ctx.emit(j as Port, Payload::Gate { volts: v });
-            ctx.record("gate", j as u32, f64::from(v));
+        self.gates = self.array.gates_of(&self.active, self.columns.clone());
+        let j0 = self.columns.start;
+        for (k, &v) in self.gates.iter().enumerate() {
+            ctx.emit((j0 + k) as Port, Payload::Gate { volts: v });
+            ctx.record("gate", (j0 + k) as u32, f64::from(v));
         }
     }
 
@@ -896,7 +931,7 @@ impl Component for Lia {
             }
             _ => return,
         }
-        self.target = self.array.gates(&self.active);
+        self.target = self.array.gates_of(&self.active, self.columns.clone());
         if self.delay_ns == 0 {
             self.drive(ctx);
         } else if self.wake.is_none() && self.target != self.gates {

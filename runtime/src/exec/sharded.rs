@@ -27,7 +27,9 @@
 //! [`Partition::balanced`] (the default): components joined by wires in *both* directions
 //! (a neuron and its synapse column exchange their Thevenin sources) form a cluster that is
 //! never split; clusters, ordered by their smallest id, are cut into `workers` contiguous
-//! runs of about equal component counts. If there are fewer clusters than workers, the
+//! runs of about equal component counts; a lone component then joins the worker holding
+//! most of the components it feeds (an LIA bank goes with its columns). If there are
+//! fewer clusters than workers, the
 //! components themselves are cut into contiguous id ranges. Nothing about the network's
 //! shape is assumed; any other assignment can be given with [`Partition::new`] (results do
 //! not depend on it, only speed does). The worker count is clamped to
@@ -223,6 +225,34 @@ impl Partition {
             }
             for x in 0..n {
                 owner[x] = shard_of[roots[x]];
+            }
+            // A lone component that fans out (an LIA bank, an input generator) joins the
+            // worker holding most of the components it feeds: its fan-out stays local.
+            let mut members = vec![0usize; workers];
+            for &o in &owner {
+                members[o] += 1;
+            }
+            for x in 0..n {
+                if size[roots[x]] != 1 || members[owner[x]] == 1 {
+                    continue;
+                }
+                let mut count = vec![0usize; workers];
+                for wires in &net.routes[x] {
+                    for &(dst, _) in wires {
+                        if (dst as usize) < n && dst as usize != x {
+                            count[owner[dst as usize]] += 1;
+                        }
+                    }
+                }
+                if count.iter().sum::<usize>() < 2 {
+                    continue;
+                }
+                let best = (0..workers).max_by_key(|&w| (count[w], std::cmp::Reverse(w)));
+                if let Some(w) = best.filter(|&w| count[w] > count[owner[x]]) {
+                    members[owner[x]] -= 1;
+                    members[w] += 1;
+                    owner[x] = w;
+                }
             }
         } else {
             for (x, o) in owner.iter_mut().enumerate() {
@@ -608,6 +638,8 @@ impl Worker {
             if (0..self.n).all(|r| r == me || own[r].0 < t) {
                 break;
             }
+            // No event of this batch can reach another worker sooner than one hop.
+            let floor = Topo::bound(t, d, 1);
             for ev in evs {
                 for (r, o) in own.iter_mut().enumerate() {
                     if r != me {
@@ -616,6 +648,9 @@ impl Worker {
                             *o = b;
                         }
                     }
+                }
+                if (0..self.n).all(|r| r == me || own[r] <= floor) {
+                    break;
                 }
             }
         }

@@ -42,6 +42,10 @@ pub const TAG_COLUMN: u64 = 0x7093;
 pub const TAG_INITIAL: u64 = 0x7094;
 /// Stream tag of LIAs: `key(seed, &[TAG_LIA, layer index])`.
 pub const TAG_LIA: u64 = 0x7095;
+/// Columns per comparator bank of a lateral-inhibition array: larger layers get several
+/// banks (components), so that the gate work of a fire can run in parallel.
+pub const LIA_BANK_COLUMNS: usize = 256;
+
 /// Stream tag of prototypes: `key(seed, &[TAG_PROTOTYPE, layer index])` is a layer's
 /// [`LayerIds::prototype_key`].
 pub const TAG_PROTOTYPE: u64 = 0x7096;
@@ -367,10 +371,19 @@ impl Builder<'_> {
                     topo.lia_variability.unwrap_or(topo.variability),
                     seed,
                 );
-                ids.lia = Some(self.b.add(
-                    format!("{}.lia", spec.name),
-                    Box::new(Lia::new(array).with_delay(params.comparator_delay_ns)),
-                ));
+                let array = Arc::new(array);
+                let banks = n.div_ceil(LIA_BANK_COLUMNS);
+                for b in 0..banks {
+                    let columns = b * LIA_BANK_COLUMNS..((b + 1) * LIA_BANK_COLUMNS).min(n);
+                    let name = if banks == 1 {
+                        format!("{}.lia", spec.name)
+                    } else {
+                        format!("{}.lia[{b}]", spec.name)
+                    };
+                    let bank = Lia::bank(Arc::clone(&array), columns)
+                        .with_delay(params.comparator_delay_ns);
+                    ids.lia.push(self.b.add(name, Box::new(bank)));
+                }
             }
         }
         Ok(ids)
@@ -421,9 +434,11 @@ impl Builder<'_> {
             b.connect(col, column::OUT_COLUMN, nrn, neuron::IN_COLUMN);
             b.connect(nrn, neuron::OUT_NODE, col, column::IN_NODE);
             let j = j as Port;
-            if let Some(lia) = me.lia {
-                b.connect(nrn, neuron::OUT_LI, lia, j);
-                b.connect(lia, j, col, column::IN_GATE);
+            for (k, &bank) in me.lia.iter().enumerate() {
+                b.connect(nrn, neuron::OUT_LI, bank, j);
+                if j as usize / LIA_BANK_COLUMNS == k {
+                    b.connect(bank, j, col, column::IN_GATE);
+                }
             }
             if let Some(driver) = me.gate_driver {
                 b.connect(driver, j, col, column::IN_GATE);

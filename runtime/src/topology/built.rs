@@ -11,8 +11,9 @@ pub struct LayerIds {
     pub neurons: Vec<CompId>,
     /// The synapse column into neuron `j`.
     pub columns: Vec<CompId>,
-    /// The lateral-inhibition array driving the columns' gates, if any.
-    pub lia: Option<CompId>,
+    /// The lateral-inhibition array driving the columns' gates, as comparator banks of
+    /// consecutive columns (one bank up to 256 neurons); empty without an LIA.
+    pub lia: Vec<CompId>,
     /// The gate driver (supervised layers), if any.
     pub gate_driver: Option<CompId>,
     /// Key of the layer's prototypes (`initial: Prototypes(..)`), see
