@@ -846,7 +846,7 @@ impl runtime::component::Component for PingPong {
 }
 
 #[test]
-fn a_zero_time_loop_halts_the_reference_and_sharded_executors() {
+fn a_zero_time_loop_halts_every_executor() {
     let net = || {
         let mut b = NetworkBuilder::new(Clock::default());
         let x = b.add("ping", Box::new(PingPong));
@@ -863,6 +863,8 @@ fn a_zero_time_loop_halts_the_reference_and_sharded_executors() {
             Box::new(ShardedSimulation::new(net(), w)),
         ));
     }
+    let actix = BlockingActixSimulation::new(net(), 1).expect("actix system");
+    execs.push(("actix/1".into(), Box::new(actix)));
     for (label, mut ex) in execs {
         let done = watchdog("zero-time loop", 60);
         ex.run_until(MS);

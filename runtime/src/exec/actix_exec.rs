@@ -279,6 +279,7 @@ pub struct ActixSimulation {
     records: Vec<Record>,
     stats: ActixStats,
     poisoned: bool,
+    halted: Option<String>,
 }
 
 impl ActixSimulation {
@@ -332,6 +333,7 @@ impl ActixSimulation {
             records: Vec::new(),
             stats: ActixStats::default(),
             poisoned: false,
+            halted: None,
         })
     }
 
@@ -431,6 +433,11 @@ impl ActixSimulation {
         result
     }
 
+    /// Why the run stopped for good (a zero-time loop), if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
     /// Processes every event with time `<= until`.
     pub async fn run_through(&mut self, until: Ns) -> Result<(), ActixError> {
         self.run_until(until.saturating_add(1)).await
@@ -464,6 +471,22 @@ impl ActixSimulation {
             }
             let mut batch = entry.remove();
             self.now = t;
+            if d > super::reference::MAX_DELTA {
+                let who: Vec<&str> = batch
+                    .iter()
+                    .take(4)
+                    .map(|e| self.net.names[e.dst as usize].as_str())
+                    .collect();
+                self.halted = Some(format!(
+                    "zero-time loop: more than {} delta cycles at t = {t} ns (e.g. {}); \
+                     components keep re-triggering each other without delay — give the \
+                     lateral-inhibition array a comparator delay (`comparator_delay_ns`)",
+                    super::reference::MAX_DELTA,
+                    who.join(", ")
+                ));
+                self.queue.clear();
+                break;
+            }
             self.stats.batches += 1;
             batch.sort_unstable_by_key(|e| (e.dst, e.src, e.seq));
             let mut it = batch.into_iter().peekable();
@@ -556,6 +579,9 @@ impl BlockingActixSimulation {
 impl Executor for BlockingActixSimulation {
     fn handled_events(&self) -> u64 {
         self.stats().events
+    }
+    fn halted(&self) -> Option<String> {
+        self.sim.halted().map(str::to_string)
     }
     fn now(&self) -> Ns {
         self.sim.now()
