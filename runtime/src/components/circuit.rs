@@ -60,6 +60,20 @@ impl Validate for NeuronCircuit {
     }
 }
 
+/// Node 1 between the column's Thevenin source (`v_col` volts behind `g_col` siemens) and
+/// the neuron's (`v_n` behind `g_n`): `(v_col·g_col + v_n·g_n) / (g_col + g_n)`, 0 V when
+/// nothing is connected. Column and neuron both use this one expression, so they agree on
+/// node 1 bit for bit (a dormancy proof made by one is checked by the other).
+#[inline]
+pub fn node1_volts(v_col: f64, g_col: f64, v_n: f64, g_n: f64) -> f64 {
+    let g = g_col + g_n;
+    if g > 0.0 {
+        (v_col * g_col + v_n * g_n) / g
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 //! Ports — in: [`IN_PATTERN`], [`IN_GATE`], [`IN_NODE`], and `IN_LINE_BASE + i` for spikes
 //! on line `i`; out: [`OUT_COLUMN`] (to the neuron).
 
+use super::circuit::node1_volts;
 use crate::component::{Component, Ctx};
 use crate::event::{Event, Payload, Port};
 use crate::time::{Clock, Ns};
@@ -206,12 +207,7 @@ impl Column {
     /// Node-1 voltage during a phase (CLK `high` or not).
     fn node1(&self, side: (f64, f64), high: bool) -> f64 {
         let v_col = if high { side.0 } else { 0.0 };
-        let g = side.1 + self.node_g;
-        if g > 0.0 {
-            (v_col * side.1 + self.node_v * self.node_g) / g
-        } else {
-            0.0
-        }
+        node1_volts(v_col, side.1, self.node_v, self.node_g)
     }
 
     /// Extreme line amplitudes during a phase: (min, max).
@@ -288,13 +284,7 @@ impl Column {
     /// neuron's own, so both sides agree bit for bit).
     fn covered(cert: (f64, f64, f64), side: (f64, f64)) -> bool {
         let (v_cert, v_n, g_n) = cert;
-        let total = side.1 + g_n;
-        let v1 = if total > 0.0 {
-            (side.0 * side.1 + v_n * g_n) / total
-        } else {
-            0.0
-        };
-        side.0 >= 0.0 && v1 <= v_cert
+        side.0 >= 0.0 && node1_volts(side.0, side.1, v_n, g_n) <= v_cert
     }
 
     /// Sends the held sources as one [`Payload::ColumnHistory`].

@@ -23,7 +23,7 @@
 //! Ports — in: [`IN_COLUMN`] (column side), [`IN_CONTROL`]; out: [`OUT_NODE`] (neuron side,
 //! to the column), [`OUT_SPIKE`], [`OUT_LI`].
 
-use super::circuit::NeuronCircuit;
+use super::circuit::{node1_volts, NeuronCircuit};
 use crate::component::{Component, Ctx};
 use crate::event::{Control, Event, Payload, Port};
 use crate::time::Ns;
@@ -216,12 +216,7 @@ impl Neuron {
     fn node1(&self, ts_on: bool, high: bool) -> f64 {
         let v_col = if high { self.col_v_high } else { 0.0 };
         let (v_n, g_n) = self.neuron_side_with(ts_on, high);
-        let g = self.col_g + g_n;
-        if g > 0.0 {
-            (v_col * self.col_g + v_n * g_n) / g
-        } else {
-            0.0
-        }
+        node1_volts(v_col, self.col_g, v_n, g_n)
     }
 
     /// Voltages (node 1, across the TS, node 2) with the CLK at `high`.
@@ -368,12 +363,7 @@ impl Neuron {
             return false;
         };
         let (v_n, g_n) = self.neuron_side_with(false, true);
-        let total = g + g_n;
-        let v1 = if total > 0.0 {
-            (v_high * g + v_n * g_n) / total
-        } else {
-            0.0
-        };
+        let v1 = node1_volts(v_high, g, v_n, g_n);
         if v_high >= 0.0 && v1 <= v_cert {
             self.deferred.push((t, v_high, g));
             if self.deferred.len() >= MAX_DEFERRED {

@@ -477,13 +477,7 @@ impl ActixSimulation {
                     .take(4)
                     .map(|e| self.net.names[e.dst as usize].as_str())
                     .collect();
-                self.halted = Some(format!(
-                    "zero-time loop: more than {} delta cycles at t = {t} ns (e.g. {}); \
-                     components keep re-triggering each other without delay — give the \
-                     lateral-inhibition array a comparator delay (`comparator_delay_ns`)",
-                    super::reference::MAX_DELTA,
-                    who.join(", ")
-                ));
+                self.halted = Some(super::zero_time_loop_message(t, &who));
                 self.queue.clear();
                 break;
             }

@@ -56,6 +56,18 @@ pub fn route<'a>(
     }
 }
 
+/// Why a run stopped at a zero-time loop: more than [`reference::MAX_DELTA`] delta
+/// cycles at `t_ns`, with a few of the components involved.
+pub fn zero_time_loop_message(t_ns: Ns, names: &[&str]) -> String {
+    format!(
+        "zero-time loop: more than {} delta cycles at t = {t_ns} ns (e.g. {}); components \
+         keep re-triggering each other without delay — give the lateral-inhibition array a \
+         comparator delay (`comparator_delay_ns`)",
+        reference::MAX_DELTA,
+        names.join(", ")
+    )
+}
+
 /// What protocol drivers need from an executor.
 pub trait Executor {
     /// Current time: every event before it has been processed.

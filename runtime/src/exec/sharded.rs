@@ -1032,13 +1032,7 @@ impl ShardedSimulation {
                     .iter()
                     .map(|&id| self.net.names[id as usize].as_str())
                     .collect();
-                self.halted = Some(format!(
-                    "zero-time loop: more than {} delta cycles at t = {t} ns (e.g. {}); \
-                     components keep re-triggering each other without delay — give the \
-                     lateral-inhibition array a comparator delay (`comparator_delay_ns`)",
-                    super::reference::MAX_DELTA,
-                    names.join(", ")
-                ));
+                self.halted = Some(super::zero_time_loop_message(t, &names));
             }
             if w == 0 {
                 self.stats.rounds += r.rounds;
