@@ -80,6 +80,9 @@ pub struct Column {
     dormant: Option<(f64, f64, f64)>,
     /// Sources held back from a dormant neuron: `(time, v_high, g)`.
     held: Vec<(Ns, f64, f64)>,
+    /// Whether no device can program in either CLK phase under the present configuration
+    /// (`None`: not known since the configuration last changed).
+    quiet: Option<bool>,
 }
 
 /// Sources a column holds back before sending them anyway (bounds its memory).
@@ -121,6 +124,7 @@ impl Column {
             programmable: true,
             dormant: None,
             held: Vec::new(),
+            quiet: None,
         };
         c.refresh_sums();
         c
@@ -137,9 +141,11 @@ impl Column {
         &self.g
     }
 
-    /// Overwrites the conductances (restoring a saved state).
+    /// Overwrites the conductances (restoring a saved state); the column's source follows
+    /// at its next event.
     pub fn set_conductances(&mut self, g: &[f32]) {
         self.g.copy_from_slice(g);
+        self.refresh_sums();
     }
 
     /// The fabricated device of synapse `i`.
@@ -172,6 +178,7 @@ impl Column {
     /// Recomputes the cached sums, always in synapse order (so the result is a pure
     /// function of conductances and amplitudes, never of the history of updates).
     fn refresh_sums(&mut self) {
+        self.quiet = None;
         let mut s = Sums {
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
@@ -229,13 +236,23 @@ impl Column {
         self.params.programs(hi - v1) || self.params.programs(lo - v1)
     }
 
+    /// Whether no device can program in either phase under the present configuration.
+    fn is_quiet(&mut self) -> bool {
+        if let Some(q) = self.quiet {
+            return q;
+        }
+        let side = self.column_side();
+        let q = !self.may_program(side, true) && !self.may_program(side, false);
+        self.quiet = Some(q);
+        q
+    }
+
     /// Applies programming over `[t_prog, t)` in CLK-phase pieces. Returns whether any
     /// conductance changed.
     fn program_until(&mut self, t: Ns, clock: &Clock) -> bool {
         let mut changed = false;
         // Nothing changes between two events: if neither phase can program, skip them all.
-        let side = self.column_side();
-        if self.t_prog < t && !self.may_program(side, true) && !self.may_program(side, false) {
+        if self.t_prog < t && self.is_quiet() {
             self.t_prog = t;
             return false;
         }
@@ -337,10 +354,10 @@ impl Column {
         } else if !own_wake || changed {
             self.idle_phase = None;
         }
-        let now_prog = self.may_program(side, high);
+        let now_prog = !self.is_quiet() && self.may_program(side, high);
         let at = if now_prog && self.idle_phase != Some(phase) {
             Some((t + self.substep_ns).min(clock.phase_end(t)))
-        } else if now_prog || self.may_program(side, !high) {
+        } else if now_prog || (!self.is_quiet() && self.may_program(side, !high)) {
             Some(clock.phase_end(t))
         } else {
             None
@@ -436,6 +453,12 @@ impl Component for Column {
                 }
             }
             _ => {}
+        }
+        if matches!(
+            ev.payload,
+            Payload::Gate { .. } | Payload::NeuronSide { .. }
+        ) {
+            self.quiet = None; // gate or node 1 changed (sums changes clear it themselves)
         }
         if changed && ctx.probing() {
             for (i, &g) in self.g.iter().enumerate() {
