@@ -122,15 +122,24 @@ impl ExpSum {
 
     /// Critical points of `y` (zeros of `y'`) strictly inside `(0, t_end_s)`, ascending.
     pub fn critical_points(&self, t_end_s: f64) -> Vec<f64> {
-        let mut terms: Vec<ExpTerm> = self.terms().to_vec();
+        let (points, n) = self.critical_points_fixed(t_end_s);
+        points[..n].to_vec()
+    }
+
+    /// [`Self::critical_points`] without allocating: at most two with three terms.
+    fn critical_points_fixed(&self, t_end_s: f64) -> ([f64; 2], usize) {
+        let mut terms = self.terms;
+        let terms = &mut terms[..self.len];
         terms.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
         // Derivative coefficients: y' = Σ d_j e^{−λ_j t}, d_j = −λ_j a_j.
-        let d: Vec<(f64, f64)> = terms
-            .iter()
-            .map(|t| (-t.rate_per_s * t.amplitude, t.rate_per_s))
-            .collect();
+        let mut d = [(0.0f64, 0.0f64); 3];
+        for (dj, t) in d.iter_mut().zip(terms.iter()) {
+            *dj = (-t.rate_per_s * t.amplitude, t.rate_per_s);
+        }
+        let d = &d[..terms.len()];
         let slope = |t: f64| d.iter().map(|&(c, l)| c * (-l * t).exp()).sum::<f64>();
-        let mut pieces = vec![0.0];
+        let mut pieces = [0.0f64; 3];
+        let mut n_pieces = 1;
         if d.len() == 3 {
             // h(t) = y'(t)·e^{λ2 t} = d0·e^{(λ2−λ0)t} + d1 + d2·e^{−(λ2... )}; its derivative
             // vanishes where d0(λ1−λ0)e^{(λ2−λ0)t} = d2(λ2−λ1).
@@ -141,13 +150,16 @@ impl ExpSum {
             if ratio.is_finite() && ratio > 0.0 {
                 let t = ratio.ln() / (l2 - l0);
                 if t > 0.0 && t < t_end_s {
-                    pieces.push(t);
+                    pieces[n_pieces] = t;
+                    n_pieces += 1;
                 }
             }
         }
-        pieces.push(t_end_s);
-        let mut out = Vec::new();
-        for w in pieces.windows(2) {
+        pieces[n_pieces] = t_end_s;
+        n_pieces += 1;
+        let mut out = [0.0f64; 2];
+        let mut n_out = 0;
+        for w in pieces[..n_pieces].windows(2) {
             let (mut lo, mut hi) = (w[0], w[1]);
             let (s_lo, s_hi) = (slope(lo), slope(hi));
             if s_lo == 0.0 || s_hi == 0.0 || (s_lo > 0.0) == (s_hi > 0.0) {
@@ -165,11 +177,12 @@ impl ExpSum {
                 }
             }
             let root = 0.5 * (lo + hi);
-            if root > 0.0 && root < t_end_s {
-                out.push(root);
+            if root > 0.0 && root < t_end_s && n_out < out.len() {
+                out[n_out] = root;
+                n_out += 1;
             }
         }
-        out
+        (out, n_out)
     }
 
     /// The first integer nanosecond `t` in `1..=end_ns` with `y(t) >= level`, if any.
@@ -183,9 +196,11 @@ impl ExpSum {
         if self.upper_bound(end_s) < level {
             return None;
         }
-        let mut bounds = vec![0.0];
-        bounds.extend(self.critical_points(end_s));
-        bounds.push(end_s);
+        let (crit, n_crit) = self.critical_points_fixed(end_s);
+        let mut bounds = [0.0f64; 4];
+        bounds[1..=n_crit].copy_from_slice(&crit[..n_crit]);
+        bounds[n_crit + 1] = end_s;
+        let bounds = &bounds[..n_crit + 2];
         // Integer ticks covered by each monotone piece: (prev_hi, hi] in ns.
         let mut first_tick: u64 = 1;
         for w in bounds.windows(2) {
