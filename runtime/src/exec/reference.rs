@@ -41,6 +41,9 @@ pub struct Simulation {
     emissions: Vec<Emission>,
     wakes: Vec<(Ns, u64)>,
     halted: Option<String>,
+    /// Events routed to the delta cycle right after the batch being handled — most of
+    /// them — gathered here and queued once per batch rather than once per event.
+    next: Vec<Event>,
 }
 
 impl Simulation {
@@ -59,6 +62,7 @@ impl Simulation {
             emissions: Vec::new(),
             wakes: Vec::new(),
             halted: None,
+            next: Vec::new(),
         }
     }
 
@@ -126,20 +130,40 @@ impl Simulation {
             self.net.components[id as usize].start(&mut ctx);
             self.route(id, 0, 0);
         }
+        self.flush_next(0, 0);
     }
 
     /// Routes the emissions and wake-ups of `src` produced while handling at `(t, d)`.
     fn route(&mut self, src: CompId, t: Ns, d: u32) {
         let net = &self.net;
         let queue = &mut self.queue;
+        let next = &mut self.next;
         super::route(
             (src, t, d),
             &mut self.seq[src as usize],
             &mut self.emissions,
             &mut self.wakes,
             |port| net.fanout(src, port),
-            |ev| queue.entry((ev.time, ev.delta)).or_default().push(ev),
+            |ev| {
+                if ev.time == t && ev.delta == d + 1 {
+                    next.push(ev);
+                } else {
+                    queue.entry((ev.time, ev.delta)).or_default().push(ev);
+                }
+            },
         );
+    }
+
+    /// Queues the events gathered for `(t, d + 1)` while handling `(t, d)`.
+    fn flush_next(&mut self, t: Ns, d: u32) {
+        if !self.next.is_empty() {
+            let batch = self.queue.entry((t, d + 1)).or_default();
+            if batch.is_empty() {
+                std::mem::swap(batch, &mut self.next);
+            } else {
+                batch.append(&mut self.next);
+            }
+        }
     }
 
     /// Processes the earliest batch; false if the queue is empty.
@@ -177,6 +201,7 @@ impl Simulation {
             self.stats.events += 1;
             self.route(id, t, d);
         }
+        self.flush_next(t, d);
         true
     }
 
