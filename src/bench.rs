@@ -157,7 +157,8 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
     }
     let mut out = Vec::new();
     for path in &opts.topologies {
-        let checked = load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // The loader's messages name the file (and line and column) themselves.
+        let checked = load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         check_memory(&checked, path)?;
         for exec in &opts.executors {
             let workers: &[usize] = if exec == "reference" {
@@ -166,6 +167,8 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
                 &opts.workers
             };
             for &w in workers {
+                // The sharded executor runs at least one worker.
+                let w = if exec == "sharded" { w.max(1) } else { w };
                 for rep in 0..opts.reps.max(1) {
                     let r = run_once(&checked, opts, exec, w, rep)
                         .with_context(|| format!("{}: {exec} with {w} workers", path.display()))?;
