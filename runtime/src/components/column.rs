@@ -83,6 +83,10 @@ pub struct Column {
     /// Whether no device can program in either CLK phase under the present configuration
     /// (`None`: not known since the configuration last changed).
     quiet: Option<bool>,
+    /// The fabricated devices of the synapses programmed since the column last went idle,
+    /// re-derived once per programming episode rather than at every sub-step; empty
+    /// (freed) while nothing programs, so idle columns keep only their conductances.
+    programming: Vec<Option<RsDevice>>,
 }
 
 /// Sources a column holds back before sending them anyway (bounds its memory).
@@ -125,6 +129,7 @@ impl Column {
             dormant: None,
             held: Vec::new(),
             quiet: None,
+            programming: Vec::new(),
         };
         c.refresh_sums();
         c
@@ -268,7 +273,17 @@ impl Column {
                     if !self.params.programs(v) {
                         continue;
                     }
-                    let dev = self.device(i);
+                    if self.programming.len() != self.g.len() {
+                        self.programming = vec![None; self.g.len()];
+                    }
+                    let dev = match self.programming[i] {
+                        Some(d) => d,
+                        None => {
+                            let d = self.device(i);
+                            self.programming[i] = Some(d);
+                            d
+                        }
+                    };
                     let g0 = self.g[i] as f64;
                     let p0 = dev.p_of(g0);
                     let z = if self.variability.cycle_to_cycle {
@@ -362,6 +377,9 @@ impl Column {
         } else {
             None
         };
+        if at.is_none() && !self.programming.is_empty() {
+            self.programming = Vec::new(); // idle: free the devices
+        }
         if let Some(at) = at {
             if self.substep_wake.is_none_or(|w| w <= t || w > at) {
                 self.substep_wake = Some(at);
