@@ -137,3 +137,48 @@ fn a_784_input_layer_is_a_winner_take_all() {
         );
     }
 }
+
+/// Dormancy (a silent neuron's column holding back its inputs) must not change what a
+/// network does: probed neurons never go dormant, so the same layer with and without
+/// probes on its neurons must fire identically — every neuron, every presentation.
+#[test]
+fn dormant_neurons_fire_exactly_as_awake_ones() {
+    if cfg!(debug_assertions) {
+        eprintln!("skipped in debug builds");
+        return;
+    }
+    let path = topologies().join("wta_ff/784x100.ron");
+    let text = std::fs::read_to_string(&path).expect("readable");
+    let dir = path.parent().expect("folder");
+    let probed = text.replacen(
+        "    protocol: [",
+        "    probes: [(target: \"wta\", signals: [Spikes])],\n    protocol: [",
+        1,
+    );
+    assert_ne!(probed, text);
+    let run = |src: &str| {
+        let checked = parse_str(src, &path, dir).unwrap_or_else(|e| panic!("{e}"));
+        let built = build(&checked.topology, &checked.base_dir, 7).expect("builds");
+        let ids = NetworkIds::of(&built);
+        let mut sim = Simulation::new(built.builder.build());
+        let log = run_protocol(&mut sim, &ids, &checked.topology, None).expect("runs");
+        let per_step: Vec<_> = log.steps.iter().map(|s| s.fires.clone()).collect();
+        (
+            log.layers["wta"].fires_per_neuron.clone(),
+            per_step,
+            sim.stats().events,
+        )
+    };
+    let (dormant, dormant_steps, dormant_events) = run(&text);
+    let (awake, awake_steps, awake_events) = run(&probed);
+    assert!(dormant.iter().sum::<u64>() > 100);
+    assert_eq!(dormant, awake);
+    assert_eq!(dormant_steps, awake_steps);
+    // And dormancy is what saves the work: at each fire a silent loser's column takes two
+    // gate changes but forwards neither, where an awake neuron gets both (about half the
+    // events of the layer); ask for at least 40 % fewer.
+    assert!(
+        dormant_events * 10 < awake_events * 6,
+        "{dormant_events} vs {awake_events} events"
+    );
+}
