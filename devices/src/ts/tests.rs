@@ -176,3 +176,37 @@ proptest! {
         prop_assert_eq!(predicted, s.transition.map(|_| s.elapsed_ns));
     }
 }
+
+proptest! {
+    /// Whole periods in closed form agree with the same periods advanced phase by phase,
+    /// and are refused (changing nothing) whenever the phase-by-phase path would switch.
+    #[test]
+    fn closed_form_periods_match_phase_by_phase(
+        seed in 0u64..1000,
+        vh in 0.0f64..0.9,
+        vl in 0.0f64..0.3,
+        k in 1u64..40,
+        u0 in 0.0f64..0.4,
+    ) {
+        let p = fig2();
+        let mut a = TsDevice::new(&p, Variability::FULL, seed);
+        let mut st = *a.state();
+        st.nucleation = u0;
+        a.set_state(st);
+        let mut b = a.clone();
+        let before = *a.state();
+        if a.advance_periods(vh, 250_000, vl, 250_000, k) {
+            for _ in 0..k {
+                prop_assert!(b.advance(vh, 250_000).transition.is_none());
+                prop_assert!(b.advance(vl, 250_000).transition.is_none());
+            }
+            let (x, y) = (a.state(), b.state());
+            prop_assert!(!x.on && !y.on);
+            prop_assert!((x.nucleation - y.nucleation).abs() <= 1e-9 * (1.0 + y.nucleation.abs()));
+            prop_assert!((x.bridge - y.bridge).abs() <= 1e-12);
+            prop_assert!((x.residue - y.residue).abs() <= 1e-12);
+        } else {
+            prop_assert_eq!(*a.state(), before);
+        }
+    }
+}
