@@ -548,3 +548,56 @@ fn every_shipped_topology_and_pattern_file_validates() {
         "{topos} topologies, {patterns} pattern files in {files:?}"
     );
 }
+
+/// A layer may have its own TS device and circuit; a bad one is located at the layer.
+#[test]
+fn a_layer_can_override_the_neuron_devices() {
+    use runtime::components::neuron::Neuron;
+    let good = small();
+    let from = "            learning: true,\n        ),\n        (\n            name: \"out\",";
+    assert!(good.contains(from), "small.ron changed");
+    let with = good.replacen(
+        from,
+        "            learning: true,\n            ts: \"builtin:ts_fig2\",\n        ),\n        (\n            name: \"out\",",
+        1,
+    );
+    let checked = check(&with).unwrap_or_else(|e| panic!("{e}"));
+    let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+    let ids = NetworkIds::of(&built);
+    let net = built.builder.build();
+    let set = devices::DeviceSet::builtin();
+    let mu0 = |layer: &str| {
+        let id = ids.layers[layer].neurons[0];
+        net.get::<Neuron>(id)
+            .expect("neuron")
+            .ts()
+            .device_rates()
+            .mu0_per_s
+    };
+    // μ0 with its fabrication spread stays within a factor 2 of each set's own value.
+    let (hidden, out) = (mu0("hidden"), mu0("out"));
+    assert!(
+        (hidden / set.ts_fig2.mu0_per_s - 1.0).abs() < 0.5,
+        "{hidden}"
+    );
+    assert!((out / set.ts_neuron.mu0_per_s - 1.0).abs() < 0.5, "{out}");
+    assert!((set.ts_fig2.mu0_per_s / set.ts_neuron.mu0_per_s - 1.0).abs() > 0.5);
+    let bad = good.replacen(
+        from,
+        "            learning: true,\n            circuit: \"builtin:nope\",\n        ),\n        (\n            name: \"out\",",
+        1,
+    );
+    let e = check(&bad).expect_err("unknown built-in").to_string();
+    let line = e
+        .lines()
+        .find(|l| l.contains("field `layers[0].circuit`"))
+        .unwrap_or_else(|| panic!("no located layer error in:\n{e}"));
+    assert!(
+        line.starts_with(&format!(
+            "bad.ron:{}",
+            pos(&bad, "circuit: \"builtin:nope\"")
+        )),
+        "{line}"
+    );
+    assert!(line.contains("\"builtin:neuron_cmos\""), "{line}");
+}

@@ -71,6 +71,8 @@ pub struct Devices {
     pub lia: Option<LiaParams>,
     /// The LIA's comparators.
     pub comparator: ComparatorParams,
+    /// Per layer (file order): its own TS device and circuit, where it overrides them.
+    pub layers: Vec<(Option<TsParams>, Option<NeuronCircuit>)>,
 }
 
 /// Loads `spec` (a path relative to `base_dir`, or `builtin:NAME` among `builtins`).
@@ -80,7 +82,11 @@ fn device<T: DeserializeOwned + Validate>(
     base_dir: &Path,
     builtins: &[(&str, &dyn Fn() -> T)],
 ) -> Result<T, Issue> {
-    let field = format!("devices.{field}");
+    let field = if field.starts_with("layers[") {
+        field.to_string()
+    } else {
+        format!("devices.{field}")
+    };
     if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
         let known: Vec<String> = builtins
             .iter()
@@ -143,6 +149,27 @@ pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<
         device("comparator", cmp_spec, base_dir, &cmp_builtins),
         &mut issues,
     );
+    let mut layers = Vec::with_capacity(topo.layers.len());
+    for (l, spec) in topo.layers.iter().enumerate() {
+        let ts = spec.ts.as_ref().and_then(|t| {
+            keep(
+                device(&format!("layers[{l}].ts"), t, base_dir, &ts_builtins),
+                &mut issues,
+            )
+        });
+        let circuit = spec.circuit.as_ref().and_then(|c| {
+            keep(
+                device(
+                    &format!("layers[{l}].circuit"),
+                    c,
+                    base_dir,
+                    &circuit_builtins,
+                ),
+                &mut issues,
+            )
+        });
+        layers.push((ts, circuit));
+    }
     match (ts, synapse, circuit, lia, comparator) {
         (Some(ts), Some(synapse), Some(circuit), Some(lia), Some(comparator))
             if issues.is_empty() =>
@@ -153,6 +180,7 @@ pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<
                 circuit,
                 lia,
                 comparator,
+                layers,
             })
         }
         _ => Err(issues),
@@ -304,7 +332,12 @@ impl Builder<'_> {
         let node_probe = probed_signals(topo)
             .get(spec.name.as_str())
             .is_some_and(|s| s.contains(&Signal::Node));
-        let mut circuit = self.devices.circuit.clone();
+        let (layer_ts, layer_circuit) = match self.devices.layers.get(l) {
+            Some((t, c)) => (t.as_ref(), c.as_ref()),
+            None => (None, None),
+        };
+        let ts = layer_ts.unwrap_or(&self.devices.ts);
+        let mut circuit = layer_circuit.unwrap_or(&self.devices.circuit).clone();
         if let Some(a) = spec.spike_amplitude_volts {
             circuit.spike_amplitude_volts = a;
         }
@@ -315,7 +348,7 @@ impl Builder<'_> {
         for j in 0..n {
             let seed = key(self.seed, &[TAG_NEURON, l as u64, j as u64]);
             let ts_var = topo.neuron_variability.unwrap_or(topo.variability);
-            let nrn = Neuron::new(&self.devices.ts, &circuit, ts_var, seed)
+            let nrn = Neuron::new(ts, &circuit, ts_var, seed)
                 .with_learning(spec.learning)
                 .with_edge_probing(node_probe);
             ids.neurons.push(

@@ -139,6 +139,14 @@ pub struct LayerSpec {
     /// fixed resistors, as in the paper's Fig 3b.
     #[serde(default = "default_true")]
     pub programmable: bool,
+    /// This layer's neurons' TS memristor, overriding `devices.ts` (a `TsParams` file or
+    /// a built-in name; default: `devices.ts`).
+    #[serde(default)]
+    pub ts: Option<String>,
+    /// This layer's neuron CMOS circuit, overriding `devices.circuit` (default:
+    /// `devices.circuit`).
+    #[serde(default)]
+    pub circuit: Option<String>,
 }
 
 fn default_gate_volts() -> f64 {
