@@ -472,12 +472,8 @@ impl ActixSimulation {
             let mut batch = entry.remove();
             self.now = t;
             if d > super::reference::MAX_DELTA {
-                let who: Vec<&str> = batch
-                    .iter()
-                    .take(4)
-                    .map(|e| self.net.names[e.dst as usize].as_str())
-                    .collect();
-                self.halted = Some(super::zero_time_loop_message(t, &who));
+                let ids = batch.iter().map(|e| e.dst);
+                self.halted = Some(super::zero_time_loop_message(t, ids, &self.net.names));
                 self.queue.clear();
                 break;
             }

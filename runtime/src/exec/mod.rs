@@ -57,14 +57,24 @@ pub fn route<'a>(
 }
 
 /// Why a run stopped at a zero-time loop: more than [`reference::MAX_DELTA`] delta
-/// cycles at `t_ns`, with a few of the components involved.
-pub fn zero_time_loop_message(t_ns: Ns, names: &[&str]) -> String {
+/// cycles at `t_ns`, naming (from `names`, the network's) the first few components of
+/// the looping batch, `ids`.
+pub fn zero_time_loop_message(
+    t_ns: Ns,
+    ids: impl IntoIterator<Item = CompId>,
+    names: &[String],
+) -> String {
+    let who: Vec<&str> = ids
+        .into_iter()
+        .take(4)
+        .map(|id| names.get(id as usize).map_or("?", String::as_str))
+        .collect();
     format!(
         "zero-time loop: more than {} delta cycles at t = {t_ns} ns (e.g. {}); components \
          keep re-triggering each other without delay — give the lateral-inhibition array a \
          comparator delay (`comparator_delay_ns`)",
         reference::MAX_DELTA,
-        names.join(", ")
+        who.join(", ")
     )
 }
 

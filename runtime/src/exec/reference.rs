@@ -174,12 +174,8 @@ impl Simulation {
         self.now = t;
         self.stats.batches += 1;
         if d > MAX_DELTA {
-            let who: Vec<&str> = batch
-                .iter()
-                .take(4)
-                .map(|e| self.net.names[e.dst as usize].as_str())
-                .collect();
-            self.halted = Some(super::zero_time_loop_message(t, &who));
+            let ids = batch.iter().map(|e| e.dst);
+            self.halted = Some(super::zero_time_loop_message(t, ids, &self.net.names));
             self.queue.clear();
             return false;
         }

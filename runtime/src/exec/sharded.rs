@@ -1028,11 +1028,7 @@ impl ShardedSimulation {
             self.stats.remote_events += r.remote_events;
             self.stats.worker_events[w] += r.events;
             if let (None, Some((t, who))) = (&self.halted, r.halted) {
-                let names: Vec<&str> = who
-                    .iter()
-                    .map(|&id| self.net.names[id as usize].as_str())
-                    .collect();
-                self.halted = Some(super::zero_time_loop_message(t, &names));
+                self.halted = Some(super::zero_time_loop_message(t, who, &self.net.names));
             }
             if w == 0 {
                 self.stats.rounds += r.rounds;
