@@ -44,6 +44,10 @@ enum Command {
         /// Noise levels (flipped pixels) for inference, e.g. 0,1,2,3.
         #[arg(long, value_delimiter = ',')]
         noise_pixels: Option<Vec<u32>>,
+        /// Protocol file for fig5 and ablation (default: topologies/experiments/fig5.ron):
+        /// training schedule, read/write voltages, inference window, and the topology.
+        #[arg(long)]
+        protocol: Option<PathBuf>,
     },
     /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
     Bench {
@@ -109,12 +113,14 @@ fn run(cli: Cli) -> Result<()> {
             trials,
             patterns,
             noise_pixels,
+            protocol,
         } => {
             let opts = RunOptions {
                 seed,
                 trials,
                 patterns,
                 noise_pixels,
+                protocol,
                 ..RunOptions::default()
             };
             let names = experiments::resolve(&experiment)?;

@@ -163,3 +163,51 @@ fn a_rest_starts_a_new_switching_cycle_in_idle_neurons() {
     d.msnn.rest();
     assert_eq!(d0, thetas(&d), "no cycle-to-cycle randomness, no new draw");
 }
+
+/// `reproduce fig5 --protocol FILE`: a user's protocol replaces the built-in one — its
+/// schedule, inference window and trial count are the ones the summary reports.
+#[test]
+fn a_protocol_file_replaces_the_built_in_one() {
+    let dir = std::env::temp_dir().join(format!("memsnn-protocol-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let topology =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let file = dir.join("short.ron");
+    std::fs::write(
+        &file,
+        format!(
+            "Fig5Protocol(
+                topology: {:?},
+                layer1: (epochs: 1, presentations_per_pattern: 1, fires_per_presentation: 1,
+                         shuffle: false, max_cycles: 400),
+                layer2: (epochs: 1, max_cycles: 400),
+                rest_cycles: 400,
+                inference: (window_cycles: 60, trials: 2, noise_pixels: [1]),
+                levels: (input_write_volts: 1.6, spike_write_volts: 2.0, read_volts: 1.45,
+                         gate_on_volts: 3.0),
+            )",
+            topology.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let opts = RunOptions {
+        protocol: Some(file),
+        ..RunOptions::default()
+    };
+    let out = dir.join("out");
+    memsnn::experiments::reproduce("fig5", &opts, &out).unwrap();
+    let text = std::fs::read_to_string(out.join("fig5/summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["window_cycles"], 60);
+    assert_eq!(v["trials_per_pattern"], 2);
+    // One presentation per pattern in the single layer-1 pass.
+    let winners = v["layer1_training_winners"][0].as_array().unwrap();
+    assert_eq!(winners.len(), 10);
+    assert!(
+        v["noisy_accuracy"]["1"].is_number(),
+        "{}",
+        v["noisy_accuracy"]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

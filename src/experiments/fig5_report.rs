@@ -91,7 +91,7 @@ fn train_first_layer(
     opts: &RunOptions,
     neurons: Option<Variability>,
 ) -> Result<(Trained, super::fig5::Fig5Protocol)> {
-    let path = default_protocol_path();
+    let path = opts.protocol.clone().unwrap_or_else(default_protocol_path);
     let proto = load_protocol(&path)?;
     let mut s = setup(&proto, &path, opts, neurons)?;
     let hidden = s.msnn.hidden.clone();

@@ -31,6 +31,10 @@ pub struct RunOptions {
     pub patterns: Option<PathBuf>,
     /// Noise levels (flipped pixels) for inference (network experiments).
     pub noise_pixels: Option<Vec<u32>>,
+    /// Protocol file of the network experiments (fig5, ablation) replacing the built-in
+    /// `topologies/experiments/fig5.ron`: training schedule, read and write voltages,
+    /// inference window, and the topology it names (relative to the protocol file).
+    pub protocol: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -41,6 +45,7 @@ impl Default for RunOptions {
             variability: Variability::FULL,
             patterns: None,
             noise_pixels: None,
+            protocol: None,
         }
     }
 }
