@@ -129,7 +129,12 @@ pub fn parse_sizes(spec: &str) -> Result<Vec<(usize, usize)>> {
         let (a, b) = s
             .split_once('x')
             .with_context(|| format!("size `{s}`: write it as INPUTSxNEURONS, e.g. 784x1600"))?;
-        let n: (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+        let count = |t: &str| {
+            t.trim().parse::<usize>().with_context(|| {
+                format!("size `{s}`: `{t}` is not a count; write INPUTSxNEURONS, e.g. 784x1600")
+            })
+        };
+        let n = (count(a)?, count(b)?);
         if !WTA_FF_SIZES.contains(&n) {
             let known: Vec<String> = WTA_FF_SIZES
                 .iter()

@@ -41,7 +41,8 @@ enum Command {
         /// Pattern file for the network experiments (default: the topology's).
         #[arg(long)]
         patterns: Option<PathBuf>,
-        /// Noise levels (flipped pixels) for inference, e.g. 0,1,2,3.
+        /// Noise levels (flipped pixels) for inference, e.g. 0,1,2,3 (clean patterns, 0, are
+        /// always included).
         #[arg(long, value_delimiter = ',')]
         noise_pixels: Option<Vec<u32>>,
         /// Protocol file for fig5 and ablation (default: topologies/experiments/fig5.ron):

@@ -3,7 +3,7 @@
 //! clear refusal of a network that cannot fit.
 
 use memsnn::alloc_count::{live_bytes, CountingAlloc};
-use memsnn::bench::{bench, wta_ff_topology, BenchOptions};
+use memsnn::bench::{bench, parse_sizes, wta_ff_topology, BenchOptions};
 use runtime::topology::{build, load, memory_estimate_bytes};
 
 #[global_allocator]
@@ -156,5 +156,24 @@ fn a_784x400_wta_layer_is_identical_on_every_executor() {
         Executor::Actix(2),
     ] {
         assert_eq!(log(ex), want, "{ex:?}");
+    }
+}
+
+/// `--size` accepts shipped sizes and `all`; anything else is an error that says how to
+/// write a size or which sizes exist.
+#[test]
+fn bench_sizes_parse_or_explain() {
+    assert_eq!(
+        parse_sizes("784x400,30x10").unwrap(),
+        vec![(784, 400), (30, 10)]
+    );
+    assert_eq!(parse_sizes("all").unwrap().len(), 5);
+    for (bad, hint) in [
+        ("7x", "INPUTSxNEURONS"),
+        ("784-400", "INPUTSxNEURONS"),
+        ("784x401", "784x1600"),
+    ] {
+        let e = format!("{:#}", parse_sizes(bad).unwrap_err());
+        assert!(e.contains(bad) && e.contains(hint), "{bad}: {e}");
     }
 }

@@ -211,3 +211,20 @@ fn a_protocol_file_replaces_the_built_in_one() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// More noise pixels than a pattern has is refused before any training, naming the flag.
+#[test]
+fn too_many_noise_pixels_is_a_clear_error() {
+    let opts = RunOptions {
+        noise_pixels: Some(vec![2, 31]),
+        ..RunOptions::default()
+    };
+    let out = std::env::temp_dir().join(format!("memsnn-noise-{}", std::process::id()));
+    let e = memsnn::experiments::reproduce("fig5", &opts, &out).unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("--noise-pixels") && msg.contains("30 pixels"),
+        "{msg}"
+    );
+    assert!(!out.join("fig5").exists(), "nothing written");
+}

@@ -11,7 +11,7 @@ use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{
     render_bars, render_heatmaps, render_panels, Bars, Heatmap, Panel, Series, SeriesKind,
 };
-use anyhow::Result;
+use anyhow::{bail, Result};
 use devices::Variability;
 use runtime::components::neuron::Neuron;
 use serde_json::{json, Map, Value};
@@ -94,6 +94,8 @@ fn train_first_layer(
     let path = opts.protocol.clone().unwrap_or_else(default_protocol_path);
     let proto = load_protocol(&path)?;
     let mut s = setup(&proto, &path, opts, neurons)?;
+    // Fail before training, not after it.
+    inference_noise(opts, &proto, &s)?;
     let hidden = s.msnn.hidden.clone();
     let w1_before = s.msnn.weights(&hidden);
     let l1 = train_layer1(&mut s, &proto.layer1, opts.seed);
@@ -109,6 +111,34 @@ fn train_first_layer(
     ))
 }
 
+/// The noise levels of inference (`--noise-pixels`, else the protocol's), sorted, always
+/// with the clean level 0 (the summary's accuracy and layer-1 winners are measured on
+/// clean patterns); a level above the patterns' pixel count is an error.
+fn inference_noise(
+    opts: &RunOptions,
+    proto: &super::fig5::Fig5Protocol,
+    s: &Setup,
+) -> Result<Vec<u32>> {
+    let (mut noise, from) = match &opts.noise_pixels {
+        Some(n) => (n.clone(), "--noise-pixels"),
+        None => (
+            proto.inference.noise_pixels.clone(),
+            "the protocol's `inference.noise_pixels`",
+        ),
+    };
+    let pixels = s.patterns.first().map_or(0, |(_, px)| px.len());
+    if let Some(k) = noise.iter().find(|&&k| k as usize > pixels) {
+        bail!(
+            "{from}: {k} noise pixels, but the patterns have {pixels} pixels; \
+             flip at most {pixels}"
+        );
+    }
+    noise.push(0);
+    noise.sort_unstable();
+    noise.dedup();
+    Ok(noise)
+}
+
 /// `memsnn reproduce fig5`.
 pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let (mut t, proto) = train_first_layer(opts, None)?;
@@ -117,10 +147,7 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let w2_before = s.msnn.weights(&output);
     let l2 = train_layer2(s, &proto.layer2, proto.inference.window_cycles);
     let w2_after = s.msnn.weights(&output);
-    let noise = opts
-        .noise_pixels
-        .clone()
-        .unwrap_or_else(|| proto.inference.noise_pixels.clone());
+    let noise = inference_noise(opts, &proto, s)?;
     // `--trials` can lower the protocol's inference trials, never raise them silently.
     let trials = opts.trials.clamp(1, proto.inference.trials.max(1));
     let res = infer(s, &proto.inference, &noise, trials);
