@@ -102,6 +102,10 @@ enum Command {
         /// Worker threads (sharded) or arbiter threads (actix).
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Save the synapse conductances after the protocol to this RON file; a layer
+        /// starts from them with `initial: Saved("FILE")`.
+        #[arg(long)]
+        save_weights: Option<PathBuf>,
     },
 }
 
@@ -200,12 +204,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
             executor,
             workers,
+            save_weights,
         } => {
             let opts = memsnn::run::RunOptions {
                 seed,
                 out,
                 executor,
                 workers,
+                save_weights: save_weights.clone(),
             };
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {
@@ -216,6 +222,9 @@ fn run(cli: Cli) -> Result<()> {
                 report.records,
                 report.dir.display()
             );
+            if let Some(w) = save_weights {
+                eprintln!("saved the conductances to {}", w.display());
+            }
             Ok(())
         }
     }

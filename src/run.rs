@@ -1,5 +1,6 @@
 //! `memsnn validate` and `memsnn run`: a topology file in; a verdict, or probes
-//! (`probes.csv`) and a protocol log (`log.json`) out.
+//! (`probes.csv`), a protocol log (`log.json`) and, if asked, the trained conductances
+//! (`--save-weights FILE`, read back by `initial: Saved(FILE)`) out.
 //!
 //! ```no_run
 //! use memsnn::run::{run, RunOptions};
@@ -20,7 +21,7 @@ use runtime::exec::reference::Simulation;
 use runtime::exec::sharded::ShardedSimulation;
 use runtime::probe::{canonical_sort, to_csv};
 use runtime::protocol::{run_protocol, NetworkIds, ProtocolLog};
-use runtime::topology::{build, load, Checked, ProbeSelection, TopologyError};
+use runtime::topology::{build, load, Checked, ProbeSelection, SavedWeights, TopologyError};
 use std::path::{Path, PathBuf};
 
 /// Executors `memsnn run --executor` accepts.
@@ -73,6 +74,9 @@ pub struct RunOptions {
     pub executor: String,
     /// Worker threads (sharded) or arbiters (actix).
     pub workers: usize,
+    /// Where to save the synapse conductances after the protocol (a RON file that
+    /// `initial: Saved(..)` reads back), if anywhere.
+    pub save_weights: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +86,7 @@ impl Default for RunOptions {
             out: PathBuf::from("results/run"),
             executor: "reference".into(),
             workers: 1,
+            save_weights: None,
         }
     }
 }
@@ -122,6 +127,8 @@ pub struct Simulated {
     pub records: usize,
     /// The protocol log.
     pub log: ProtocolLog,
+    /// Every layer's conductances after the protocol, when asked for.
+    pub weights: Option<SavedWeights>,
 }
 
 /// Builds a checked topology with `seed` and runs its protocol on the reference
@@ -132,6 +139,17 @@ pub fn simulate(checked: &Checked, seed: u64) -> Result<Simulated> {
 
 /// [`simulate`] on any executor (the results are the same).
 pub fn simulate_on(checked: &Checked, seed: u64, executor: Executor) -> Result<Simulated> {
+    simulate_capturing(checked, seed, executor, false)
+}
+
+/// [`simulate_on`], also capturing every layer's conductances after the protocol when
+/// `weights` is true.
+pub fn simulate_capturing(
+    checked: &Checked,
+    seed: u64,
+    executor: Executor,
+    weights: bool,
+) -> Result<Simulated> {
     let topo = &checked.topology;
     let built = build(topo, &checked.base_dir, seed)?;
     let selection = ProbeSelection::new(topo, &built);
@@ -147,10 +165,13 @@ pub fn simulate_on(checked: &Checked, seed: u64, executor: Executor) -> Result<S
             .cloned()
             .unwrap_or_else(|| format!("#{id}"))
     };
+    let weights = weights
+        .then(|| SavedWeights::capture(&topo.name, seed, sim.network(), sim.now(), &built.layers));
     Ok(Simulated {
         probes_csv: to_csv(&records, name),
         records: records.len(),
         log,
+        weights,
     })
 }
 
@@ -197,9 +218,12 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     let executor = Executor::parse(&opts.executor, opts.workers)?;
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
-    let result = simulate_on(&checked, opts.seed, executor)?;
+    let result = simulate_capturing(&checked, opts.seed, executor, opts.save_weights.is_some())?;
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
+    if let (Some(file), Some(w)) = (&opts.save_weights, &result.weights) {
+        crate::output::atomic_write(file, w.to_ron().as_bytes())?;
+    }
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;
     Ok(RunReport {

@@ -228,3 +228,31 @@ fn too_many_noise_pixels_is_a_clear_error() {
     );
     assert!(!out.join("fig5").exists(), "nothing written");
 }
+
+/// `memsnn run --save-weights`: the file is written and names every layer, with one row
+/// per neuron.
+#[test]
+fn run_saves_weights_that_read_back() {
+    let dir = std::env::temp_dir().join(format!("memsnn-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = dir.join("w.ron");
+    let opts = memsnn::run::RunOptions {
+        out: dir.join("run"),
+        save_weights: Some(file.clone()),
+        ..Default::default()
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    memsnn::run::run(&path, &opts).unwrap();
+    let w: runtime::topology::SavedWeights = devices::params::load_ron(&file).unwrap();
+    let shape: Vec<(String, usize, usize)> = w
+        .layers
+        .iter()
+        .map(|l| (l.name.clone(), l.siemens.len(), l.siemens[0].len()))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![("hidden".into(), 10, 30), ("output".into(), 10, 10)]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -206,6 +206,7 @@ pub fn build(topo: &Topology, base_dir: &Path, seed: u64) -> Result<Built, Topol
     Builder {
         topo,
         devices: &devices,
+        saved: &files.saved,
         seed,
         b: NetworkBuilder::new(topo.clock),
     }
@@ -215,6 +216,8 @@ pub fn build(topo: &Topology, base_dir: &Path, seed: u64) -> Result<Built, Topol
 struct Builder<'a> {
     topo: &'a Topology,
     devices: &'a Devices,
+    /// Saved conductances by layer index (`initial: Saved(..)`).
+    saved: &'a BTreeMap<usize, Vec<Vec<f32>>>,
     seed: u64,
     b: NetworkBuilder,
 }
@@ -290,6 +293,12 @@ impl Builder<'_> {
                     Initial::Matrix(rows) => {
                         rows.get(j).and_then(|r| r.get(i)).copied().unwrap_or(0.0)
                     }
+                    Initial::Saved(_) => self
+                        .saved
+                        .get(&l)
+                        .and_then(|m| m.get(j))
+                        .and_then(|r| r.get(i))
+                        .map_or(0.0, |&g| g as f64),
                     Initial::Prototypes {
                         on_siemens,
                         off_siemens,

@@ -7,6 +7,8 @@
 //!   [`rules`] holds the rules that need no other file.
 //! * [`build`](mod@build) — components and wires, every random stream keyed by stable identifiers.
 //! * [`built`] — what building yields: the network plus the ids of its parts.
+//! * [`saved`] — saved conductances (the non-volatile state), written after a run and
+//!   read by `initial: Saved(file)`.
 //!
 //! ```no_run
 //! use runtime::topology::{build::build, validate::load};
@@ -21,12 +23,14 @@
 pub mod build;
 pub mod built;
 pub mod rules;
+pub mod saved;
 pub mod schema;
 pub mod size;
 pub mod validate;
 
 pub use build::{build, prototype, ProbeSelection};
 pub use built::{Built, LayerIds};
+pub use saved::SavedWeights;
 pub use schema::{Patterns, Topology};
 pub use size::memory_estimate_bytes;
 pub use validate::{load, parse_str, Checked, TopologyError};

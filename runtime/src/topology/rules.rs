@@ -276,6 +276,10 @@ impl Topology {
                     );
                 }
             }
+            Initial::Saved(file) => {
+                let hint = "name a weights file written by `memsnn run --save-weights`";
+                v.check("initial", !file.trim().is_empty(), "no file given", hint);
+            }
         }
         v.in_range("gate_volts", layer.gate_volts, -MAX_VOLTS, MAX_VOLTS);
         match layer.inhibition {

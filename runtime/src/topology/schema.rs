@@ -193,6 +193,11 @@ pub enum Initial {
         /// Range of the other synapses, siemens.
         off_siemens: (f64, f64),
     },
+    /// `Saved("weights.ron")`: the conductances a run saved (`memsnn run --save-weights`,
+    /// see [`crate::topology::saved`]), path relative to this file's folder; the layer
+    /// takes the file's entry with its own name, which must have its shape. Each value is
+    /// clipped to its fabricated device's range (a no-op with the seed that saved it).
+    Saved(String),
 }
 
 /// What drives a layer's gate lines.

@@ -9,13 +9,15 @@
 //!    driver per gate line;
 //! 3. the rules that need the files it names ([`check_files`]): device and pattern files
 //!    that exist and are valid, pattern names and sizes, conductances within the synapse's
-//!    range.
+//!    range, saved weights that fit their layers.
 
 use super::build::{resolve_devices, Devices};
+use super::saved::load_saved;
 use super::schema::{Inhibition, Initial, Patterns, Step, Topology};
 use crate::time::US;
 use devices::params::{locate_field, parse_ron, ParamError, Problem, Validate, Validator};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong with a topology.
@@ -178,9 +180,12 @@ pub struct FileCheck {
     pub devices: Option<Devices>,
     /// The patterns, when named and valid.
     pub patterns: Option<Patterns>,
+    /// Saved conductances of the layers with `initial: Saved(..)`, by layer index.
+    pub saved: BTreeMap<usize, Vec<Vec<f32>>>,
 }
 
-/// Loads the device and pattern files a topology names and checks what depends on them.
+/// Loads the device, pattern and weights files a topology names and checks what depends
+/// on them.
 pub fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
     let mut issues = Vec::new();
     let devices = match resolve_devices(topo, base_dir) {
@@ -199,10 +204,13 @@ pub fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
         Some(p) => load_patterns(p, base_dir).map_err(|e| issues.push(e)).ok(),
     };
     check_pattern_refs(topo, patterns.as_ref(), &mut issues);
+    let (saved, saved_issues) = load_saved(topo, base_dir);
+    issues.extend(saved_issues);
     FileCheck {
         issues,
         devices,
         patterns,
+        saved,
     }
 }
 
