@@ -209,6 +209,19 @@ fn a_protocol_file_replaces_the_built_in_one() {
         "{}",
         v["noisy_accuracy"]
     );
+    // The trained conductances are saved for `initial: Saved(..)`: both layers, and the
+    // output layer's selected synapses were set by the gated training.
+    let w: runtime::topology::SavedWeights =
+        devices::params::load_ron(&out.join("fig5/trained.ron")).unwrap();
+    let names: Vec<&str> = w.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["hidden", "output"]);
+    let set = w.layers[1]
+        .siemens
+        .iter()
+        .flatten()
+        .filter(|&&g| g > 500e-6)
+        .count();
+    assert!(set >= 1, "no output synapse was set by gated training");
     std::fs::remove_dir_all(&dir).ok();
 }
 

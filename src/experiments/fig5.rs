@@ -62,7 +62,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use runtime::exec::reference::Simulation;
 use runtime::topology::schema::{Inhibition, Patterns};
-use runtime::topology::{build, load};
+use runtime::topology::{build, load, LayerIds, SavedWeights};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -197,6 +197,19 @@ pub struct Setup {
     pub patterns: Vec<(String, Vec<bool>)>,
     /// Pattern grid (rows, columns).
     pub dims: (usize, usize),
+    /// Name of the topology.
+    pub topology: String,
+    /// Every layer's ids, by name (to save the trained conductances).
+    pub layers: std::collections::BTreeMap<String, LayerIds>,
+}
+
+impl Setup {
+    /// The conductances of every layer now, as a weights file that a topology layer
+    /// restores with `initial: Saved(..)`.
+    pub fn saved_weights(&self, seed: u64) -> SavedWeights {
+        let sim = &self.msnn.sim;
+        SavedWeights::capture(&self.topology, seed, &sim.net, sim.now(), &self.layers)
+    }
 }
 
 /// Builds the network named by `proto` (protocol file at `proto_path`), with `patterns`
@@ -268,6 +281,7 @@ pub fn setup(
             output.neurons.len()
         );
     }
+    let layers = built.layers.clone();
     let sim = Simulation::new(built.builder.build());
     let l = &proto.levels;
     let msnn = Msnn {
@@ -287,6 +301,8 @@ pub fn setup(
         msnn,
         patterns: items,
         dims: (patterns.height as usize, patterns.width as usize),
+        topology: checked.topology.name.clone(),
+        layers,
     })
 }
 

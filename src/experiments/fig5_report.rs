@@ -147,6 +147,7 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let w2_before = s.msnn.weights(&output);
     let l2 = train_layer2(s, &proto.layer2, proto.inference.window_cycles);
     let w2_after = s.msnn.weights(&output);
+    let trained = s.saved_weights(opts.seed);
     let noise = inference_noise(opts, &proto, s)?;
     // `--trials` can lower the protocol's inference trials, never raise them silently.
     let trials = opts.trials.clamp(1, proto.inference.trials.max(1));
@@ -159,6 +160,8 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let dims = grid(s.patterns[0].1.len(), Some(s.dims));
 
     let dir = ExperimentDir::create(out, "fig5")?;
+    // The trained network's non-volatile state, for `initial: Saved("trained.ron")`.
+    dir.write_text("trained.ron", &trained.to_ron())?;
     // data.csv: one row per inference presentation.
     let n_hid = s.msnn.hidden.neurons.len();
     let mut header: Vec<String> = vec![
