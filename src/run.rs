@@ -218,6 +218,14 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     let executor = Executor::parse(&opts.executor, opts.workers)?;
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
+    // Fail before the run, not after it, if the weights cannot be written there.
+    if let Some(parent) = opts.save_weights.as_deref().and_then(Path::parent) {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create {} for --save-weights", parent.display())
+            })?;
+        }
+    }
     let result = simulate_capturing(&checked, opts.seed, executor, opts.save_weights.is_some())?;
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
