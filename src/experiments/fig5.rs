@@ -29,7 +29,12 @@
 //! winners 3.0 / 3.7 / 5.0 / 5.4 / 5.6 / 4.8 for θ_cv = 0 / 0.1 / 0.2 / 0.3 / 0.5 / 1.0 in
 //! blocks of 30, and 2.2 / 3.3 / 5.2 / 5.5 / 5.5 / 5.4 in shuffled order: a larger spread
 //! lets fresh neurons win first presentations but also splits each block among several
-//! neurons, so the count saturates near 5–6, whatever the spread. The simulator gives
+//! neurons, so the count saturates near 5–6, whatever the spread. Nor would another
+//! device: `layer1_what_it_would_take` scans the integration's voltage scale V0 (0.8, 2,
+//! 5 V, drive kept at the untrained level) and the per-fire step (×1 to ×30, a one-shot
+//! SET): at most 5.5 distinct winners in blocks of 30 (larger steps make it worse: a
+//! greedy neuron overwritten by a new digit loses its old one for good) and 7.7 in
+//! shuffled order. The simulator gives
 //! 4, 5, 4, 3, 5 distinct winners for seeds 1–5 (stochastic) and 3 on every seed
 //! (deterministic, `reproduce ablation`): the paper's Supp. Fig 11 contrast (a greedy
 //! neuron without stochasticity) is reproduced in direction, not in size.
