@@ -230,7 +230,8 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
     if let (Some(file), Some(w)) = (&opts.save_weights, &result.weights) {
-        crate::output::atomic_write(file, w.to_ron().as_bytes())?;
+        let text = w.to_ron().context("cannot serialise the weights")?;
+        crate::output::atomic_write(file, text.as_bytes())?;
     }
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;

@@ -82,7 +82,7 @@ fn saved_conductances_come_back_bit_for_bit_with_the_same_seed() {
             .map(|l| (l.name.clone(), l.siemens.clone()))
             .collect();
         assert_ne!(after, initial, "the protocol changed some conductances");
-        let text = w.to_ron();
+        let text = w.to_ron().unwrap();
         match &saved_text {
             None => saved_text = Some(text),
             Some(t) => assert_eq!(t, &text, "executors save the same weights"),

@@ -161,7 +161,7 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
 
     let dir = ExperimentDir::create(out, "fig5")?;
     // The trained network's non-volatile state, for `initial: Saved("trained.ron")`.
-    dir.write_text("trained.ron", &trained.to_ron())?;
+    dir.write_text("trained.ron", &trained.to_ron()?)?;
     // data.csv: one row per inference presentation.
     let n_hid = s.msnn.hidden.neurons.len();
     let mut header: Vec<String> = vec![

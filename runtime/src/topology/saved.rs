@@ -101,15 +101,15 @@ impl SavedWeights {
     }
 
     /// The file text: a header comment, then the weights as RON (one line per row).
-    pub fn to_ron(&self) -> String {
+    pub fn to_ron(&self) -> Result<String, ron::Error> {
         let cfg = ron::ser::PrettyConfig::new().depth_limit(4);
-        let body = ron::ser::to_string_pretty(self, cfg).unwrap_or_default();
-        format!(
+        let body = ron::ser::to_string_pretty(self, cfg)?;
+        Ok(format!(
             "// Synapse conductances (siemens) of topology `{}`, seed {}, at t = {} ns.\n\
              // A layer starts from them with `initial: Saved(\"<this file>\")`.\n\
              SavedWeights{body}\n",
             self.topology, self.seed, self.time_ns
-        )
+        ))
     }
 }
 
