@@ -47,6 +47,12 @@ const TAG_EDGE: u64 = 1 << 62;
 const MAX_DEFERRED: usize = 256;
 /// How far ahead (CLK phases) a prediction looks before scheduling a re-check.
 const HORIZON_PHASES: u64 = 400;
+/// Wake-up tag bit of a prediction's continuation (the rest of the tag is its generation).
+const TAG_RESUME: u64 = 1 << 61;
+/// Phases a prediction scans before it pauses (doubling at every continuation): most
+/// predictions of a neuron in a busy layer are voided by the next input within a few
+/// phases, so scanning the whole horizon up front is mostly wasted.
+const FIRST_CHUNK_PHASES: u32 = 4;
 
 /// A hybrid neuron.
 #[derive(Clone, Debug)]
@@ -80,6 +86,21 @@ pub struct Neuron {
     /// Column sources received while dormant, `(time, v_high, g)`, not yet applied.
     deferred: Vec<(Ns, f64, f64)>,
     rests: u64,
+    /// The paused prediction of the current generation, if any.
+    lookahead: Option<Box<Lookahead>>,
+}
+
+/// A paused prediction: a copy of the TS device advanced phase by phase to `t` under the
+/// configuration of the generation that started it, to be continued up to `limit`.
+/// Continuing it does exactly what one long scan would have done, phase for phase; only
+/// the work beyond the next input is saved.
+#[derive(Clone, Debug)]
+struct Lookahead {
+    ts: TsDevice,
+    t: Ns,
+    limit: Ns,
+    chunk: u32,
+    active: bool,
 }
 
 /// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
@@ -137,6 +158,7 @@ impl Neuron {
             dormant_v1: None,
             deferred: Vec::new(),
             rests: 0,
+            lookahead: None,
         }
     }
 
@@ -312,21 +334,50 @@ impl Neuron {
 
     /// Next TS transition time under the present configuration, looking no further than
     /// `limit`. Pure: works on a copy of the device.
-    fn predict(&self, clock: &crate::time::Clock, limit: Ns) -> Option<Ns> {
-        let mut ts = self.ts.clone();
-        let mut t = self.t_last;
-        while t < limit {
-            let end = clock.phase_end(t).min(limit);
+    /// Advances `ts` (a copy of the device) from `*t` phase by phase, under the present
+    /// configuration, for at most `phases` phases and not beyond `limit`; returns the time
+    /// of the first transition, if any (then `*t` is that time).
+    fn scan(
+        &self,
+        ts: &mut TsDevice,
+        t: &mut Ns,
+        limit: Ns,
+        phases: u32,
+        clock: &crate::time::Clock,
+    ) -> Option<Ns> {
+        for _ in 0..phases {
+            if *t >= limit {
+                break;
+            }
+            let end = clock.phase_end(*t).min(limit);
             // Same arithmetic as `advance_to`, with the copy's ON/OFF state.
-            let v1 = self.node1(ts.is_on(), clock.is_high(t));
+            let v1 = self.node1(ts.is_on(), clock.is_high(*t));
             let vts = ts.device_voltage(v1, self.c.r_readout_ohms);
-            let step = ts.advance(vts, end - t);
-            t += step.elapsed_ns;
+            let step = ts.advance(vts, end - *t);
+            *t += step.elapsed_ns;
             if step.transition.is_some() {
-                return Some(t);
+                return Some(*t);
             }
         }
         None
+    }
+
+    /// Continues a prediction for `la.chunk` phases: schedules the transition it finds,
+    /// or a continuation of itself, or (for an idle neuron that reached the horizon) a
+    /// re-check.
+    fn predict(&mut self, mut la: Lookahead, ctx: &mut Ctx) {
+        let clock = *ctx.clock();
+        let found = self.scan(&mut la.ts, &mut la.t, la.limit, la.chunk, &clock);
+        match found {
+            Some(at) => ctx.wake_at(at, self.gen),
+            None if la.t < la.limit => {
+                ctx.wake_at(la.t, self.gen | TAG_RESUME);
+                la.chunk = la.chunk.saturating_mul(2);
+                self.lookahead = Some(Box::new(la));
+            }
+            None if !la.active => ctx.wake_at(la.limit, self.gen),
+            None => {}
+        }
     }
 
     /// [`Control::Rest`]: resets an idle TS device. Its switching point is redrawn, so a
@@ -339,6 +390,7 @@ impl Neuron {
         self.ts.reset_to_rest();
         self.rests += 1;
         self.gen += 1;
+        self.lookahead = None;
         self.dormant_v1 = None;
         ctx.emit(
             OUT_NODE,
@@ -482,6 +534,7 @@ impl Neuron {
             t + HORIZON_PHASES * clock.high_ns.min(clock.period_ns - clock.high_ns)
         };
         self.gen += 1;
+        self.lookahead = None;
         if !active && self.never_switches(&clock) {
             // Nothing can happen until an input gets stronger: become dormant.
             if !ctx.probing() {
@@ -499,11 +552,14 @@ impl Neuron {
             }
             return;
         }
-        match self.predict(&clock, limit) {
-            Some(at) => ctx.wake_at(at, self.gen),
-            None if !active => ctx.wake_at(limit, self.gen),
-            None => {}
-        }
+        let la = Lookahead {
+            ts: self.ts.clone(),
+            t,
+            limit,
+            chunk: FIRST_CHUNK_PHASES,
+            active,
+        };
+        self.predict(la, ctx);
     }
 }
 
@@ -520,6 +576,15 @@ impl Component for Neuron {
     fn handle(&mut self, ev: &Event, ctx: &mut Ctx) {
         let clock = *ctx.clock();
         if let Payload::Wake { tag } = ev.payload {
+            if tag & TAG_RESUME != 0 {
+                // A paused prediction goes on; the device itself is not touched.
+                if tag ^ TAG_RESUME == self.gen {
+                    if let Some(la) = self.lookahead.take() {
+                        self.predict(*la, ctx);
+                    }
+                }
+                return;
+            }
             if tag == TAG_EDGE {
                 if self.edge_wake != Some(ev.time) {
                     return;
