@@ -17,7 +17,11 @@
 //!
 //! Between events the TS evolves in closed form. The neuron predicts its next TS
 //! transition under the present configuration and wakes exactly then; any other event
-//! first advances the state to its time. Advances are split at every CLK edge, so wake-ups
+//! first advances the state to its time. A prediction scans a copy of the device a few
+//! CLK phases at a time and pauses with a wake-up to continue (chunks doubling up to the
+//! horizon): in a busy winner-take-all layer the next input voids most predictions within
+//! a few phases, and the scan beyond it would be wasted. The paused scan resumes exactly
+//! where it stopped, so the predicted instant is the one a single scan would give. Advances are split at every CLK edge, so wake-ups
 //! at edges never change the arithmetic (probing does not perturb results).
 //!
 //! Ports — in: [`IN_COLUMN`] (column side), [`IN_CONTROL`]; out: [`OUT_NODE`] (neuron side,
