@@ -112,6 +112,23 @@ pub struct BenchOptions {
     pub reps: usize,
     /// Root seed.
     pub seed: u64,
+    /// In-situ learning: every input pulses at this write level (volts) and every layer
+    /// learns (see [`with_learning`]); `None` runs the topologies as they are.
+    pub learning_write_volts: Option<f64>,
+}
+
+/// The same network learning in situ: every input's black pixels pulse at
+/// `write_volts` and every layer's neurons have their depression feedback (T3) on. With
+/// the paper's 1.6 V write level a winner's active synapses are potentiated against its
+/// grounded node 1 (T1) and its grounded ones depressed by the lift (T3) at every fire —
+/// memsnn's counterpart of the baselines' `wta_ff_stdp` (pair-based STDP).
+pub fn with_learning(topo: &mut runtime::topology::Topology, write_volts: f64) {
+    for input in &mut topo.inputs {
+        input.amplitude_volts = write_volts;
+    }
+    for layer in &mut topo.layers {
+        layer.learning = true;
+    }
 }
 
 /// The shipped `wta_ff` topology of size `n_in × n_out`.
@@ -163,8 +180,11 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
     let mut out = Vec::new();
     for path in &opts.topologies {
         // The loader's messages name the file (and line and column) themselves.
-        let checked = load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut checked = load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         check_memory(&checked, path)?;
+        if let Some(v) = opts.learning_write_volts {
+            with_learning(&mut checked.topology, v);
+        }
         for exec in &opts.executors {
             let workers: &[usize] = if exec == "reference" {
                 &[1]

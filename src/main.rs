@@ -58,9 +58,18 @@ enum Command {
         /// Worker threads (sharded) or arbiters (actix), comma-separated, e.g. 1,2.
         #[arg(long, value_delimiter = ',', default_value = "1")]
         workers: Vec<usize>,
-        /// Workload: wta_ff (the baselines' winner-take-all layer, built from memsnn's devices).
+        /// Workload: wta_ff (the baselines' winner-take-all layer, built from memsnn's devices)
+        /// or wta_ff_learning (the same layer learning in situ, counterpart of the baselines'
+        /// wta_ff_stdp).
         #[arg(long, default_value = "wta_ff")]
         workload: String,
+        /// Input pulse amplitude of wta_ff_learning (or of `--topology` with `--learning`),
+        /// volts; default: the paper's 1.6 V write level (Fig 5 methods).
+        #[arg(long, default_value_t = 1.6)]
+        write_volts: f64,
+        /// Run `--topology` learning in situ (inputs at `--write-volts`, every layer learning).
+        #[arg(long)]
+        learning: bool,
         /// wta_ff sizes, comma-separated INPUTSxNEURONS (30x10, 784x100, 784x400, 784x1600,
         /// 784x6400) or `all`.
         #[arg(long, default_value = "784x1600")]
@@ -147,6 +156,8 @@ fn run(cli: Cli) -> Result<()> {
             executor,
             workers,
             workload,
+            write_volts,
+            learning,
             size,
             topology,
             reps,
@@ -154,9 +165,13 @@ fn run(cli: Cli) -> Result<()> {
             json,
             plot,
         } => {
+            if !(write_volts > 0.0 && write_volts <= 10.0) {
+                anyhow::bail!("--write-volts {write_volts}: give a pulse amplitude in (0, 10] V");
+            }
+            let learning = learning || (topology.is_none() && workload == "wta_ff_learning");
             let (topologies, label) = match topology {
                 Some(t) => (vec![t], None),
-                None if workload == "wta_ff" => {
+                None if workload == "wta_ff" || workload == "wta_ff_learning" => {
                     let sizes = memsnn::bench::parse_sizes(&size)?;
                     let files = sizes
                         .iter()
@@ -165,7 +180,9 @@ fn run(cli: Cli) -> Result<()> {
                     (files, Some(workload))
                 }
                 None => {
-                    anyhow::bail!("unknown workload `{workload}`; use wta_ff, or --topology FILE")
+                    anyhow::bail!(
+                        "unknown workload `{workload}`; use wta_ff, wta_ff_learning, or --topology FILE"
+                    )
                 }
             };
             let opts = memsnn::bench::BenchOptions {
@@ -175,6 +192,7 @@ fn run(cli: Cli) -> Result<()> {
                 workload: label,
                 reps,
                 seed,
+                learning_write_volts: learning.then_some(write_volts),
             };
             let mut lines = String::new();
             let records = memsnn::bench::bench(&opts, |r| {

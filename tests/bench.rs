@@ -24,6 +24,7 @@ fn opts(executors: &[&str], workers: &[usize], size: (usize, usize)) -> BenchOpt
         workload: Some("wta_ff".into()),
         reps: 1,
         seed: 1,
+        learning_write_volts: None,
     }
 }
 
@@ -176,4 +177,50 @@ fn bench_sizes_parse_or_explain() {
         let e = format!("{:#}", parse_sizes(bad).unwrap_err());
         assert!(e.contains(bad) && e.contains(hint), "{bad}: {e}");
     }
+}
+
+/// `--workload wta_ff_learning`: at the 1.6 V write level the winners' synapses are
+/// programmed in situ (conductances move; the read-level workload leaves them alone), and
+/// the learned conductances are the same on every executor.
+#[test]
+fn the_learning_workload_programs_synapses_identically_on_every_executor() {
+    use memsnn::bench::with_learning;
+    use memsnn::run::{simulate_capturing, Executor};
+    let _serial = serial();
+    let path = wta_ff_topology(30, 10);
+    let read = load(&path).unwrap();
+    let mut learn = read.clone();
+    with_learning(&mut learn.topology, 1.6);
+    let weights = |c: &runtime::topology::Checked, ex| {
+        let w = simulate_capturing(c, 2, ex, true).unwrap().weights.unwrap();
+        w.layers[0].siemens.clone()
+    };
+    let initial: Vec<Vec<f32>> = {
+        let built = build(&read.topology, &read.base_dir, 2).unwrap();
+        let net = built.builder.build();
+        let ids = &built.layers["wta"];
+        ids.columns
+            .iter()
+            .map(|&c| {
+                net.get::<runtime::components::column::Column>(c)
+                    .unwrap()
+                    .conductances()
+                    .to_vec()
+            })
+            .collect()
+    };
+    assert_eq!(
+        weights(&read, Executor::Reference),
+        initial,
+        "reads do not program"
+    );
+    let learned = weights(&learn, Executor::Reference);
+    let moved = learned
+        .iter()
+        .flatten()
+        .zip(initial.iter().flatten())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(moved >= 30, "only {moved} synapses were programmed");
+    assert_eq!(weights(&learn, Executor::Sharded(2)), learned);
 }
