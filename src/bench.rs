@@ -131,6 +131,74 @@ pub fn with_learning(topo: &mut runtime::topology::Topology, write_volts: f64) {
     }
 }
 
+/// The paper's write level for input pulses, volts (Fig 5 methods: black pixels are
+/// "1.6 V input pulses"); the default of learning runs.
+pub const PAPER_WRITE_VOLTS: f64 = 1.6;
+
+/// What `memsnn bench` runs, from its flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Topology files.
+    pub topologies: Vec<PathBuf>,
+    /// Workload label of the records (`None`: each topology's name, `_learning` appended
+    /// for learning runs).
+    pub label: Option<String>,
+    /// Input write level of a learning run, volts (`None`: run as written).
+    pub learning_write_volts: Option<f64>,
+}
+
+impl Workload {
+    /// `--workload wta_ff|wta_ff_learning --size ..` or `--topology FILE`, with
+    /// `--learning` / `--write-volts`. `wta_ff_learning` and `--learning` mean the same;
+    /// `--write-volts` without learning is an error rather than silently ignored.
+    pub fn choose(
+        workload: &str,
+        size: &str,
+        topology: Option<PathBuf>,
+        learning: bool,
+        write_volts: Option<f64>,
+    ) -> Result<Self> {
+        let learning = match workload {
+            "wta_ff" => learning,
+            "wta_ff_learning" => true,
+            other => {
+                bail!("unknown workload `{other}`; use wta_ff, wta_ff_learning, or --topology FILE")
+            }
+        };
+        if let Some(v) = write_volts {
+            if !learning {
+                bail!("--write-volts applies to learning runs: add --learning or use --workload wta_ff_learning");
+            }
+            if !(v > 0.0 && v <= 10.0) {
+                bail!("--write-volts {v}: give a pulse amplitude in (0, 10] V");
+            }
+        }
+        let learning_write_volts = learning.then(|| write_volts.unwrap_or(PAPER_WRITE_VOLTS));
+        Ok(match topology {
+            Some(t) => Workload {
+                topologies: vec![t],
+                label: None,
+                learning_write_volts,
+            },
+            None => Workload {
+                topologies: parse_sizes(size)?
+                    .iter()
+                    .map(|&(a, b)| wta_ff_topology(a, b))
+                    .collect(),
+                label: Some(
+                    if learning {
+                        "wta_ff_learning"
+                    } else {
+                        "wta_ff"
+                    }
+                    .into(),
+                ),
+                learning_write_volts,
+            },
+        })
+    }
+}
+
 /// The shipped `wta_ff` topology of size `n_in × n_out`.
 pub fn wta_ff_topology(n_in: usize, n_out: usize) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("topologies/wta_ff/{n_in}x{n_out}.ron"))
@@ -256,7 +324,13 @@ fn run_once(
         simulator: "memsnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         mode: exec.into(),
-        workload: opts.workload.clone().unwrap_or_else(|| topo.name.clone()),
+        workload: opts
+            .workload
+            .clone()
+            .unwrap_or_else(|| match opts.learning_write_volts {
+                Some(_) => format!("{}_learning", topo.name),
+                None => topo.name.clone(),
+            }),
         size: size_label(topo),
         n_neurons: sizes.0,
         n_synapses: sizes.1,

@@ -45,8 +45,9 @@ enum Command {
         /// always included).
         #[arg(long, value_delimiter = ',')]
         noise_pixels: Option<Vec<u32>>,
-        /// Protocol file for fig5 and ablation (default: topologies/experiments/fig5.ron):
-        /// training schedule, read/write voltages, inference window, and the topology.
+        /// Protocol file of fig5 and ablation (default: topologies/experiments/fig5.ron):
+        /// training schedule, read/write voltages, inference window, and the topology. The
+        /// other experiments have their own fixed set-ups and do not read it.
         #[arg(long)]
         protocol: Option<PathBuf>,
     },
@@ -63,11 +64,12 @@ enum Command {
         /// wta_ff_stdp).
         #[arg(long, default_value = "wta_ff")]
         workload: String,
-        /// Input pulse amplitude of wta_ff_learning (or of `--topology` with `--learning`),
-        /// volts; default: the paper's 1.6 V write level (Fig 5 methods).
-        #[arg(long, default_value_t = 1.6)]
-        write_volts: f64,
-        /// Run `--topology` learning in situ (inputs at `--write-volts`, every layer learning).
+        /// Input pulse amplitude of learning runs, volts (default: the paper's 1.6 V write
+        /// level, Fig 5 methods).
+        #[arg(long)]
+        write_volts: Option<f64>,
+        /// Learn in situ: inputs at `--write-volts`, every layer learning (for the built-in
+        /// workload the same as `--workload wta_ff_learning`).
         #[arg(long)]
         learning: bool,
         /// wta_ff sizes, comma-separated INPUTSxNEURONS (30x10, 784x100, 784x400, 784x1600,
@@ -165,34 +167,16 @@ fn run(cli: Cli) -> Result<()> {
             json,
             plot,
         } => {
-            if !(write_volts > 0.0 && write_volts <= 10.0) {
-                anyhow::bail!("--write-volts {write_volts}: give a pulse amplitude in (0, 10] V");
-            }
-            let learning = learning || (topology.is_none() && workload == "wta_ff_learning");
-            let (topologies, label) = match topology {
-                Some(t) => (vec![t], None),
-                None if workload == "wta_ff" || workload == "wta_ff_learning" => {
-                    let sizes = memsnn::bench::parse_sizes(&size)?;
-                    let files = sizes
-                        .iter()
-                        .map(|&(a, b)| memsnn::bench::wta_ff_topology(a, b))
-                        .collect();
-                    (files, Some(workload))
-                }
-                None => {
-                    anyhow::bail!(
-                        "unknown workload `{workload}`; use wta_ff, wta_ff_learning, or --topology FILE"
-                    )
-                }
-            };
+            let choice =
+                memsnn::bench::Workload::choose(&workload, &size, topology, learning, write_volts)?;
             let opts = memsnn::bench::BenchOptions {
                 executors: executor,
                 workers,
-                topologies,
-                workload: label,
+                topologies: choice.topologies,
+                workload: choice.label,
                 reps,
                 seed,
-                learning_write_volts: learning.then_some(write_volts),
+                learning_write_volts: choice.learning_write_volts,
             };
             let mut lines = String::new();
             let records = memsnn::bench::bench(&opts, |r| {

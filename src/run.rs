@@ -219,20 +219,29 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
     // Fail before the run, not after it, if the weights cannot be written there.
-    if let Some(parent) = opts.save_weights.as_deref().and_then(Path::parent) {
-        if !parent.as_os_str().is_empty() {
+    if let Some(file) = &opts.save_weights {
+        if file.is_dir() {
+            bail!(
+                "--save-weights {}: is a folder; name a file, e.g. {}",
+                file.display(),
+                file.join("weights.ron").display()
+            );
+        }
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| {
                 format!("cannot create {} for --save-weights", parent.display())
             })?;
         }
     }
     let result = simulate_capturing(&checked, opts.seed, executor, opts.save_weights.is_some())?;
-    let dir = output_dir(&opts.out)?;
-    dir.write_text("probes.csv", &result.probes_csv)?;
+    // The weights first: if they cannot be written, the output folder is left as it was.
     if let (Some(file), Some(w)) = (&opts.save_weights, &result.weights) {
         let text = w.to_ron().context("cannot serialise the weights")?;
-        crate::output::atomic_write(file, text.as_bytes())?;
+        crate::output::atomic_write(file, text.as_bytes())
+            .with_context(|| format!("--save-weights {}", file.display()))?;
     }
+    let dir = output_dir(&opts.out)?;
+    dir.write_text("probes.csv", &result.probes_csv)?;
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;
     Ok(RunReport {

@@ -3,7 +3,7 @@
 //! clear refusal of a network that cannot fit.
 
 use memsnn::alloc_count::{live_bytes, CountingAlloc};
-use memsnn::bench::{bench, parse_sizes, wta_ff_topology, BenchOptions};
+use memsnn::bench::{bench, parse_sizes, wta_ff_topology, BenchOptions, Workload};
 use runtime::topology::{build, load, memory_estimate_bytes};
 
 #[global_allocator]
@@ -223,4 +223,49 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
         .count();
     assert!(moved >= 30, "only {moved} synapses were programmed");
     assert_eq!(weights(&learn, Executor::Sharded(2)), learned);
+}
+
+/// The workload flags: learning runs are labelled as such whichever way they are asked
+/// for, and contradictory flags are refused rather than ignored.
+#[test]
+fn bench_workload_flags_label_learning_runs_and_refuse_contradictions() {
+    let w = Workload::choose("wta_ff", "30x10", None, true, None).unwrap();
+    assert_eq!(w.label.as_deref(), Some("wta_ff_learning"));
+    assert_eq!(w.learning_write_volts, Some(1.6));
+    let w = Workload::choose("wta_ff_learning", "30x10", None, false, Some(1.7)).unwrap();
+    assert_eq!(
+        (w.label.as_deref(), w.learning_write_volts),
+        (Some("wta_ff_learning"), Some(1.7))
+    );
+    let plain = Workload::choose("wta_ff", "30x10", None, false, None).unwrap();
+    assert_eq!(
+        (plain.label.as_deref(), plain.learning_write_volts),
+        (Some("wta_ff"), None)
+    );
+    let t = wta_ff_topology(30, 10);
+    let w = Workload::choose("wta_ff_learning", "", Some(t.clone()), false, None).unwrap();
+    assert_eq!(
+        (w.topologies, w.learning_write_volts),
+        (vec![t.clone()], Some(1.6))
+    );
+    for (workload, learning, volts, says) in [
+        (
+            "wta_ff",
+            false,
+            Some(1.6),
+            "--write-volts applies to learning runs",
+        ),
+        ("wta_ff", true, Some(-1.0), "(0, 10] V"),
+        ("stdp", false, None, "unknown workload `stdp`"),
+    ] {
+        let e = Workload::choose(workload, "30x10", None, learning, volts).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    // A topology run with learning is labelled apart from the same run without.
+    let _serial = serial();
+    let mut o = opts(&["reference"], &[1], (30, 10));
+    o.workload = None;
+    o.learning_write_volts = Some(1.6);
+    let r = bench(&o, |_| {}).unwrap();
+    assert_eq!(r[0].workload, "wta_ff_30x10_learning");
 }

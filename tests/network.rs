@@ -9,6 +9,14 @@ use memsnn::experiments::fig5::{
 };
 use memsnn::experiments::RunOptions;
 
+/// An empty folder of the system's temporary directory for one test.
+fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("memsnn-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn layer1_winners_learn_their_patterns_and_layer2_learns_by_gating() {
     let path = default_protocol_path();
@@ -168,9 +176,7 @@ fn a_rest_starts_a_new_switching_cycle_in_idle_neurons() {
 /// schedule, inference window and trial count are the ones the summary reports.
 #[test]
 fn a_protocol_file_replaces_the_built_in_one() {
-    let dir = std::env::temp_dir().join(format!("memsnn-protocol-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("protocol");
     let topology =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
     let file = dir.join("short.ron");
@@ -232,7 +238,7 @@ fn too_many_noise_pixels_is_a_clear_error() {
         noise_pixels: Some(vec![2, 31]),
         ..RunOptions::default()
     };
-    let out = std::env::temp_dir().join(format!("memsnn-noise-{}", std::process::id()));
+    let out = fresh_dir("noise");
     let e = memsnn::experiments::reproduce("fig5", &opts, &out).unwrap_err();
     let msg = format!("{e:#}");
     assert!(
@@ -246,8 +252,7 @@ fn too_many_noise_pixels_is_a_clear_error() {
 /// per neuron.
 #[test]
 fn run_saves_weights_that_read_back() {
-    let dir = std::env::temp_dir().join(format!("memsnn-save-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("save");
     let file = dir.join("w.ron");
     let opts = memsnn::run::RunOptions {
         out: dir.join("run"),
@@ -267,5 +272,64 @@ fn run_saves_weights_that_read_back() {
         shape,
         vec![("hidden".into(), 10, 30), ("output".into(), 10, 10)]
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A protocol file is user input: counts and cycle numbers out of range and absurd
+/// voltages are refused, each located in the file, before anything runs.
+#[test]
+fn a_protocol_file_with_out_of_range_values_is_refused() {
+    let dir = fresh_dir("badproto");
+    let file = dir.join("bad.ron");
+    std::fs::write(
+        &file,
+        "Fig5Protocol(
+    topology: \"../msnn_30x10x10.ron\",
+    layer1: (epochs: 1, presentations_per_pattern: 1, fires_per_presentation: 0,
+             shuffle: false, max_cycles: 400),
+    layer2: (epochs: 0, max_cycles: 400),
+    rest_cycles: 18446744073709551,
+    inference: (window_cycles: 60, trials: 2, noise_pixels: [0]),
+    levels: (input_write_volts: 1.6, spike_write_volts: 2.0, read_volts: 1e30,
+             gate_on_volts: 3.0),
+)",
+    )
+    .unwrap();
+    let opts = RunOptions {
+        protocol: Some(file),
+        ..RunOptions::default()
+    };
+    let e = memsnn::experiments::reproduce("fig5", &opts, &dir.join("out")).unwrap_err();
+    let msg = format!("{e:#}");
+    for (field, line) in [
+        ("layer1.fires_per_presentation", "bad.ron:3:"),
+        ("layer2.epochs", "bad.ron:5:"),
+        ("rest_cycles", "bad.ron:6:"),
+        ("levels.read_volts", "bad.ron:8:"),
+    ] {
+        assert!(msg.contains(field) && msg.contains(line), "{field}: {msg}");
+    }
+    assert!(!dir.join("out").exists(), "nothing written");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--save-weights` naming a folder is refused before the run, and nothing is written.
+#[test]
+fn save_weights_into_a_folder_is_refused_before_the_run() {
+    let dir = fresh_dir("savedir");
+    let opts = memsnn::run::RunOptions {
+        out: dir.join("run"),
+        save_weights: Some(dir.clone()),
+        ..Default::default()
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let e = memsnn::run::run(&path, &opts).unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("--save-weights") && msg.contains("is a folder"),
+        "{msg}"
+    );
+    assert!(!dir.join("run").exists(), "no output folder");
     std::fs::remove_dir_all(&dir).ok();
 }

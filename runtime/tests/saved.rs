@@ -159,3 +159,22 @@ fn bad_weights_files_are_located_errors() {
     assert!(e.contains("neg.ron:3:") && e.contains("positive"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A topology name with a line break cannot break the header comment of the file.
+#[test]
+fn the_written_file_reads_back_whatever_the_topology_is_called() {
+    let w = SavedWeights {
+        topology: "two\nlines\r// and a comment".into(),
+        seed: 3,
+        time_ns: 5,
+        layers: vec![runtime::topology::saved::SavedLayer {
+            name: "l".into(),
+            siemens: vec![vec![4.0e-4, 1.25e-5]],
+        }],
+    };
+    let text = w.to_ron().unwrap();
+    let back: SavedWeights =
+        devices::params::parse_ron(&text, Path::new("w.ron")).expect("reads back");
+    assert_eq!(back.layers, w.layers);
+    assert_eq!((back.seed, back.time_ns), (3, 5));
+}

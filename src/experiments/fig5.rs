@@ -66,6 +66,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use runtime::exec::reference::Simulation;
+use runtime::topology::rules::MAX_VOLTS;
 use runtime::topology::schema::{Inhibition, Patterns};
 use runtime::topology::{build, load, LayerIds, SavedWeights};
 use serde::Deserialize;
@@ -142,49 +143,96 @@ pub struct LevelsSpec {
     pub gate_on_volts: f32,
 }
 
+/// Longest presentation, rest or window a protocol may ask for, CLK periods (50 000 s of
+/// simulated time at 2 kHz): a guard against typos, far above any experiment's need.
+const MAX_CYCLES: u64 = 100_000_000;
+/// Most repetitions (epochs, presentations, fires, trials) a protocol may ask for.
+const MAX_COUNT: u64 = 1_000_000;
+
+/// `name` (a count) must be within `1..=max`.
+fn count(v: &mut Validator, name: &str, x: u64, max: u64, hint: &str) {
+    let msg = format!("must be between 1 and {max} (got {x})");
+    v.check(name, (1..=max).contains(&x), &msg, hint);
+}
+
 impl Validate for Fig5Protocol {
     fn validate(&self, v: &mut Validator) {
         v.nested("layer1", |v| {
-            v.check(
+            let l = &self.layer1;
+            count(
+                v,
                 "epochs",
-                self.layer1.epochs > 0,
-                "must be > 0",
+                l.epochs as u64,
+                MAX_COUNT,
                 "train at least one pass",
             );
-            v.check(
+            let hint = "present each pattern at least once per pass";
+            count(
+                v,
+                "presentations_per_pattern",
+                l.presentations_per_pattern as u64,
+                MAX_COUNT,
+                hint,
+            );
+            let hint = "wait for at least one fire per presentation";
+            count(
+                v,
+                "fires_per_presentation",
+                l.fires_per_presentation,
+                MAX_COUNT,
+                hint,
+            );
+            count(
+                v,
                 "max_cycles",
-                self.layer1.max_cycles > 0,
-                "must be > 0",
+                l.max_cycles,
+                MAX_CYCLES,
                 "allow at least one cycle",
             );
         });
         v.nested("layer2", |v| {
-            v.check(
+            let l = &self.layer2;
+            count(
+                v,
+                "epochs",
+                l.epochs as u64,
+                MAX_COUNT,
+                "train at least one pass",
+            );
+            count(
+                v,
                 "max_cycles",
-                self.layer2.max_cycles > 0,
-                "must be > 0",
+                l.max_cycles,
+                MAX_CYCLES,
                 "allow at least one cycle",
             );
         });
+        let msg = format!("must be at most {MAX_CYCLES} (got {})", self.rest_cycles);
+        let hint = "rest a few leak time constants, e.g. 400 cycles (200 ms)";
+        v.check("rest_cycles", self.rest_cycles <= MAX_CYCLES, &msg, hint);
         v.nested("inference", |v| {
-            v.check(
-                "window_cycles",
-                self.inference.window_cycles > 0,
-                "must be > 0",
-                "count over at least one cycle",
-            );
-            v.check(
+            let i = &self.inference;
+            let hint = "count over at least one cycle";
+            count(v, "window_cycles", i.window_cycles, MAX_CYCLES, hint);
+            count(
+                v,
                 "trials",
-                self.inference.trials > 0,
-                "must be > 0",
+                i.trials as u64,
+                MAX_COUNT,
                 "run at least one trial",
             );
         });
         v.nested("levels", |v| {
-            v.positive("input_write_volts", self.levels.input_write_volts as f64);
-            v.positive("spike_write_volts", self.levels.spike_write_volts as f64);
-            v.positive("read_volts", self.levels.read_volts as f64);
-            v.positive("gate_on_volts", self.levels.gate_on_volts as f64);
+            let l = &self.levels;
+            for (name, x) in [
+                ("input_write_volts", l.input_write_volts),
+                ("spike_write_volts", l.spike_write_volts),
+                ("read_volts", l.read_volts),
+                ("gate_on_volts", l.gate_on_volts),
+            ] {
+                v.positive(name, x as f64);
+                v.in_range(name, x as f64, 0.0, MAX_VOLTS);
+            }
         });
     }
 }

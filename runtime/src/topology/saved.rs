@@ -9,9 +9,13 @@
 //! network starts at rest, as the powered-up hardware does.
 //!
 //! Round trip: conductances are stored as the columns hold them (`f32`, written in the
-//! shortest form that reads back exactly),
-//! so a topology built with the same seed (the same fabricated devices) gets bit-identical
-//! conductances back. With another seed each value is clipped to its new device's range.
+//! shortest form that reads back exactly), so a topology built with the same seed (the same
+//! fabricated devices) gets bit-identical conductances back. In programmable layers each
+//! value is clipped to its fabricated device's range (a no-op with the seed that saved it;
+//! a stuck device takes its stuck value, as with every `initial`); fixed-resistor layers
+//! take the values as they are. A column applies programming at its events, so a capture
+//! in the middle of a programming episode lags it by at most one sub-step (10 µs by
+//! default); protocols that end with a rest have nothing pending.
 
 use super::built::LayerIds;
 use super::schema::{Initial, Topology};
@@ -104,11 +108,17 @@ impl SavedWeights {
     pub fn to_ron(&self) -> Result<String, ron::Error> {
         let cfg = ron::ser::PrettyConfig::new().depth_limit(4);
         let body = ron::ser::to_string_pretty(self, cfg)?;
+        // The name goes into a line comment: no line breaks or other control characters.
+        let name: String = self
+            .topology
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         Ok(format!(
-            "// Synapse conductances (siemens) of topology `{}`, seed {}, at t = {} ns.\n\
+            "// Synapse conductances (siemens) of topology `{name}`, seed {}, at t = {} ns.\n\
              // A layer starts from them with `initial: Saved(\"<this file>\")`.\n\
              SavedWeights{body}\n",
-            self.topology, self.seed, self.time_ns
+            self.seed, self.time_ns
         ))
     }
 }

@@ -195,8 +195,9 @@ pub enum Initial {
     },
     /// `Saved("weights.ron")`: the conductances a run saved (`memsnn run --save-weights`,
     /// see [`crate::topology::saved`]), path relative to this file's folder; the layer
-    /// takes the file's entry with its own name, which must have its shape. Each value is
-    /// clipped to its fabricated device's range (a no-op with the seed that saved it).
+    /// takes the file's entry with its own name, which must have its shape. In
+    /// programmable layers each value is clipped to its fabricated device's range (a no-op
+    /// with the seed that saved it; stuck devices take their stuck value).
     Saved(String),
 }
 
