@@ -92,6 +92,8 @@ pub struct Neuron {
     rests: u64,
     /// The paused prediction of the current generation, if any.
     lookahead: Option<Box<Lookahead>>,
+    /// Phases a prediction scans before it first pauses.
+    first_chunk: u32,
 }
 
 /// A paused prediction: a copy of the TS device advanced phase by phase to `t` under the
@@ -163,12 +165,21 @@ impl Neuron {
             deferred: Vec::new(),
             rests: 0,
             lookahead: None,
+            first_chunk: FIRST_CHUNK_PHASES,
         }
     }
 
     /// Starts with the depression feedback (T3) enabled or not.
     pub fn with_learning(mut self, on: bool) -> Self {
         self.learning = on;
+        self
+    }
+
+    /// Phases a prediction scans before it pauses to continue at a wake-up (default 4,
+    /// doubling at each continuation; `u32::MAX` scans the whole horizon at once). Only the
+    /// amount of work depends on it, never the result.
+    pub fn with_prediction_chunk(mut self, phases: u32) -> Self {
+        self.first_chunk = phases.max(1);
         self
     }
 
@@ -560,7 +571,7 @@ impl Neuron {
             ts: self.ts.clone(),
             t,
             limit,
-            chunk: FIRST_CHUNK_PHASES,
+            chunk: self.first_chunk,
             active,
         };
         self.predict(la, ctx);
