@@ -51,6 +51,14 @@ fn layer2_with_ideal_layer1() {
     }
 }
 
+/// The pixels of the built-in protocol's patterns, in file order.
+fn builtin_patterns() -> Vec<Vec<bool>> {
+    let path = default_protocol_path();
+    let proto = load_protocol(&path).unwrap();
+    let s = setup(&proto, &path, &RunOptions::default(), None).unwrap();
+    s.patterns.iter().map(|(_, p)| p.clone()).collect()
+}
+
 /// Rate-level model of layer-1 learning, to scan the switching-point spread: ten TS
 /// devices of the neuron type (the real device model, each race from rest with a fresh
 /// switching point) race on the node-1 level their column gives the pattern
@@ -67,10 +75,7 @@ fn layer1_race_model() {
     use memsnn::devices::variability::key;
     use memsnn::devices::Variability;
 
-    let path = default_protocol_path();
-    let proto = load_protocol(&path).unwrap();
-    let s = setup(&proto, &path, &RunOptions::default(), None).unwrap();
-    let pats: Vec<Vec<bool>> = s.patterns.iter().map(|(_, p)| p.clone()).collect();
+    let pats = builtin_patterns();
     let set = DeviceSet::builtin();
     let rs = set.synapse.clone();
     let dev = rs.device(0, Variability::NONE);
@@ -251,10 +256,7 @@ fn race(
 fn layer1_what_it_would_take() {
     use memsnn::devices::set::DeviceSet;
 
-    let path = default_protocol_path();
-    let proto = load_protocol(&path).unwrap();
-    let s = setup(&proto, &path, &RunOptions::default(), None).unwrap();
-    let pats: Vec<Vec<bool>> = s.patterns.iter().map(|(_, p)| p.clone()).collect();
+    let pats = builtin_patterns();
     let set = DeviceSet::builtin();
     for shuffled in [false, true] {
         for v0 in [0.8, 2.0, 5.0] {
