@@ -602,6 +602,38 @@ pub fn accuracy(trials: &[Trial], noise: u32) -> f64 {
     ok as f64 / sel.len() as f64
 }
 
+/// Each hidden neuron's label: the pattern it fires most for in `hidden_rates` (rows:
+/// patterns, columns: neurons, as [`rates`] gives them); `None` for a neuron that never
+/// fires.
+pub fn hidden_labels(hidden_rates: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let width = hidden_rates.first().map_or(0, Vec::len);
+    (0..width)
+        .map(|j| {
+            let column: Vec<f64> = hidden_rates.iter().map(|row| row[j]).collect();
+            let best = (0..column.len()).max_by(|&a, &b| column[a].total_cmp(&column[b]))?;
+            (column[best] > 0.0).then_some(best)
+        })
+        .collect()
+}
+
+/// Accuracy of reading layer 1 alone at one noise level: a presentation counts when the
+/// label (see [`hidden_labels`]) of its most active hidden neuron is its pattern. With
+/// labels taken from the clean presentations themselves it bounds what any readout of the
+/// hidden winner could do, which separates layer-1 losses from read-path losses.
+pub fn hidden_readout_accuracy(trials: &[Trial], noise: u32, labels: &[Option<usize>]) -> f64 {
+    let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
+    if sel.is_empty() {
+        return f64::NAN;
+    }
+    let ok = sel
+        .iter()
+        .filter(|t| {
+            winner(&t.hidden).and_then(|j| labels.get(j).copied().flatten()) == Some(t.pattern)
+        })
+        .count();
+    ok as f64 / sel.len() as f64
+}
+
 /// Mean spike rate (Hz) per pattern (rows) and neuron (columns) at one noise level.
 pub fn rates(
     trials: &[Trial],
@@ -660,4 +692,35 @@ pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
 /// `memsnn reproduce ablation`.
 pub fn ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     super::fig5_report::run_ablation(opts, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(pattern: usize, hidden: &[u64]) -> Trial {
+        Trial {
+            noise: 0,
+            trial: 0,
+            pattern,
+            hidden: hidden.to_vec(),
+            output: vec![0; 2],
+        }
+    }
+
+    #[test]
+    fn layer1_readout_labels_neurons_by_their_best_pattern() {
+        // Neuron 0 answers pattern 0, neuron 1 pattern 1, neuron 2 never fires.
+        let rates = vec![vec![10.0, 2.0, 0.0], vec![1.0, 5.0, 0.0]];
+        let labels = hidden_labels(&rates);
+        assert_eq!(labels, vec![Some(0), Some(1), None]);
+        let trials = [
+            trial(0, &[3, 1, 0]), // right: neuron 0 wins
+            trial(1, &[0, 2, 0]), // right: neuron 1 wins
+            trial(1, &[4, 1, 0]), // wrong: neuron 0 wins a pattern-1 presentation
+            trial(0, &[0, 0, 0]), // wrong: nothing fired
+        ];
+        assert_eq!(hidden_readout_accuracy(&trials, 0, &labels), 0.5);
+        assert!(hidden_readout_accuracy(&trials, 1, &labels).is_nan());
+    }
 }

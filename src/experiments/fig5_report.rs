@@ -2,8 +2,8 @@
 //! evolution, firing-rate heatmaps, confusion matrices, winner histograms, summary.json.
 
 use super::fig5::{
-    accuracy, default_protocol_path, distinct_winners, infer, load_protocol, rates, setup,
-    train_layer1, train_layer2, Layer1Log, Setup, Trial,
+    accuracy, default_protocol_path, distinct_winners, hidden_labels, hidden_readout_accuracy,
+    infer, load_protocol, rates, setup, train_layer1, train_layer2, Layer1Log, Setup, Trial,
 };
 use super::msnn::winner;
 use super::{ExperimentReport, RunOptions};
@@ -229,6 +229,16 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let clean = accuracy(&res, 0);
     let h_rates0 = rates(&res, 0, n_pat, true, window_s);
     let winners1 = distinct_winners(&h_rates0);
+    let labels = hidden_labels(&h_rates0);
+    let hidden_readout: Map<String, Value> = noise
+        .iter()
+        .map(|&k| {
+            (
+                k.to_string(),
+                json!(hidden_readout_accuracy(&res, k, &labels)),
+            )
+        })
+        .collect();
     // Each hidden neuron's own TS device (after fabrication spread): who is intrinsically
     // fast matters in every race.
     let hidden_devices: Vec<Value> = s
@@ -251,6 +261,8 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "clean_accuracy": clean,
         "noisy_accuracy": Value::Object(noisy),
         "layer1_distinct_winners": winners1,
+        "hidden_labels": labels,
+        "hidden_readout_accuracy": Value::Object(hidden_readout.clone()),
         "confusion": confusions.get("0").cloned().unwrap_or(Value::Null),
         "confusion_by_noise": Value::Object(confusions),
         "layer1_training_winners": t.l1.winners,
@@ -415,6 +427,15 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             "distinct layer-1 winners (stochastic neurons)".into(),
             "~8–10".into(),
             winners1.to_string(),
+        ],
+        [
+            "fig5".into(),
+            "layer 1 alone: winner's label, clean (diagnostic)".into(),
+            "—".into(),
+            hidden_readout
+                .get("0")
+                .and_then(Value::as_f64)
+                .map_or("—".into(), |a| format!("{:.1} %", 100.0 * a)),
         ],
     ];
     for &k in noise.iter().filter(|&&k| k > 0) {
