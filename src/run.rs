@@ -20,9 +20,12 @@ use runtime::exec::actix_exec::BlockingActixSimulation;
 use runtime::exec::reference::Simulation;
 use runtime::exec::sharded::ShardedSimulation;
 use runtime::probe::{canonical_sort, to_csv};
-use runtime::protocol::{run_protocol, NetworkIds, ProtocolLog};
+use runtime::protocol::{run_protocol_observed, NetworkIds, ProtocolLog};
 use runtime::topology::{build, load, Checked, ProbeSelection, SavedWeights, TopologyError};
 use std::path::{Path, PathBuf};
+
+/// Protocols with at least this many steps show a progress bar.
+const PROGRESS_MIN_STEPS: usize = 50;
 
 /// Executors `memsnn run --executor` accepts.
 pub const EXECUTORS: &[&str] = &["reference", "sharded", "actix"];
@@ -155,7 +158,25 @@ pub fn simulate_capturing(
     let selection = ProbeSelection::new(topo, &built);
     let ids = NetworkIds::of(&built);
     let mut sim = executor.start(built.builder.build())?;
-    let log = run_protocol(sim.as_mut(), &ids, topo, checked.patterns.as_ref())?;
+    // A progress bar on long protocols (hidden when stderr is not a terminal).
+    let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
+        let pb = indicatif::ProgressBar::new(topo.protocol.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.set_message(topo.name.clone());
+        pb
+    });
+    let log = run_protocol_observed(sim.as_mut(), &ids, topo, checked.patterns.as_ref(), |n| {
+        if let Some(pb) = &bar {
+            pb.set_position(n as u64);
+        }
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let log = log?;
     let mut records = selection.filter(sim.take_records());
     canonical_sort(&mut records);
     let names = &sim.network().names;

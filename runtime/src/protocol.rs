@@ -311,6 +311,18 @@ pub fn run_protocol(
     topo: &Topology,
     patterns: Option<&Patterns>,
 ) -> Result<ProtocolLog, ProtocolError> {
+    run_protocol_observed(sim, ids, topo, patterns, |_| {})
+}
+
+/// [`run_protocol`], calling `done` with the number of steps finished after each step
+/// (for a progress display).
+pub fn run_protocol_observed(
+    sim: &mut dyn Executor,
+    ids: &NetworkIds,
+    topo: &Topology,
+    patterns: Option<&Patterns>,
+    mut done: impl FnMut(usize),
+) -> Result<ProtocolLog, ProtocolError> {
     let mut steps = Vec::with_capacity(topo.protocol.len());
     let mut driver = Driver {
         sim,
@@ -341,6 +353,7 @@ pub fn run_protocol(
             fires,
             spikes,
         });
+        done(index + 1);
     }
     Ok(ProtocolLog {
         topology: topo.name.clone(),

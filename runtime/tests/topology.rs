@@ -601,3 +601,30 @@ fn a_layer_can_override_the_neuron_devices() {
     );
     assert!(line.contains("\"builtin:neuron_cmos\""), "{line}");
 }
+
+/// The observed protocol runner reports each finished step once, in order, and logs the
+/// same as the plain one.
+#[test]
+fn the_observed_protocol_runner_reports_every_step() {
+    let checked = load(&topologies().join("msnn_30x10x10.ron")).expect("valid");
+    let (_, plain) = simulate(&checked, 2);
+    let built = build(&checked.topology, &checked.base_dir, 2).expect("builds");
+    let ids = NetworkIds::of(&built);
+    let mut sim = Simulation::new(built.builder.build());
+    let mut seen = Vec::new();
+    let log = runtime::protocol::run_protocol_observed(
+        &mut sim,
+        &ids,
+        &checked.topology,
+        checked.patterns.as_ref(),
+        |n| seen.push(n),
+    )
+    .expect("protocol runs");
+    let n = checked.topology.protocol.len();
+    assert!(n > 5);
+    assert_eq!(seen, (1..=n).collect::<Vec<_>>());
+    assert_eq!(
+        serde_json::to_string(&log).unwrap(),
+        serde_json::to_string(&plain).unwrap()
+    );
+}
