@@ -20,3 +20,4 @@ pub mod experiments;
 pub mod output;
 pub mod plot;
 pub mod run;
+pub mod run_plot;

@@ -117,6 +117,10 @@ enum Command {
         /// starts from them with `initial: Saved("FILE")`.
         #[arg(long)]
         save_weights: Option<PathBuf>,
+        /// Draw what the probes recorded (spike raster, node-1 voltages, mean column
+        /// conductances) into this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -207,6 +211,7 @@ fn run(cli: Cli) -> Result<()> {
             executor,
             workers,
             save_weights,
+            plot,
         } => {
             let opts = memsnn::run::RunOptions {
                 seed,
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> Result<()> {
                 executor,
                 workers,
                 save_weights: save_weights.clone(),
+                plot: plot.clone(),
             };
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {
@@ -226,6 +232,9 @@ fn run(cli: Cli) -> Result<()> {
             );
             if let Some(w) = save_weights {
                 eprintln!("saved the conductances to {}", w.display());
+            }
+            if let Some(p) = plot {
+                eprintln!("drew the probes in {}", p.display());
             }
             Ok(())
         }

@@ -80,6 +80,8 @@ pub struct RunOptions {
     /// Where to save the synapse conductances after the protocol (a RON file that
     /// `initial: Saved(..)` reads back), if anywhere.
     pub save_weights: Option<PathBuf>,
+    /// Where to draw the probes (spike raster, node voltages, conductances) as a PNG.
+    pub plot: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -90,6 +92,7 @@ impl Default for RunOptions {
             executor: "reference".into(),
             workers: 1,
             save_weights: None,
+            plot: None,
         }
     }
 }
@@ -263,6 +266,9 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
     }
     let dir = output_dir(&opts.out)?;
     dir.write_text("probes.csv", &result.probes_csv)?;
+    if let Some(png) = &opts.plot {
+        crate::run_plot::plot_probes(&result.probes_csv, png)?;
+    }
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;
     Ok(RunReport {

@@ -333,3 +333,25 @@ fn save_weights_into_a_folder_is_refused_before_the_run() {
     assert!(!dir.join("run").exists(), "no output folder");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `memsnn run --plot`: the shipped topology probes hidden spikes and output conductances,
+/// so the figure has a raster and a conductance panel (two 1000 × 320 panels).
+#[test]
+fn run_draws_what_its_probes_recorded() {
+    let dir = fresh_dir("runplot");
+    let png_path = dir.join("run.png");
+    let opts = memsnn::run::RunOptions {
+        out: dir.join("run"),
+        plot: Some(png_path.clone()),
+        ..Default::default()
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    memsnn::run::run(&path, &opts).unwrap();
+    let bytes = std::fs::read(&png_path).unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (1000, 640));
+    std::fs::remove_dir_all(&dir).ok();
+}
