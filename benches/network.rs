@@ -1,6 +1,8 @@
 //! Whole small networks: the `wta_ff` workload (1 s of 10 presentations) at 30×10 and
-//! 784×100 on the reference and sharded executors, build excluded; and the hot path of a
-//! silent neuron — advancing its TS over whole CLK periods in closed form.
+//! 784×100 on the reference and sharded executors, and learning in situ at 30×10 and
+//! 784×100 (`wta_ff_learning`: every fire programs the winner's column), build excluded;
+//! and the hot path of a silent neuron — advancing its TS over whole CLK periods in
+//! closed form.
 //!
 //! Run: `cargo bench --bench network`. For throughput in synaptic events per second (the
 //! Brian2/NEST comparison) use `memsnn bench` instead.
@@ -8,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use devices::ts::TsDevice;
 use devices::{DeviceSet, Variability};
+use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
 use memsnn::run::Executor;
 use runtime::protocol::{run_protocol, NetworkIds};
 use runtime::topology::{build, load};
@@ -21,9 +24,12 @@ fn wta_ff(c: &mut Criterion) {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("topologies/wta_ff/{size}.ron"));
         let checked = load(&path).expect("shipped topology");
-        for (label, ex) in [
-            ("reference", Executor::Reference),
-            ("sharded2", Executor::Sharded(2)),
+        let mut learning = checked.clone();
+        with_learning(&mut learning.topology, PAPER_WRITE_VOLTS);
+        for (label, ex, checked) in [
+            ("reference", Executor::Reference, &checked),
+            ("sharded2", Executor::Sharded(2), &checked),
+            ("learning reference", Executor::Reference, &learning),
         ] {
             g.bench_function(format!("{size} {label}"), |b| {
                 b.iter_batched(
