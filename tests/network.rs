@@ -355,3 +355,30 @@ fn run_draws_what_its_probes_recorded() {
     assert_eq!((reader.info().width, reader.info().height), (1000, 640));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `pulse_trials: true`: layer 1 sees each pattern in trials of 1, 2, 3 … pulses from
+/// rest; every presentation ends with a fire (the untrained columns fire within tens of
+/// pulses), and the trials make presentations longer in applied cycles than one train.
+#[test]
+fn layer1_can_be_trained_in_pulse_trials() {
+    let path = default_protocol_path();
+    let proto = load_protocol(&path).unwrap();
+    let opts = RunOptions::default();
+    let run = |trials: bool| {
+        let mut s = setup(&proto, &path, &opts, None).unwrap();
+        let mut l1 = proto.layer1.clone();
+        l1.presentations_per_pattern = 1;
+        l1.max_cycles = 60;
+        l1.pulse_trials = trials;
+        let log = train_layer1(&mut s, &l1, opts.seed);
+        let end_ns: u64 = s.msnn.sim.now();
+        (log, end_ns)
+    };
+    let (trials, t_trials) = run(true);
+    let (train, t_train) = run(false);
+    assert_eq!(trials.timeouts, 0, "every pattern fired in some trial");
+    assert!(trials.sequence.iter().all(|(_, fired)| !fired.is_empty()));
+    // Each failed trial costs a rest: the trial schedule takes longer.
+    assert!(t_trials > t_train, "{t_trials} vs {t_train} ns");
+    assert_eq!(train.timeouts, 0);
+}

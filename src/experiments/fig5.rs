@@ -105,8 +105,13 @@ pub struct Layer1 {
     pub fires_per_presentation: u64,
     /// Present the patterns in a fresh random order each pass.
     pub shuffle: bool,
-    /// Longest presentation, CLK periods.
+    /// Longest presentation, CLK periods (with `pulse_trials`: the longest trial).
     pub max_cycles: u64,
+    /// Present each pattern as the methods can be read literally — trials of 1, 2, 3 …
+    /// pulses, each followed by a rest (a new switching cycle), until a trial ends with a
+    /// fire — instead of one pulse train until the first fire (default false).
+    #[serde(default)]
+    pub pulse_trials: bool,
 }
 
 /// Layer-2 (supervised) training settings.
@@ -441,14 +446,23 @@ pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
                 &s.patterns[k].1,
                 m.levels.input_write_volts as f64,
             ));
-            let r = m.present_until_fire(
-                &s.patterns[k].1,
-                0,
-                &hidden,
-                None,
-                p.fires_per_presentation,
-                p.max_cycles,
-            );
+            let r = if p.pulse_trials {
+                m.present_in_pulse_trials(
+                    &s.patterns[k].1,
+                    &hidden,
+                    p.fires_per_presentation,
+                    p.max_cycles,
+                )
+            } else {
+                m.present_until_fire(
+                    &s.patterns[k].1,
+                    0,
+                    &hidden,
+                    None,
+                    p.fires_per_presentation,
+                    p.max_cycles,
+                )
+            };
             if r.fired.is_empty() {
                 log.timeouts += 1;
             }

@@ -247,6 +247,57 @@ impl Msnn {
         Presentation { fired, cycles }
     }
 
+    /// Presents `pixels` in trials of 1, 2, 3 … up to `max_pulses` pulses, each trial
+    /// followed by the rest period (every idle neuron then starts a new switching cycle),
+    /// until a trial has `fires` fire events in `layer` — the methods' "the input pulse
+    /// number … increases gradually until a fire event is observed" read literally. A
+    /// trial ends at its fire; the cycle after it (the refractory cycle, which carries the
+    /// potentiation) still receives the pulses. `cycles` counts every period the pattern
+    /// was applied.
+    pub fn present_in_pulse_trials(
+        &mut self,
+        pixels: &[bool],
+        layer: &LayerIds,
+        fires: u64,
+        max_pulses: u64,
+    ) -> Presentation {
+        let mut cycles = 0;
+        for pulses in 1..=max_pulses {
+            self.run_cycles(0);
+            let before = self.fires(layer);
+            self.send(
+                self.input,
+                input::IN_CONTROL,
+                Control::Present {
+                    pixels: pixels.into(),
+                    flips: 0,
+                },
+            );
+            // The trial stops at its fire, as a pulse train would.
+            for _ in 0..pulses {
+                self.run_cycles(1);
+                cycles += 1;
+                let now = self.fires(layer);
+                let count: u64 = now.iter().zip(&before).map(|(a, b)| a - b).sum();
+                if count >= fires {
+                    // The refractory cycle: T1 grounds node 1 while the inputs still pulse.
+                    self.run_cycles(1);
+                    cycles += 1;
+                    self.send(self.input, input::IN_CONTROL, Control::Stop);
+                    self.rest();
+                    let fired = (0..now.len()).filter(|&j| now[j] > before[j]).collect();
+                    return Presentation { fired, cycles };
+                }
+            }
+            self.send(self.input, input::IN_CONTROL, Control::Stop);
+            self.rest();
+        }
+        Presentation {
+            fired: Vec::new(),
+            cycles,
+        }
+    }
+
     /// Drives line `line` of a layer's columns directly with one pulse of `volts` per
     /// CLK-high phase (the paper trains layer 2 with its pulse generator on the input
     /// terminal of the selected hidden neuron) until neuron `target` of the layer fires or
