@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
-    /// Check a topology file (and the device and pattern files it names) without running it.
+    /// Check a topology file (and the device, pattern and saved-weights files it names) without running it.
     Validate {
         /// The topology file (RON).
         file: PathBuf,
