@@ -263,34 +263,15 @@ impl Msnn {
     ) -> Presentation {
         let mut cycles = 0;
         for pulses in 1..=max_pulses {
-            self.run_cycles(0);
-            let before = self.fires(layer);
-            self.send(
-                self.input,
-                input::IN_CONTROL,
-                Control::Present {
-                    pixels: pixels.into(),
-                    flips: 0,
-                },
-            );
-            // The trial stops at its fire, as a pulse train would.
-            for _ in 0..pulses {
-                self.run_cycles(1);
-                cycles += 1;
-                let now = self.fires(layer);
-                let count: u64 = now.iter().zip(&before).map(|(a, b)| a - b).sum();
-                if count >= fires {
-                    // The refractory cycle: T1 grounds node 1 while the inputs still pulse.
-                    self.run_cycles(1);
-                    cycles += 1;
-                    self.send(self.input, input::IN_CONTROL, Control::Stop);
-                    self.rest();
-                    let fired = (0..now.len()).filter(|&j| now[j] > before[j]).collect();
-                    return Presentation { fired, cycles };
-                }
+            // One trial is a presentation of at most `pulses` periods, with its rest.
+            let trial = self.present_until_fire(pixels, 0, layer, None, fires, pulses);
+            cycles += trial.cycles;
+            if !trial.fired.is_empty() {
+                return Presentation {
+                    fired: trial.fired,
+                    cycles,
+                };
             }
-            self.send(self.input, input::IN_CONTROL, Control::Stop);
-            self.rest();
         }
         Presentation {
             fired: Vec::new(),
