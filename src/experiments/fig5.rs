@@ -36,8 +36,8 @@
 //! greedy neuron overwritten by a new digit loses its old one for good) and 7.7 in
 //! shuffled order. The methods' literal presentation (trials of 1, 2, 3 … pulses, each
 //! from rest with a new switching cycle) gives fewer still, 3.5–4.0 for θ_cv 0.2–0.5: with
-//! a fresh draw at every trial the greedy neuron's fast tail wins before a fresh neuron's. The simulator gives
-//! 4, 5, 4, 3, 5 distinct winners for seeds 1–5 (stochastic) and 3 on every seed
+//! a fresh draw at every trial the greedy neuron's fast tail wins before a fresh neuron's.
+//! The simulator gives 4, 5, 4, 3, 5 distinct winners for seeds 1–5 (stochastic) and 3 on every seed
 //! (deterministic, `reproduce ablation`): the paper's Supp. Fig 11 contrast (a greedy
 //! neuron without stochasticity) is reproduced in direction, not in size.
 //!
@@ -605,17 +605,18 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize) -> Vec<
     out
 }
 
-/// Accuracy (argmax of output spikes = pattern index) over the trials at one noise level.
-pub fn accuracy(trials: &[Trial], noise: u32) -> f64 {
+/// Share of the trials at one noise level for which `ok` holds (NaN without trials).
+fn share(trials: &[Trial], noise: u32, ok: impl Fn(&Trial) -> bool) -> f64 {
     let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
     if sel.is_empty() {
         return f64::NAN;
     }
-    let ok = sel
-        .iter()
-        .filter(|t| winner(&t.output) == Some(t.pattern))
-        .count();
-    ok as f64 / sel.len() as f64
+    sel.iter().filter(|t| ok(t)).count() as f64 / sel.len() as f64
+}
+
+/// Accuracy (argmax of output spikes = pattern index) over the trials at one noise level.
+pub fn accuracy(trials: &[Trial], noise: u32) -> f64 {
+    share(trials, noise, |t| winner(&t.output) == Some(t.pattern))
 }
 
 /// Each hidden neuron's label: the pattern it fires most for in `hidden_rates` (rows:
@@ -637,17 +638,9 @@ pub fn hidden_labels(hidden_rates: &[Vec<f64>]) -> Vec<Option<usize>> {
 /// labels taken from the clean presentations themselves it bounds what any readout of the
 /// hidden winner could do, which separates layer-1 losses from read-path losses.
 pub fn hidden_readout_accuracy(trials: &[Trial], noise: u32, labels: &[Option<usize>]) -> f64 {
-    let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
-    if sel.is_empty() {
-        return f64::NAN;
-    }
-    let ok = sel
-        .iter()
-        .filter(|t| {
-            winner(&t.hidden).and_then(|j| labels.get(j).copied().flatten()) == Some(t.pattern)
-        })
-        .count();
-    ok as f64 / sel.len() as f64
+    share(trials, noise, |t| {
+        winner(&t.hidden).and_then(|j| labels.get(j).copied().flatten()) == Some(t.pattern)
+    })
 }
 
 /// Mean spike rate (Hz) per pattern (rows) and neuron (columns) at one noise level.
