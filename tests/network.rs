@@ -9,6 +9,11 @@ use memsnn::experiments::fig5::{
 };
 use memsnn::experiments::RunOptions;
 
+/// The shipped 30×10×10 topology.
+fn msnn_topology() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron")
+}
+
 /// An empty folder of the system's temporary directory for one test.
 fn fresh_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("memsnn-{tag}-{}", std::process::id()));
@@ -102,8 +107,7 @@ fn with_one_hidden_neuron_per_pattern_layer2_recognises_above_chance() {
 #[test]
 fn every_executor_runs_a_topology_identically() {
     use memsnn::run::{simulate_on, Executor};
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let path = msnn_topology();
     let checked = runtime::topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let want = simulate_on(&checked, 5, Executor::Reference).expect("reference");
     assert!(want.records > 0);
@@ -177,8 +181,7 @@ fn a_rest_starts_a_new_switching_cycle_in_idle_neurons() {
 #[test]
 fn a_protocol_file_replaces_the_built_in_one() {
     let dir = fresh_dir("protocol");
-    let topology =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let topology = msnn_topology();
     let file = dir.join("short.ron");
     std::fs::write(
         &file,
@@ -259,8 +262,7 @@ fn run_saves_weights_that_read_back() {
         save_weights: Some(file.clone()),
         ..Default::default()
     };
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let path = msnn_topology();
     memsnn::run::run(&path, &opts).unwrap();
     let w: runtime::topology::SavedWeights = devices::params::load_ron(&file).unwrap();
     let shape: Vec<(String, usize, usize)> = w
@@ -322,8 +324,7 @@ fn save_weights_into_a_folder_is_refused_before_the_run() {
         save_weights: Some(dir.clone()),
         ..Default::default()
     };
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let path = msnn_topology();
     let e = memsnn::run::run(&path, &opts).unwrap_err();
     let msg = format!("{e:#}");
     assert!(
@@ -345,8 +346,7 @@ fn run_draws_what_its_probes_recorded() {
         plot: Some(png_path.clone()),
         ..Default::default()
     };
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+    let path = msnn_topology();
     memsnn::run::run(&path, &opts).unwrap();
     let bytes = std::fs::read(&png_path).unwrap();
     let reader = png::Decoder::new(std::io::Cursor::new(bytes))
