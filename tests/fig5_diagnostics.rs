@@ -133,15 +133,15 @@ fn layer1_race_model() {
             }
         }
         println!(
-            "first presentation: a fresh neuron wins with probability {:.2} (mean over {pairs} digit pairs, theta_cv {})",
+            "first presentation: a fresh neuron wins with probability {:.2} (mean over {pairs} digit pairs, {:?})",
             sum / pairs as f64,
-            set.ts_neuron.cycle_to_cycle.theta_cv
+            set.ts_neuron.switching
         );
     }
     for shuffled in [false, true] {
         for cv in [0.0, 0.1, 0.2, 0.3, 0.5, 1.0] {
             let mut ts = set.ts_neuron.clone();
-            ts.cycle_to_cycle.theta_cv = cv;
+            ts.switching = devices::ts::SwitchingLaw::Threshold { theta_cv: cv };
             let counts = race(&ts, &pats, 1.0, shuffled, false);
             let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
             println!(
@@ -278,7 +278,7 @@ fn layer1_what_it_would_take() {
     for shuffled in [false, true] {
         for cv in [0.2, 0.5] {
             let mut ts = set.ts_neuron.clone();
-            ts.cycle_to_cycle.theta_cv = cv;
+            ts.switching = devices::ts::SwitchingLaw::Threshold { theta_cv: cv };
             let counts = race(&ts, &pats, 1.0, shuffled, true);
             println!(
                 "{} theta_cv {cv:.1}, trials of 1, 2, 3 … pulses: distinct winners {counts:?}, mean {:.1}",

@@ -32,20 +32,31 @@
 //! integrate slowly (small `γ1`, tens of pulses) and still recover within a short
 //! refractory period (fast `γb`).
 //!
-//! # Stochasticity
+//! # Switching law and stochasticity
+//!
+//! When an OFF device switches is decided by its [`SwitchingLaw`] (module [`switching`]):
+//! the *threshold* law switches where `x` reaches the cycle's switching point `θ`; the
+//! *hazard* (escape-rate) law switches when the cumulative hazard `∫λ(x, V) dt` reaches a
+//! level drawn per cycle, so the instant is random even at a fixed state.
 //!
 //! Cycle-to-cycle: each switching cycle (at power-up and after every OFF transition) draws
-//! a new switching point `θ` and new rates `γ1, γb, γ2` (log-normal around the device's
-//! own values). Device-to-device: each device draws its `μ0, γ1, γb, γ2, β, θ` once at
-//! construction. Both are switchable through [`Variability`].
+//! new rates `γ1, γb, γ2` (log-normal around the device's own values) and the law's own
+//! random part — a new switching point `θ` (threshold law) or a new `Exp(1)` hazard level
+//! (hazard law; `ln 2`, the median, without cycle-to-cycle randomness). Device-to-device:
+//! each device draws its `μ0, γ1, γb, γ2, β, θ` once at construction. Both are switchable
+//! through [`Variability`].
 
 use crate::energy::Energy;
 use crate::expsum::ExpSum;
 use crate::params::{Validate, Validator};
 use crate::variability::{lognormal_factor, Variability};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use switching::Hazard;
+pub use switching::SwitchingLaw;
+
+pub mod switching;
 
 /// Nominal parameters of a TS memristor, as stored in a device-parameter RON file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,7 +76,8 @@ pub struct TsParams {
     pub gamma2_per_s: f64,
     /// Residue gain β while the bridge conducts (dimensionless: residue per unit of drive).
     pub beta: f64,
-    /// Mean switching point θ (dimensionless filament state, 0 < θ < 1).
+    /// Mean switching point θ of the threshold law, the reference state of the hazard law
+    /// (dimensionless filament state, 0 < θ < 1).
     pub theta: f64,
     /// The device turns OFF when bridge + residue fall below this (dimensionless, < θ).
     pub x_hold: f64,
@@ -77,18 +89,20 @@ pub struct TsParams {
     pub r_off_ohms: f64,
     /// OFF-state conductance grows as `exp(off_gain · x)` while clusters accumulate.
     pub off_gain: f64,
+    /// When an OFF device switches ON: `Threshold(theta_cv: ..)` or
+    /// `Hazard(rate_per_s: .., state_scale: .., volts_scale: ..)` (see [`switching`]).
+    pub switching: SwitchingLaw,
     /// Cycle-to-cycle spread (coefficients of variation).
     pub cycle_to_cycle: TsCycleSpread,
     /// Device-to-device spread (coefficients of variation).
     pub device_to_device: TsDeviceSpread,
 }
 
-/// Cycle-to-cycle coefficients of variation of a TS device.
+/// Cycle-to-cycle coefficients of variation of a TS device's rates (the switching law's
+/// own randomness is part of [`SwitchingLaw`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TsCycleSpread {
-    /// Spread of the switching point θ.
-    pub theta_cv: f64,
     /// Spread of the rates γ1, γb, γ2.
     pub gamma_cv: f64,
 }
@@ -123,8 +137,19 @@ impl Validate for TsParams {
         v.positive("r_off_ohms", self.r_off_ohms);
         v.less_than("r_on_ohms", self.r_on_ohms, "r_off_ohms", self.r_off_ohms);
         v.non_negative("off_gain", self.off_gain);
+        v.nested("switching", |v| match &self.switching {
+            SwitchingLaw::Threshold { theta_cv } => v.in_range("theta_cv", *theta_cv, 0.0, 1.0),
+            SwitchingLaw::Hazard {
+                rate_per_s,
+                state_scale,
+                volts_scale,
+            } => {
+                v.positive("rate_per_s", *rate_per_s);
+                v.positive("state_scale", *state_scale);
+                v.positive("volts_scale", *volts_scale);
+            }
+        });
         v.nested("cycle_to_cycle", |v| {
-            v.in_range("theta_cv", self.cycle_to_cycle.theta_cv, 0.0, 1.0);
             v.in_range("gamma_cv", self.cycle_to_cycle.gamma_cv, 0.0, 1.0);
         });
         v.nested("device_to_device", |v| {
@@ -227,6 +252,13 @@ pub struct TsDevice {
     g_on_siemens: f64,
     g_off_siemens: f64,
     off_gain: f64,
+    law: SwitchingLaw,
+    /// The hazard law's constants (`None`: threshold law).
+    hazard: Option<Hazard>,
+    /// Cumulative hazard of the current cycle (hazard law), dimensionless.
+    hazard_so_far: f64,
+    /// The level the cumulative hazard must reach to switch in this cycle (hazard law).
+    hazard_level: f64,
     theta_cv: f64,
     gamma_cv: f64,
     variability: Variability,
@@ -275,7 +307,25 @@ impl TsDevice {
             g_on_siemens: 1.0 / params.r_on_ohms,
             g_off_siemens: 1.0 / params.r_off_ohms,
             off_gain: params.off_gain,
-            theta_cv: params.cycle_to_cycle.theta_cv,
+            law: params.switching.clone(),
+            hazard: match params.switching {
+                SwitchingLaw::Threshold { .. } => None,
+                SwitchingLaw::Hazard {
+                    rate_per_s,
+                    state_scale,
+                    volts_scale,
+                } => Some(Hazard {
+                    rate_per_s,
+                    state_scale,
+                    volts_scale,
+                }),
+            },
+            hazard_so_far: 0.0,
+            hazard_level: std::f64::consts::LN_2,
+            theta_cv: match params.switching {
+                SwitchingLaw::Threshold { theta_cv } => theta_cv,
+                SwitchingLaw::Hazard { .. } => 0.0,
+            },
             gamma_cv: params.cycle_to_cycle.gamma_cv,
             variability,
             rng,
@@ -288,10 +338,13 @@ impl TsDevice {
         dev
     }
 
-    /// Draws this cycle's switching point and rates (cycle-to-cycle noise).
+    /// Draws this cycle's rates and the switching law's random part (cycle-to-cycle
+    /// noise): a switching point (threshold law) or a hazard level (hazard law).
     fn new_cycle(&mut self) {
         self.cycle = self.device;
         self.decay_cache = [(0, [1.0; 3]); 2];
+        self.hazard_so_far = 0.0;
+        self.hazard_level = std::f64::consts::LN_2;
         if !self.variability.cycle_to_cycle {
             return;
         }
@@ -299,8 +352,32 @@ impl TsDevice {
         self.cycle.gamma1_per_s *= g;
         self.cycle.gamma_bridge_per_s *= g;
         self.cycle.gamma2_per_s *= lognormal_factor(&mut self.rng, self.gamma_cv);
-        let t = lognormal_factor(&mut self.rng, self.theta_cv);
-        self.cycle.theta = clamp_theta(self.device.theta * t, self.x_hold);
+        if self.hazard.is_some() {
+            // Exp(1) by inversion; `1 − U` lies in (0, 1], so the level is finite.
+            let u: f64 = self.rng.random();
+            self.hazard_level = -(1.0 - u).ln();
+        } else {
+            let t = lognormal_factor(&mut self.rng, self.theta_cv);
+            self.cycle.theta = clamp_theta(self.device.theta * t, self.x_hold);
+        }
+    }
+
+    /// The switching law of this device.
+    pub fn law(&self) -> &SwitchingLaw {
+        &self.law
+    }
+
+    /// Whether an OFF device can switch only while a voltage is across it (the hazard law:
+    /// its rate carries the field factor `sinh(|V|/V_s)`); under the threshold law an OFF
+    /// device whose filament reaches `θ` switches whatever the voltage.
+    pub fn needs_field_to_switch(&self) -> bool {
+        self.hazard.is_some()
+    }
+
+    /// Cumulative hazard of the current switching cycle and the level at which the device
+    /// switches (hazard law; both 0 and ln 2 under the threshold law), dimensionless.
+    pub fn hazard(&self) -> (f64, f64) {
+        (self.hazard_so_far, self.hazard_level)
     }
 
     /// Returns the device to a fully relaxed HRS (no clusters, bridge or residue) and starts
@@ -406,7 +483,19 @@ impl TsDevice {
     /// most `max_ns` ahead. Pure: the device is not changed.
     pub fn time_to_transition(&self, v_device_volts: f64, max_ns: u64) -> Option<u64> {
         match self.trajectory(v_device_volts) {
-            Trajectory::Off(x) => x.first_at_or_above(self.cycle.theta, max_ns),
+            Trajectory::Off(x) => match &self.hazard {
+                Some(hz) => hz
+                    .first_crossing(
+                        &x,
+                        self.cycle.theta,
+                        v_device_volts,
+                        self.hazard_so_far,
+                        self.hazard_level,
+                        max_ns,
+                    )
+                    .ok(),
+                None => x.first_at_or_above(self.cycle.theta, max_ns),
+            },
             Trajectory::Held { .. } => None,
             Trajectory::Relaxing(br) => br.first_below(self.x_hold, max_ns),
         }
@@ -415,6 +504,9 @@ impl TsDevice {
     /// Advances the device by up to `dt_ns` under a constant device voltage, stopping early
     /// at a transition (the caller then recomputes its circuit and continues).
     pub fn advance(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep {
+        if !self.state.on && dt_ns > 0 && self.hazard.is_some() {
+            return self.advance_off_hazard(v_device_volts, dt_ns);
+        }
         if !self.state.on && dt_ns > 0 && self.advance_off_without_switching(v_device_volts, dt_ns)
         {
             return TsStep {
@@ -426,22 +518,55 @@ impl TsDevice {
         let elapsed = hit.unwrap_or(dt_ns);
         self.evolve(v_device_volts, elapsed);
         self.g_off_cache = None;
-        let transition = hit.map(|_| {
-            if self.state.on {
-                self.state.on = false;
-                self.state.bridge = self.state.bridge.min(self.x_hold);
-                self.new_cycle();
-                TsTransition::SwitchedOff
-            } else {
-                self.state.on = true;
-                self.state.nucleation = 0.0;
-                self.state.bridge = 1.0;
-                TsTransition::SwitchedOn
-            }
-        });
+        let transition = hit.map(|_| self.transition());
         TsStep {
             elapsed_ns: elapsed,
             transition,
+        }
+    }
+
+    /// Performs the transition the state has reached: ON → OFF (a new cycle begins) or
+    /// OFF → ON (the clusters coalesce into a bridge).
+    fn transition(&mut self) -> TsTransition {
+        if self.state.on {
+            self.state.on = false;
+            self.state.bridge = self.state.bridge.min(self.x_hold);
+            self.new_cycle();
+            TsTransition::SwitchedOff
+        } else {
+            self.state.on = true;
+            self.state.nucleation = 0.0;
+            self.state.bridge = 1.0;
+            TsTransition::SwitchedOn
+        }
+    }
+
+    /// [`Self::advance`] of an OFF device under the hazard law: integrates the hazard along
+    /// the closed-form filament and switches at the first nanosecond it reaches the level.
+    fn advance_off_hazard(&mut self, v: f64, dt_ns: u64) -> TsStep {
+        let (Some(hz), Trajectory::Off(x)) = (self.hazard, self.trajectory(v)) else {
+            unreachable!("called for an OFF device under the hazard law");
+        };
+        let crossing = hz.first_crossing(
+            &x,
+            self.cycle.theta,
+            v,
+            self.hazard_so_far,
+            self.hazard_level,
+            dt_ns,
+        );
+        let (elapsed, switched) = match crossing {
+            Ok(n) => (n, true),
+            Err(h) => {
+                self.hazard_so_far = h;
+                (dt_ns, false)
+            }
+        };
+        self.evolve(v, elapsed);
+        self.g_off_cache = None;
+        TsStep {
+            elapsed_ns: elapsed,
+            transition: switched.then(|| self.transition()),
         }
     }
 
@@ -517,7 +642,8 @@ impl TsDevice {
     /// Advances an OFF device over `periods` whole periods of a two-level drive (device
     /// voltage `v_high_volts` for `high_ns`, then `v_low_volts` for `low_ns`) in closed
     /// form, if it provably cannot switch meanwhile; returns false (changing nothing)
-    /// otherwise, or when the device is ON.
+    /// otherwise, or when the device is ON. Under the hazard law only unbiased periods
+    /// (`v_high = v_low = 0`: no field, no hazard) can be skipped this way.
     ///
     /// Per period the nucleation follows the affine map `u ↦ α·u + β` (`α = a_h·a_l`,
     /// `β = u∞h(1 − a_h)·a_l + u∞l(1 − a_l)`, `a = e^{−γ1·t}`), so after `k` periods
@@ -552,11 +678,17 @@ impl TsDevice {
         let beta_h = uh * (1.0 - ah);
         let beta = beta_h * al + ul * (1.0 - al);
         let s = self.state;
-        let u_peak = (beta_h + ul * (1.0 - al) * ah) / (1.0 - alpha);
-        let first_peak = uh + (s.nucleation - uh) * ah;
-        let bound = s.nucleation.max(first_peak).max(u_peak).max(ul) + s.bridge + s.residue;
-        if bound.partial_cmp(&c.theta) != Some(std::cmp::Ordering::Less) {
-            return false;
+        if self.hazard.is_some() {
+            if v_high_volts != 0.0 || v_low_volts != 0.0 {
+                return false;
+            }
+        } else {
+            let u_peak = (beta_h + ul * (1.0 - al) * ah) / (1.0 - alpha);
+            let first_peak = uh + (s.nucleation - uh) * ah;
+            let bound = s.nucleation.max(first_peak).max(u_peak).max(ul) + s.bridge + s.residue;
+            if bound.partial_cmp(&c.theta) != Some(std::cmp::Ordering::Less) {
+                return false;
+            }
         }
         let k = periods.min(i32::MAX as u64) as i32;
         let t = (th + tl) * f64::from(k);
@@ -617,7 +749,8 @@ impl TsDevice {
 /// [`TsDevice::trajectory`]).
 #[derive(Clone, Copy, Debug)]
 pub enum Trajectory {
-    /// OFF: the filament `x(t)`; the device switches ON where it reaches θ.
+    /// OFF: the filament `x(t)`; the device switches ON where it reaches θ (threshold law)
+    /// or where the hazard integrated along it reaches the cycle's level (hazard law).
     Off(ExpSum),
     /// ON and held: only the residue moves.
     Held {

@@ -210,3 +210,241 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------- hazard (escape-rate) law
+
+/// The neuron's device under the hazard law, calibrated so that the median switching state
+/// of a linear ramp is θ at every voltage (`volts_scale = V0`, `rate = ln 2·μ0/s`).
+fn hazard_neuron(state_scale: f64) -> TsParams {
+    let mut p = DeviceSet::builtin().ts_neuron;
+    p.switching = SwitchingLaw::Hazard {
+        rate_per_s: std::f64::consts::LN_2 * p.mu0_per_s / state_scale,
+        state_scale,
+        volts_scale: p.v0_volts,
+    };
+    p
+}
+
+/// Independent oracle: fixed-step integration (exact exponential update of each state
+/// variable, trapezoidal hazard) of the same law; switches at the first step whose
+/// cumulative hazard reaches `level`.
+fn fixed_step_hazard_time_ns(
+    dev: &TsDevice,
+    v: f64,
+    level: f64,
+    max_ns: u64,
+    dt_ns: u64,
+) -> Option<u64> {
+    let c = dev.rates();
+    let SwitchingLaw::Hazard {
+        rate_per_s,
+        state_scale,
+        volts_scale,
+    } = *dev.law()
+    else {
+        panic!("hazard law expected")
+    };
+    let s = *dev.state();
+    let (mut u, mut b, mut r) = (s.nucleation, s.bridge, s.residue);
+    let dt = dt_ns as f64 * 1e-9;
+    let g = c.drive_per_s(v);
+    let u_inf = g / c.gamma1_per_s;
+    let (e1, eb, e2) = (
+        (-c.gamma1_per_s * dt).exp(),
+        (-c.gamma_bridge_per_s * dt).exp(),
+        (-c.gamma2_per_s * dt).exp(),
+    );
+    let lam =
+        |x: f64| rate_per_s * ((x - c.theta) / state_scale).exp() * (v.abs() / volts_scale).sinh();
+    let (mut h, mut t) = (0.0, 0);
+    while t < max_ns {
+        let before = lam(u + b + r);
+        u = u_inf + (u - u_inf) * e1;
+        b *= eb;
+        r *= e2;
+        h += 0.5 * dt * (before + lam(u + b + r));
+        t += dt_ns;
+        if h >= level {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Two-sample Kolmogorov–Smirnov statistic.
+fn ks_statistic(a: &mut [f64], b: &mut [f64]) -> f64 {
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+#[test]
+fn hazard_switching_times_follow_the_fixed_step_law() {
+    // 1000 exact switching times (each device's own Exp(1) level) against 1000 of the
+    // fixed-step oracle with levels from an independent stream: the same distribution.
+    let p = hazard_neuron(0.08);
+    let n = 1000;
+    let mut levels = ChaCha8Rng::seed_from_u64(12345);
+    for v in [0.75, 1.44] {
+        let mut exact = Vec::with_capacity(n);
+        let mut oracle = Vec::with_capacity(n);
+        for seed in 0..n as u64 {
+            let mut cc = Variability::NONE;
+            cc.cycle_to_cycle = true;
+            let dev = TsDevice::new(&p, cc, seed);
+            let t = dev.time_to_transition(v, 100_000_000).expect("fires");
+            exact.push(t as f64);
+            let u: f64 = rand::Rng::random(&mut levels);
+            let level = -(1.0 - u).ln();
+            let t = fixed_step_hazard_time_ns(&dev, v, level, 100_000_000, 200).expect("fires");
+            oracle.push(t as f64);
+        }
+        let d = ks_statistic(&mut exact, &mut oracle);
+        // Critical value at α = 0.001 for two samples of 1000: 1.95·sqrt(2/1000) = 0.087.
+        assert!(d < 0.087, "{v} V: KS statistic {d:.3}");
+        // A real spread: the interquartile range is a sizeable part of the median.
+        let (q1, q2, q3) = (exact[n / 4], exact[n / 2], exact[3 * n / 4]);
+        assert!((q3 - q1) / q2 > 0.1, "{v} V: IQR/median {}", (q3 - q1) / q2);
+    }
+}
+
+#[test]
+fn hazard_law_without_cycle_randomness_is_deterministic_at_the_median_level() {
+    let p = hazard_neuron(0.08);
+    let times: Vec<u64> = (0..5)
+        .map(|seed| {
+            TsDevice::new(&p, Variability::NONE, seed)
+                .time_to_transition(1.0, 50_000_000)
+                .unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] == w[1]), "{times:?}");
+    let dev = TsDevice::new(&p, Variability::NONE, 0);
+    assert_eq!(dev.hazard().1, std::f64::consts::LN_2);
+    let oracle = fixed_step_hazard_time_ns(&dev, 1.0, std::f64::consts::LN_2, 50_000_000, 10);
+    assert!(
+        times[0].abs_diff(oracle.unwrap()) <= 20,
+        "{times:?} vs {oracle:?}"
+    );
+}
+
+#[test]
+fn hazard_law_tends_to_the_threshold_law_as_its_state_scale_vanishes() {
+    let threshold = DeviceSet::builtin().ts_neuron;
+    let t_thr = TsDevice::new(&threshold, Variability::NONE, 0)
+        .time_to_transition(1.0, 50_000_000)
+        .unwrap() as f64;
+    let mut last = f64::INFINITY;
+    for s in [0.05, 0.01, 0.002] {
+        let t = TsDevice::new(&hazard_neuron(s), Variability::NONE, 0)
+            .time_to_transition(1.0, 50_000_000)
+            .unwrap() as f64;
+        let gap = (t - t_thr).abs() / t_thr;
+        assert!(
+            gap <= last + 1e-9,
+            "state scale {s}: gap {gap} grew from {last}"
+        );
+        last = gap;
+    }
+    assert!(last < 0.01, "relative gap {last} at state scale 0.002");
+}
+
+#[test]
+fn hazard_law_without_a_field_never_switches() {
+    let p = hazard_neuron(0.08);
+    let mut dev = TsDevice::new(&p, Variability::FULL, 3);
+    let mut st = *dev.state();
+    st.nucleation = 2.0; // far beyond θ
+    dev.set_state(st);
+    // With a field it switches at once, without one never.
+    assert!(dev.time_to_transition(0.5, 1_000_000).unwrap() < 1_000);
+    assert_eq!(dev.time_to_transition(0.0, 1_000_000_000), None);
+    let s = dev.advance(0.0, 1_000_000_000);
+    assert_eq!(s.transition, None);
+    assert!(dev.advance_periods(0.0, 250_000, 0.0, 250_000, 1000));
+    assert!(!dev.advance_periods(0.3, 250_000, 0.0, 250_000, 1));
+}
+
+#[test]
+fn splitting_an_interval_keeps_the_hazard_and_the_switching_instant() {
+    let p = hazard_neuron(0.08);
+    for seed in 0..50 {
+        let mut a = TsDevice::new(&p, Variability::FULL, seed);
+        let mut b = a.clone();
+        let whole = a.advance(0.9, 20_000_000);
+        let mut done = 0;
+        let mut split = None;
+        for piece in [1_234_567u64, 3_000_000, 15_765_433] {
+            let s = b.advance(0.9, piece);
+            done += s.elapsed_ns;
+            if s.transition.is_some() {
+                split = Some(done);
+                break;
+            }
+        }
+        match (whole.transition, split) {
+            (Some(_), Some(t)) => {
+                assert!(
+                    whole.elapsed_ns.abs_diff(t) <= 1,
+                    "{} vs {t}",
+                    whole.elapsed_ns
+                )
+            }
+            (None, None) => {
+                let (ha, hb) = (a.hazard().0, b.hazard().0);
+                assert!((ha - hb).abs() <= 1e-10 * ha.max(1.0), "{ha} vs {hb}");
+            }
+            other => panic!("seed {seed}: {other:?}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn hazard_advance_is_well_behaved(
+        seed in 0u64..1000,
+        steps in prop::collection::vec((-2.0f64..2.0, 1u64..2_000_000), 1..20),
+    ) {
+        let p = hazard_neuron(0.08);
+        let mut dev = TsDevice::new(&p, Variability::FULL, seed);
+        for (v, dt) in steps {
+            let mut left = dt;
+            let mut guard = 0;
+            while left > 0 {
+                let s = dev.advance(v, left);
+                prop_assert!(s.elapsed_ns <= left);
+                left -= s.elapsed_ns;
+                let st = dev.state();
+                prop_assert!(st.nucleation.is_finite() && st.nucleation >= 0.0);
+                prop_assert!(st.residue.is_finite() && st.residue >= 0.0);
+                let (h, level) = dev.hazard();
+                prop_assert!(h.is_finite() && h >= 0.0 && (st.on || h < level));
+                guard += 1;
+                prop_assert!(guard < 10_000, "no progress");
+                if s.transition.is_none() { prop_assert_eq!(left, 0); }
+            }
+        }
+    }
+
+    #[test]
+    fn hazard_predicted_transition_matches_advance(seed in 0u64..1000, v in 0.3f64..1.6, dt in 1u64..30_000_000) {
+        let p = hazard_neuron(0.08);
+        let mut dev = TsDevice::new(&p, Variability::FULL, seed);
+        let predicted = dev.time_to_transition(v, dt);
+        let s = dev.advance(v, dt);
+        prop_assert_eq!(predicted, s.transition.map(|_| s.elapsed_ns));
+    }
+}

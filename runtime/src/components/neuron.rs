@@ -299,7 +299,7 @@ impl Neuron {
     }
 
     /// Whether an OFF device provably never reaches its switching point while the present
-    /// configuration lasts. Nucleation peaks at the ends of high phases; the first future
+    /// configuration lasts (under the hazard law: whether no field is across it). Nucleation peaks at the ends of high phases; the first future
     /// peak is at most `f(u) = u∞h + (u − u∞h)·ah` (a whole high phase from the present
     /// value), and later peaks move monotonically towards the periodic steady state
     /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`. Bridge and residue only decay,
@@ -307,6 +307,15 @@ impl Neuron {
     fn never_switches(&self, clock: &crate::time::Clock) -> bool {
         if self.ts.is_on() {
             return false;
+        }
+        if self.ts.needs_field_to_switch() {
+            // Hazard law: the hazard grows for ever under any field, and is zero without
+            // one (whatever the filament state).
+            let v = |high| {
+                self.ts
+                    .device_voltage(self.node1(false, high), self.c.r_readout_ohms)
+            };
+            return v(true) == 0.0 && v(false) == 0.0;
         }
         let r = self.ts.rates();
         let s = self.ts.state();
