@@ -53,8 +53,8 @@ use crate::variability::{lognormal_factor, Variability};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use switching::Hazard;
 pub use switching::SwitchingLaw;
+use switching::{FactorCache, Filament, Hazard};
 
 pub mod switching;
 
@@ -259,6 +259,8 @@ pub struct TsDevice {
     hazard_so_far: f64,
     /// The level the cumulative hazard must reach to switch in this cycle (hazard law).
     hazard_level: f64,
+    /// Quadrature factors of recent intervals under this cycle's rates (hazard law).
+    hazard_factors: FactorCache,
     theta_cv: f64,
     gamma_cv: f64,
     variability: Variability,
@@ -322,6 +324,7 @@ impl TsDevice {
             },
             hazard_so_far: 0.0,
             hazard_level: std::f64::consts::LN_2,
+            hazard_factors: [None; 2],
             theta_cv: match params.switching {
                 SwitchingLaw::Threshold { theta_cv } => theta_cv,
                 SwitchingLaw::Hazard { .. } => 0.0,
@@ -345,6 +348,7 @@ impl TsDevice {
         self.decay_cache = [(0, [1.0; 3]); 2];
         self.hazard_so_far = 0.0;
         self.hazard_level = std::f64::consts::LN_2;
+        self.hazard_factors = [None; 2];
         if !self.variability.cycle_to_cycle {
             return;
         }
@@ -486,12 +490,13 @@ impl TsDevice {
             Trajectory::Off(x) => match &self.hazard {
                 Some(hz) => hz
                     .first_crossing(
-                        &x,
+                        &self.filament(self.cycle.drive_per_s(v_device_volts)),
                         self.cycle.theta,
                         v_device_volts,
                         self.hazard_so_far,
                         self.hazard_level,
                         max_ns,
+                        &mut self.hazard_factors.clone(),
                     )
                     .ok(),
                 None => x.first_at_or_above(self.cycle.theta, max_ns),
@@ -541,12 +546,26 @@ impl TsDevice {
         }
     }
 
+    /// The OFF filament `x(t)` under drive `g_per_s` (this cycle's rates).
+    fn filament(&self, g_per_s: f64) -> Filament {
+        let c = &self.cycle;
+        let s = &self.state;
+        let u_inf = g_per_s / c.gamma1_per_s;
+        Filament {
+            constant: u_inf,
+            amp: [s.nucleation - u_inf, s.bridge, s.residue],
+            rate_per_s: [c.gamma1_per_s, c.gamma_bridge_per_s, c.gamma2_per_s],
+        }
+    }
+
     /// [`Self::advance`] of an OFF device under the hazard law: integrates the hazard along
     /// the closed-form filament and switches at the first nanosecond it reaches the level.
     fn advance_off_hazard(&mut self, v: f64, dt_ns: u64) -> TsStep {
-        let (Some(hz), Trajectory::Off(x)) = (self.hazard, self.trajectory(v)) else {
+        let Some(hz) = self.hazard else {
             unreachable!("called for an OFF device under the hazard law");
         };
+        let g = self.drive_cached(v);
+        let x = self.filament(g);
         let crossing = hz.first_crossing(
             &x,
             self.cycle.theta,
@@ -554,19 +573,25 @@ impl TsDevice {
             self.hazard_so_far,
             self.hazard_level,
             dt_ns,
+            &mut self.hazard_factors,
         );
-        let (elapsed, switched) = match crossing {
-            Ok(n) => (n, true),
+        match crossing {
+            Ok(n) => {
+                self.evolve(v, n);
+                self.g_off_cache = None;
+                TsStep {
+                    elapsed_ns: n,
+                    transition: Some(self.transition()),
+                }
+            }
             Err(h) => {
                 self.hazard_so_far = h;
-                (dt_ns, false)
+                self.evolve_off_cached(v, dt_ns);
+                TsStep {
+                    elapsed_ns: dt_ns,
+                    transition: None,
+                }
             }
-        };
-        self.evolve(v, elapsed);
-        self.g_off_cache = None;
-        TsStep {
-            elapsed_ns: elapsed,
-            transition: switched.then(|| self.transition()),
         }
     }
 
@@ -614,7 +639,6 @@ impl TsDevice {
     fn advance_off_without_switching(&mut self, v: f64, dt_ns: u64) -> bool {
         let c = self.cycle;
         let g = self.drive_cached(v);
-        let t = dt_ns as f64 * 1e-9;
         let u_inf = g / c.gamma1_per_s;
         let [e1, eb, e2] = self.decays(dt_ns);
         let s = self.state;
@@ -625,6 +649,18 @@ impl TsDevice {
         if bound.partial_cmp(&c.theta) != Some(std::cmp::Ordering::Less) {
             return false;
         }
+        self.evolve_off_cached(v, dt_ns);
+        true
+    }
+
+    /// [`Self::evolve`] of an OFF device with the cached drive and decay factors (the same
+    /// values `evolve` computes, so results do not depend on which path ran).
+    fn evolve_off_cached(&mut self, v: f64, dt_ns: u64) {
+        let c = self.cycle;
+        let g = self.drive_cached(v);
+        let t = dt_ns as f64 * 1e-9;
+        let u_inf = g / c.gamma1_per_s;
+        let [e1, eb, e2] = self.decays(dt_ns);
         let g_start = match self.g_off_cache {
             Some(g) => g,
             None => self.conductance_siemens(),
@@ -636,7 +672,6 @@ impl TsDevice {
         let g_end = self.conductance_siemens();
         self.g_off_cache = Some(g_end);
         self.energy.ts_joules += v * v * (0.5 * (g_start + g_end)) * t;
-        true
     }
 
     /// Advances an OFF device over `periods` whole periods of a two-level drive (device

@@ -48,7 +48,6 @@
 //! every executor that delivers the same events reproduces it bit for bit; splitting an
 //! interval changes `H` only by the rule's rounding.
 
-use crate::expsum::ExpSum;
 use serde::{Deserialize, Serialize};
 
 /// How an OFF device decides when it switches ON (see the module documentation).
@@ -85,8 +84,10 @@ impl SwitchingLaw {
 }
 
 /// Largest change of the integrand's logarithm (and of `rate·t` of any term of `x`) across
-/// one quadrature panel.
-pub const MAX_PANEL_CHANGE: f64 = 1.5;
+/// one quadrature panel: with the 4-point Gauss–Legendre rule the relative error of a panel
+/// is then below 1e-9, far finer than the nanosecond grid needs (an error ε in `H` moves the
+/// crossing by `ε·H/λ`, a fraction of a nanosecond for ε = 1e-6).
+pub const MAX_PANEL_CHANGE: f64 = 1.0;
 /// Most panels one interval is split into (an interval this stiff is a pathological input;
 /// beyond it the rule is merely less accurate).
 const MAX_PANELS: u64 = 1 << 16;
@@ -94,21 +95,77 @@ const MAX_PANELS: u64 = 1 << 16;
 /// device switches within a nanosecond anyway; the cap keeps every value finite.
 const MAX_EXPONENT: f64 = 600.0;
 
-/// Nodes and weights of the 8-point Gauss–Legendre rule on [−1, 1] (positive half).
-const GL_NODES: [f64; 4] = [
-    0.183_434_642_495_649_8,
-    0.525_532_409_916_329,
-    0.796_666_477_413_626_7,
-    0.960_289_856_497_536_3,
+/// Nodes (positive half, on [−1, 1]) and weights of the 4-point Gauss–Legendre rule.
+const GL_NODES: [f64; 2] = [0.339_981_043_584_856, 0.861_136_311_594_053];
+const GL_WEIGHTS: [f64; 2] = [0.652_145_154_862_546, 0.347_854_845_137_454];
+/// The rule's nodes as fractions of a panel, `(1 ∓ z)/2`, and their weights (halved: the
+/// panel integral is `h · Σ w_i f(a + f_i·h)`).
+const FRACTIONS: [f64; 4] = [
+    0.5 * (1.0 - GL_NODES[1]),
+    0.5 * (1.0 - GL_NODES[0]),
+    0.5 * (1.0 + GL_NODES[0]),
+    0.5 * (1.0 + GL_NODES[1]),
 ];
-const GL_WEIGHTS: [f64; 4] = [
-    0.362_683_783_378_362,
-    0.313_706_645_877_887_3,
-    0.222_381_034_453_374_5,
-    0.101_228_536_290_376_3,
+const HALF_WEIGHTS: [f64; 4] = [
+    0.5 * GL_WEIGHTS[1],
+    0.5 * GL_WEIGHTS[0],
+    0.5 * GL_WEIGHTS[0],
+    0.5 * GL_WEIGHTS[1],
 ];
 
 const NS: f64 = 1e-9;
+
+/// The filament of an OFF device under a constant voltage,
+/// `x(t) = constant + Σ_j amp_j · e^{−rate_j·t}` (nucleation, bridge and residue terms; a term
+/// may have zero amplitude).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Filament {
+    pub constant: f64,
+    pub amp: [f64; 3],
+    pub rate_per_s: [f64; 3],
+}
+
+impl Filament {
+    /// `x` at `t_s` seconds.
+    #[inline]
+    fn value(&self, t_s: f64) -> f64 {
+        let mut x = self.constant;
+        for (a, k) in self.amp.iter().zip(&self.rate_per_s) {
+            if *a != 0.0 {
+                x += a * (-k * t_s).exp();
+            }
+        }
+        x
+    }
+}
+
+/// The quadrature's decay factors for one panel width and one set of rates: per term, the
+/// factor over a whole panel and at each node. A device caches them (most intervals are
+/// whole CLK phases of one switching cycle).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Factors {
+    /// `(interval ns, panels, rates bits)` they were computed for.
+    key: (u64, u64, [u64; 3]),
+    step: [f64; 3],
+    node: [[f64; 4]; 3],
+}
+
+impl Factors {
+    fn new(key: (u64, u64, [u64; 3]), rates: &[f64; 3], h_s: f64) -> Self {
+        let mut step = [1.0; 3];
+        let mut node = [[1.0; 4]; 3];
+        for j in 0..3 {
+            step[j] = (-rates[j] * h_s).exp();
+            for (n, &q) in node[j].iter_mut().zip(&FRACTIONS) {
+                *n = (-rates[j] * q * h_s).exp();
+            }
+        }
+        Factors { key, step, node }
+    }
+}
+
+/// The last two [`Factors`] a device used.
+pub(crate) type FactorCache = [Option<Factors>; 2];
 
 /// The hazard law's constants for one device.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -131,82 +188,129 @@ impl Hazard {
         f * ((x - theta) / self.state_scale).min(MAX_EXPONENT).exp()
     }
 
-    /// ∫ λ dt over `[a_ns, b_ns]` (one panel; `a ≤ b`), seconds × 1/s.
-    fn panel(&self, x: &ExpSum, theta: f64, f: f64, a_ns: u64, b_ns: u64) -> f64 {
-        if b_ns <= a_ns {
-            return 0.0;
-        }
-        let (a, b) = (a_ns as f64 * NS, b_ns as f64 * NS);
-        let (mid, half) = (0.5 * (a + b), 0.5 * (b - a));
+    /// ∫ λ dt over `[a_s, b_s]` seconds (either order: reversed bounds give the negative),
+    /// by the 4-point rule evaluating `x` in closed form.
+    fn integral(&self, x: &Filament, theta: f64, f: f64, a_s: f64, b_s: f64) -> f64 {
+        let h = b_s - a_s;
         let mut sum = 0.0;
-        for (&z, &w) in GL_NODES.iter().zip(&GL_WEIGHTS) {
-            let lo = self.rate(x.value(mid - half * z), theta, f);
-            let hi = self.rate(x.value(mid + half * z), theta, f);
-            sum += w * (lo + hi);
+        for (&q, &w) in FRACTIONS.iter().zip(&HALF_WEIGHTS) {
+            sum += w * self.rate(x.value(a_s + q * h), theta, f);
         }
-        sum * half
+        sum * h
     }
 
     /// Panels for an interval of `dt_ns` along `x`: the integrand's log changes at most by
     /// `Σ|a_j·k_j|/s` per second and every term decays at its rate `k_j`.
-    fn panels(&self, x: &ExpSum, dt_ns: u64) -> u64 {
+    fn panels(&self, x: &Filament, dt_ns: u64) -> u64 {
         let mut slope = 0.0f64;
         let mut fastest = 0.0f64;
-        for t in x.terms() {
-            slope += (t.amplitude * t.rate_per_s).abs();
-            fastest = fastest.max(t.rate_per_s);
+        for (a, k) in x.amp.iter().zip(&x.rate_per_s) {
+            if *a != 0.0 {
+                slope += (a * k).abs();
+                fastest = fastest.max(*k);
+            }
         }
         let k = (slope / self.state_scale).max(fastest);
         let n = (k * dt_ns as f64 * NS / MAX_PANEL_CHANGE).ceil();
         if n.is_finite() {
-            (n as u64).clamp(1, MAX_PANELS.min(dt_ns.max(1)))
+            (n as u64).clamp(1, MAX_PANELS)
         } else {
-            MAX_PANELS.min(dt_ns.max(1))
+            MAX_PANELS
         }
     }
 
     /// Integrates the hazard over `dt_ns` from `h0` along the filament `x` (a constant
     /// device voltage `v_volts`): `Ok(n)` is the first nanosecond `n` in `1..=dt_ns` at
     /// which the cumulative hazard reaches `level`; `Err(h)` the cumulative hazard at
-    /// `dt_ns` when it does not.
+    /// `dt_ns` when it does not. `cache` keeps the decay factors of recent intervals.
+    ///
+    /// The interval is cut into `m` equal panels; the filament's terms at the rule's nodes
+    /// are the terms at the panel's start times fixed factors, and the start advances by one
+    /// factor per panel, so a panel costs four exponentials of the integrand alone.
+    #[allow(clippy::too_many_arguments)]
     pub fn first_crossing(
         &self,
-        x: &ExpSum,
+        x: &Filament,
         theta: f64,
         v_volts: f64,
         h0: f64,
         level: f64,
         dt_ns: u64,
+        cache: &mut FactorCache,
     ) -> Result<u64, f64> {
         let f = self.field_rate(v_volts);
         if dt_ns == 0 || f == 0.0 || !f.is_finite() {
             return Err(h0);
         }
         let m = self.panels(x, dt_ns);
-        let (mut h, mut prev) = (h0, 0u64);
-        for j in 1..=m {
-            let t = (dt_ns as u128 * j as u128 / m as u128) as u64;
-            if t == prev {
-                continue;
+        let dt_s = dt_ns as f64 * NS;
+        let h = dt_s / m as f64;
+        let key = (dt_ns, m, x.rate_per_s.map(f64::to_bits));
+        let factors = match cache.iter().flatten().find(|c| c.key == key) {
+            Some(c) => *c,
+            None => {
+                let c = Factors::new(key, &x.rate_per_s, h);
+                cache.swap(0, 1);
+                cache[0] = Some(c);
+                c
             }
-            let next = h + self.panel(x, theta, f, prev, t);
-            if next >= level {
-                // H(lo) < level ≤ H(hi); the rule on [prev, mid] is monotone in mid to far
-                // below the resolution that matters.
-                let (mut lo, mut hi) = (prev, t);
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if h + self.panel(x, theta, f, prev, mid) >= level {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
+        };
+        let mut amp = x.amp;
+        let mut total = h0;
+        for p in 0..m {
+            let mut sum = 0.0;
+            for (i, &w) in HALF_WEIGHTS.iter().enumerate() {
+                let mut xv = x.constant;
+                for (a, n) in amp.iter().zip(&factors.node) {
+                    xv += a * n[i];
                 }
-                return Ok(hi);
+                sum += w * self.rate(xv, theta, f);
             }
-            h = next;
-            prev = t;
+            let next = total + sum * h;
+            if next >= level {
+                return Ok(self.bisect(x, theta, f, total, level, p as f64 * h, dt_ns, h));
+            }
+            total = next;
+            for (a, k) in amp.iter_mut().zip(&factors.step) {
+                *a *= k;
+            }
         }
-        Err(h)
+        Err(total)
+    }
+
+    /// The first nanosecond at which `total + ∫_{a_s}^{t} λ` reaches `level`, within the
+    /// panel `[a_s, a_s + h]` that crosses (the rule on the sub-interval, whose accuracy
+    /// only improves as it shrinks).
+    #[allow(clippy::too_many_arguments)]
+    fn bisect(
+        &self,
+        x: &Filament,
+        theta: f64,
+        f: f64,
+        total: f64,
+        level: f64,
+        a_s: f64,
+        dt_ns: u64,
+        h: f64,
+    ) -> u64 {
+        let reaches = |n: u64| total + self.integral(x, theta, f, a_s, n as f64 * NS) >= level;
+        let mut lo = ((a_s / NS).floor() as u64).min(dt_ns);
+        let mut hi = (((a_s + h) / NS).ceil() as u64).clamp(1, dt_ns);
+        if lo >= hi || reaches(lo) {
+            // Rounding at a panel edge: widen to the whole interval (still monotone).
+            lo = 0;
+        }
+        if !reaches(hi) {
+            return dt_ns;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if reaches(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi.max(1)
     }
 }
