@@ -50,6 +50,11 @@ enum Command {
         /// other experiments have their own fixed set-ups and do not read it.
         #[arg(long)]
         protocol: Option<PathBuf>,
+        /// TS device file for the device experiments fig2c–f (default: the Fig 2 device,
+        /// topologies/devices/ts_fig2.ron), e.g. ts_fig2_hazard.ron for the hazard law or a
+        /// device of your own.
+        #[arg(long)]
+        device: Option<PathBuf>,
     },
     /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
     Bench {
@@ -134,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
             patterns,
             noise_pixels,
             protocol,
+            device,
         } => {
             let opts = RunOptions {
                 seed,
@@ -141,6 +147,7 @@ fn run(cli: Cli) -> Result<()> {
                 patterns,
                 noise_pixels,
                 protocol,
+                device,
                 ..RunOptions::default()
             };
             let names = experiments::resolve(&experiment)?;

@@ -171,7 +171,11 @@ impl Fig2Protocol {
             .expect("built-in fig2 protocol is valid (checked by tests)")
     }
 
-    fn device_params(&self) -> Result<TsParams> {
+    /// The device: `override_path` (`--device`) if given, else the protocol's.
+    fn device_params(&self, override_path: Option<&Path>) -> Result<TsParams> {
+        if let Some(path) = override_path {
+            return Ok(DeviceSet::load_ts(path)?);
+        }
         let set = DeviceSet::builtin();
         Ok(match self.device.as_str() {
             "ts_fig2.ron" => set.ts_fig2,
@@ -242,7 +246,7 @@ fn device(params: &TsParams, opts: &RunOptions) -> TsDevice {
 /// Fig 2c: fire delay and relaxation of one pulse.
 pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let proto = Fig2Protocol::builtin();
-    let params = proto.device_params()?;
+    let params = proto.device_params(opts.device.as_deref())?;
     let c = &proto.fig2c;
     let mut dev = device(&params, opts);
     let segs = [
@@ -311,6 +315,8 @@ struct Spread {
     q1: Vec<f64>,
     q3: Vec<f64>,
     iqr: Vec<f64>,
+    /// Coefficient of variation (standard deviation / mean).
+    cv: Vec<f64>,
 }
 
 impl Spread {
@@ -319,13 +325,25 @@ impl Spread {
         self.q1.push(quantile(xs, 0.25));
         self.q3.push(quantile(xs, 0.75));
         self.iqr.push(iqr(xs));
+        self.cv.push(coefficient_of_variation(xs));
     }
+}
+
+/// Standard deviation over mean (NaN for fewer than two values or a zero mean).
+fn coefficient_of_variation(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return f64::NAN;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    var.sqrt() / mean
 }
 
 /// Fig 2d: integration and relaxation times against amplitude.
 pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let proto = Fig2Protocol::builtin();
-    let params = proto.device_params()?;
+    let params = proto.device_params(opts.device.as_deref())?;
     let d = &proto.fig2d;
     let mut rows = Vec::new();
     let (mut integ, mut relax) = (Spread::default(), Spread::default());
@@ -392,6 +410,10 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "median_relaxation_us": relax.median,
         "iqr_integration_us": integ.iqr,
         "iqr_relaxation_us": relax.iqr,
+        "cv_integration": integ.cv,
+        "cv_relaxation": relax.cv,
+        "device": params.name,
+        "switching_law": params.switching.name(),
         "q1_integration_us": integ.q1, "q3_integration_us": integ.q3,
         "q1_relaxation_us": relax.q1, "q3_relaxation_us": relax.q3,
         "fired_fraction": fired_frac,
@@ -485,7 +507,7 @@ fn pulses_to_fires(
 /// Fig 2e: pulses to the first and second fires without a refractory period.
 pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let proto = Fig2Protocol::builtin();
-    let params = proto.device_params()?;
+    let params = proto.device_params(opts.device.as_deref())?;
     let t = &proto.fig2e;
     let mut dev = device(&params, opts);
     let (mut firsts, mut seconds, mut rows) = (Vec::new(), Vec::new(), Vec::new());
@@ -566,7 +588,7 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
 /// Fig 2f: pulses to the first fire against amplitude.
 pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let proto = Fig2Protocol::builtin();
-    let params = proto.device_params()?;
+    let params = proto.device_params(opts.device.as_deref())?;
     let f = &proto.fig2f;
     let mut rows = Vec::new();
     let (mut med, mut q1, mut q3, mut frac) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

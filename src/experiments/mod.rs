@@ -35,6 +35,8 @@ pub struct RunOptions {
     /// `topologies/experiments/fig5.ron`: training schedule, read and write voltages,
     /// inference window, and the topology it names (relative to the protocol file).
     pub protocol: Option<PathBuf>,
+    /// TS device file of the device experiments (fig2c–f) replacing the Fig 2 protocol's.
+    pub device: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +48,7 @@ impl Default for RunOptions {
             patterns: None,
             noise_pixels: None,
             protocol: None,
+            device: None,
         }
     }
 }
