@@ -24,8 +24,8 @@ fn layer2_with_ideal_layer1() {
             proto.inference.window_cycles = window;
             let mut s = setup(&proto, &path, &opts, None).unwrap();
             set_ideal_layer1(&mut s, 980e-6, 40e-6);
-            let l2 = train_layer2(&mut s, &proto.layer2, proto.inference.window_cycles);
-            let res = infer(&mut s, &proto.inference, &[0, 2], 10);
+            let l2 = train_layer2(&mut s, &proto.layer2, &proto.inference);
+            let res = infer(&mut s, &proto.inference, &[0, 2], 10, seed);
             let window_s = window as f64 * s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
             let n = s.patterns.len();
             let hr = rates(&res, 0, n, true, window_s);

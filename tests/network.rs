@@ -65,7 +65,14 @@ fn layer1_winners_learn_their_patterns_and_layer2_learns_by_gating() {
         "only {learned} of 10 winners moved toward their pattern"
     );
 
-    let l2 = train_layer2(&mut s, &proto.layer2, 40);
+    let l2 = train_layer2(
+        &mut s,
+        &proto.layer2,
+        &memsnn::experiments::fig5::Inference {
+            window_cycles: 40,
+            ..proto.inference.clone()
+        },
+    );
     let w2 = s.msnn.weights(&s.msnn.output.clone());
     let mut set = 0;
     for (k, sel) in l2.selected.iter().enumerate() {
@@ -92,12 +99,12 @@ fn with_one_hidden_neuron_per_pattern_layer2_recognises_above_chance() {
     let opts = RunOptions::default();
     let mut s = setup(&proto, &path, &opts, None).unwrap();
     set_ideal_layer1(&mut s, 980e-6, 40e-6);
-    let l2 = train_layer2(&mut s, &proto.layer2, proto.inference.window_cycles);
+    let l2 = train_layer2(&mut s, &proto.layer2, &proto.inference);
     let own = (0..s.patterns.len())
         .filter(|&k| l2.selected[k] == Some(k))
         .count();
     assert!(own >= 8, "gated training selected {:?}", l2.selected);
-    let res = infer(&mut s, &proto.inference, &[0], 10);
+    let res = infer(&mut s, &proto.inference, &[0], 10, 1);
     let acc = accuracy(&res, 0);
     assert!(acc > 0.25, "clean recognition {acc} is near chance (0.1)");
 }

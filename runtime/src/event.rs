@@ -104,7 +104,8 @@ pub enum Control {
     /// TS device that is OFF with both latches low returns to a fully relaxed HRS and
     /// starts a new switching cycle (a fresh draw of its switching point), as between the
     /// trials of the paper's Fig 2; the little state left is discarded. An ON or latched
-    /// neuron is left alone.
+    /// neuron is left alone. LIA: the reset line of a winner hold (`hold: UntilReset`)
+    /// releases the held gates.
     Rest,
 }
 

@@ -122,6 +122,11 @@ pub struct Layer2 {
     pub epochs: u32,
     /// Longest presentation, CLK periods.
     pub max_cycles: u64,
+    /// Reads of each clean pattern that select its hidden neuron (the one with the highest
+    /// rate summed over them; default 1), each as an inference trial reads (`window_cycles`
+    /// and `races`): how long the experimenter watches the rates before wiring layer 2.
+    #[serde(default = "one")]
+    pub selection_reads: u32,
 }
 
 /// Inference settings.
@@ -134,6 +139,15 @@ pub struct Inference {
     pub trials: usize,
     /// Noise levels: numbers of flipped pixels.
     pub noise_pixels: Vec<u32>,
+    /// Presentations of the same (noisy) stimulus per trial, each followed by the rest;
+    /// the trial's spike counts are their sums (default 1: one window). With a
+    /// winner-holding LIA each presentation is one race, so this is the number of votes.
+    #[serde(default = "one")]
+    pub races: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Write and read voltages (see [`Levels`]).
@@ -149,6 +163,9 @@ pub struct LevelsSpec {
     /// Gate "1", volts.
     pub gate_on_volts: f32,
 }
+
+/// Stream tag of the inference's noise pixels.
+const TAG_NOISE: u64 = 0x4e01;
 
 /// Longest presentation, rest or window a protocol may ask for, CLK periods (50 000 s of
 /// simulated time at 2 kHz): a guard against typos, far above any experiment's need.
@@ -213,6 +230,13 @@ impl Validate for Fig5Protocol {
                 MAX_CYCLES,
                 "allow at least one cycle",
             );
+            count(
+                v,
+                "selection_reads",
+                l.selection_reads as u64,
+                MAX_COUNT,
+                "read each pattern at least once",
+            );
         });
         let msg = format!("must be at most {MAX_CYCLES} (got {})", self.rest_cycles);
         let hint = "rest a few leak time constants, e.g. 400 cycles (200 ms)";
@@ -227,6 +251,13 @@ impl Validate for Fig5Protocol {
                 i.trials as u64,
                 MAX_COUNT,
                 "run at least one trial",
+            );
+            count(
+                v,
+                "races",
+                i.races as u64,
+                MAX_COUNT,
+                "read each stimulus at least once",
             );
         });
         v.nested("levels", |v| {
@@ -518,8 +549,9 @@ pub struct Layer2Log {
 /// Trains layer 2 as the paper did: for pattern `k`, the hidden neuron with the highest
 /// rate (read mode) is selected; its input terminal in layer 2 is pulsed at the write
 /// level, with output `k`'s gates at 3.0 V and the other gates grounded, until output `k`
-/// fires. `window` is the read presentation used for the selection, CLK periods.
-pub fn train_layer2(s: &mut Setup, p: &Layer2, window: u64) -> Layer2Log {
+/// fires. The selection reads each clean pattern as the inference does (`read`: window
+/// and races).
+pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     let n = s.patterns.len();
     let mut log = Layer2Log::default();
     {
@@ -531,7 +563,8 @@ pub fn train_layer2(s: &mut Setup, p: &Layer2, window: u64) -> Layer2Log {
     }
     for k in 0..n {
         let pixels = s.patterns[k].1.clone();
-        let (h, _) = s.msnn.count_spikes(&pixels, 0, window);
+        let reads = read.races.saturating_mul(p.selection_reads);
+        let (h, _) = s.msnn.read(&pixels, reads, read.window_cycles);
         log.selected.push(winner(&h));
     }
     let m = &mut s.msnn;
@@ -573,8 +606,24 @@ pub struct Trial {
     pub output: Vec<u64>,
 }
 
-/// Switches the whole network to read mode and presents every pattern with noise.
-pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize) -> Vec<Trial> {
+/// `pixels` with `flips` of them (distinct, uniformly chosen) inverted, drawn from the
+/// stream keyed by `seed` and `ids` (noise pixels).
+pub fn with_noise(pixels: &[bool], flips: u32, seed: u64, ids: &[u64]) -> Vec<bool> {
+    let mut px = pixels.to_vec();
+    let k = (flips as usize).min(px.len());
+    if k > 0 {
+        let mut rng = ChaCha8Rng::seed_from_u64(key(seed, ids));
+        for i in rand::seq::index::sample(&mut rng, px.len(), k) {
+            px[i] = !px[i];
+        }
+    }
+    px
+}
+
+/// Switches the whole network to read mode and presents every pattern with noise: each
+/// trial draws its noisy stimulus (keyed by `seed`, noise level, trial and pattern) and
+/// reads it `p.races` times ([`Msnn::read`]).
+pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u64) -> Vec<Trial> {
     let m = &mut s.msnn;
     let (hidden, output) = (m.hidden.clone(), m.output.clone());
     m.set_learning(&hidden, false);
@@ -589,7 +638,9 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize) -> Vec<
     for &k in noise {
         for trial in 0..trials {
             for pat in 0..n {
-                let (h, o) = m.count_spikes(&s.patterns[pat].1, k, p.window_cycles);
+                let ids = [TAG_NOISE, k as u64, trial as u64, pat as u64];
+                let stimulus = with_noise(&s.patterns[pat].1, k, seed, &ids);
+                let (h, o) = m.read(&stimulus, p.races, p.window_cycles);
                 out.push(Trial {
                     noise: k,
                     trial,
@@ -672,6 +723,29 @@ pub fn rates(
         row.iter_mut().for_each(|x| *x /= k.max(1) as f64);
     }
     m
+}
+
+/// Each pattern's winner by node-1 level: the hidden neuron whose column gives the pattern
+/// the highest conductance-weighted level ([`drive_levels`]) — who wins the race in
+/// expectation, whatever the read-out. `None` for an all-zero column set.
+pub fn level_winners(weights: &[Vec<f64>], patterns: &[(String, Vec<bool>)]) -> Vec<Option<usize>> {
+    patterns
+        .iter()
+        .map(|(_, px)| {
+            let v = drive_levels(weights, px, 1.0);
+            (0..v.len())
+                .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+                .filter(|&j| v[j] > 0.0)
+        })
+        .collect()
+}
+
+/// Distinct neurons among `winners`.
+pub fn distinct(winners: &[Option<usize>]) -> usize {
+    let mut w: Vec<usize> = winners.iter().flatten().copied().collect();
+    w.sort_unstable();
+    w.dedup();
+    w.len()
 }
 
 /// Distinct hidden neurons that win (largest mean rate) the patterns.

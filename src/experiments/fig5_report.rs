@@ -2,8 +2,9 @@
 //! evolution, firing-rate heatmaps, confusion matrices, winner histograms, summary.json.
 
 use super::fig5::{
-    accuracy, default_protocol_path, distinct_winners, hidden_labels, hidden_readout_accuracy,
-    infer, load_protocol, rates, setup, train_layer1, train_layer2, Layer1Log, Setup, Trial,
+    accuracy, default_protocol_path, distinct, distinct_winners, hidden_labels,
+    hidden_readout_accuracy, infer, level_winners, load_protocol, rates, setup, train_layer1,
+    train_layer2, Layer1Log, Setup, Trial,
 };
 use super::msnn::winner;
 use super::{ExperimentReport, RunOptions};
@@ -149,13 +150,13 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let s = &mut t.setup;
     let output = s.msnn.output.clone();
     let w2_before = s.msnn.weights(&output);
-    let l2 = train_layer2(s, &proto.layer2, proto.inference.window_cycles);
+    let l2 = train_layer2(s, &proto.layer2, &proto.inference);
     let w2_after = s.msnn.weights(&output);
     let trained = s.saved_weights(opts.seed);
     let noise = inference_noise(opts, &proto, s)?;
     // `--trials` can lower the protocol's inference trials, never raise them silently.
     let trials = opts.trials.clamp(1, proto.inference.trials.max(1));
-    let res = infer(s, &proto.inference, &noise, trials);
+    let res = infer(s, &proto.inference, &noise, trials, opts.seed);
     let names: Vec<String> = s.patterns.iter().map(|(n, _)| n.clone()).collect();
     let n_pat = names.len();
     let n_out = output.neurons.len();
@@ -229,6 +230,8 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let clean = accuracy(&res, 0);
     let h_rates0 = rates(&res, 0, n_pat, true, window_s);
     let winners1 = distinct_winners(&h_rates0);
+    let by_level = level_winners(&t.w1_after, &s.patterns);
+    let winners1_level = distinct(&by_level);
     let labels = hidden_labels(&h_rates0);
     let hidden_readout: Map<String, Value> = noise
         .iter()
@@ -260,7 +263,10 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "window_cycles": proto.inference.window_cycles,
         "clean_accuracy": clean,
         "noisy_accuracy": Value::Object(noisy),
+        "races_per_trial": proto.inference.races,
         "layer1_distinct_winners": winners1,
+        "layer1_distinct_winners_by_level": winners1_level,
+        "layer1_level_winners": by_level,
         "hidden_labels": labels,
         "hidden_readout_accuracy": Value::Object(hidden_readout.clone()),
         "confusion": confusions.get("0").cloned().unwrap_or(Value::Null),
@@ -430,6 +436,12 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         ],
         [
             "fig5".into(),
+            "distinct layer-1 winners by node-1 level (after training)".into(),
+            "~8–10".into(),
+            winners1_level.to_string(),
+        ],
+        [
+            "fig5".into(),
             "layer 1 alone: winner's label, clean (diagnostic)".into(),
             "—".into(),
             hidden_readout
@@ -464,13 +476,12 @@ fn scale(m: &[Vec<f64>], k: f64) -> Vec<Vec<f64>> {
 }
 
 /// Winners per hidden neuron: how many patterns each neuron wins (clean, read mode).
-fn winner_histogram(s: &mut Setup, opts: &RunOptions, window: u64) -> (Vec<usize>, usize) {
-    let proto_inf = super::fig5::Inference {
-        window_cycles: window,
-        trials: 1,
-        noise_pixels: vec![0],
-    };
-    let res = infer(s, &proto_inf, &[0], opts.trials.clamp(1, 10));
+fn winner_histogram(
+    s: &mut Setup,
+    opts: &RunOptions,
+    read: &super::fig5::Inference,
+) -> (Vec<usize>, usize) {
+    let res = infer(s, read, &[0], opts.trials.clamp(1, 10), opts.seed);
     let n_pat = s.patterns.len();
     let hr = rates(&res, 0, n_pat, true, 1.0);
     let mut hist = vec![0usize; s.msnn.hidden.neurons.len()];
@@ -493,9 +504,8 @@ pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     };
     let (mut st, proto) = train_first_layer(opts, None, false)?;
     let (mut dt, _) = train_first_layer(opts, Some(deterministic), false)?;
-    let window = proto.inference.window_cycles;
-    let (h_s, w_s) = winner_histogram(&mut st.setup, opts, window);
-    let (h_d, w_d) = winner_histogram(&mut dt.setup, opts, window);
+    let (h_s, w_s) = winner_histogram(&mut st.setup, opts, &proto.inference);
+    let (h_d, w_d) = winner_histogram(&mut dt.setup, opts, &proto.inference);
     let dir = ExperimentDir::create(out, "ablation")?;
     let rows: Vec<Vec<String>> = h_s
         .iter()

@@ -27,6 +27,7 @@
 use runtime::components::column::{self, Column};
 use runtime::components::gate_driver;
 use runtime::components::input;
+use runtime::components::lia;
 use runtime::components::neuron::{self, Neuron};
 use runtime::event::{CompId, Control, Payload};
 use runtime::exec::reference::Simulation;
@@ -172,7 +173,7 @@ impl Msnn {
 
     /// The rest between two presentations: inputs grounded for `rest_cycles` periods, then
     /// every idle neuron of both layers starts from a relaxed TS device with a new switching
-    /// cycle ([`Control::Rest`]). The protocol makes the rest several cluster-leak time
+    /// cycle ([`Control::Rest`]) and the reset line of a winner-holding LIA releases it. The protocol makes the rest several cluster-leak time
     /// constants long, so this only discards the last percent of the decayed state; what it
     /// adds is the fresh switching point, which a device that never fired would otherwise
     /// keep for the whole experiment. Returns how many neurons were reset.
@@ -194,6 +195,17 @@ impl Msnn {
         let before = rests(self);
         for &id in &ids {
             self.send(id, neuron::IN_CONTROL, Control::Rest);
+        }
+        // The reset line of a winner-holding LIA (a no-op for one that follows).
+        let banks: Vec<CompId> = self
+            .hidden
+            .lia
+            .iter()
+            .chain(&self.output.lia)
+            .copied()
+            .collect();
+        for id in banks {
+            self.send(id, lia::IN_CONTROL, Control::Rest);
         }
         self.sim.run_instant();
         (rests(self) - before) as usize
@@ -349,6 +361,24 @@ impl Msnn {
             h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
             o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
         )
+    }
+}
+
+impl Msnn {
+    /// Reads `pixels` (already noisy: the same stimulus for every race) in `races`
+    /// presentations of `cycles` periods, each followed by the rest, and returns the spikes
+    /// of both layers summed over the races. With a winner-holding LIA each presentation is
+    /// one race whose first fire decides which hidden neuron drives layer 2; the sums are the
+    /// votes of the races.
+    pub fn read(&mut self, pixels: &[bool], races: u32, cycles: u64) -> (Vec<u64>, Vec<u64>) {
+        let mut hidden = vec![0; self.hidden.neurons.len()];
+        let mut output = vec![0; self.output.neurons.len()];
+        for _ in 0..races.max(1) {
+            let (h, o) = self.count_spikes(pixels, 0, cycles);
+            hidden.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
+            output.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+        }
+        (hidden, output)
     }
 }
 

@@ -99,10 +99,13 @@
 //! own offset); [`Margins::after_offset_volts`] is the slack left after the drawn offsets.
 //!
 //! Ports — in: `i` = neuron `i`'s lateral-inhibition level ([`Payload::Level`], "1" when
-//! at least half the LI high level); out: `j` = gate line of column `j` ([`Payload::Gate`]).
+//! at least half the LI high level), [`IN_CONTROL`] (the reset line of a winner hold,
+//! [`Control::Rest`]); out: `j` = gate line of column `j` ([`Payload::Gate`]).
+//!
+//! [`Control::Rest`]: crate::event::Control::Rest
 
 use crate::component::{Component, Ctx};
-use crate::event::{Event, Payload, Port};
+use crate::event::{Control, Event, Payload, Port};
 use devices::comparator::ComparatorParams;
 use devices::params::{load_ron, parse_ron, ParamError, Validate, Validator};
 use devices::rs::{RsDevice, RsParams};
@@ -116,6 +119,9 @@ use std::sync::Arc;
 
 /// The built-in LIA parameter file.
 pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
+
+/// Input: the reset line of a winner hold ([`crate::event::Control::Rest`]).
+pub const IN_CONTROL: Port = Port::MAX;
 
 const TAG_CELL: u64 = 0x11a_0001;
 const TAG_BIAS: u64 = 0x11a_0002;
@@ -151,6 +157,34 @@ pub struct LiaParams {
     /// Comparator propagation delay, ns (gate lines follow LI changes this much later).
     #[serde(default)]
     pub comparator_delay_ns: u64,
+    /// What the gate lines do once a winner has fired: `Follow` (default, the paper's
+    /// circuit: they follow the comparators, so the losers' gates reopen when the winner's
+    /// LI output falls after its refractory period) or `UntilReset` (circuit extension
+    /// *winner hold*: a latch behind each comparator keeps the gates of the first winner's
+    /// configuration until the reset line of the next rest; see [`Hold`]).
+    #[serde(default)]
+    pub hold: Hold,
+}
+
+/// Whether the LIA's gate lines follow the comparators or hold the first winner.
+///
+/// `UntilReset` is a circuit extension beyond the paper: a set–reset latch behind each
+/// comparator output (the standard way to make a winner-take-all decision stick, as in
+/// latched sense amplifiers), enabled while no winner is held and cleared by a global
+/// reset line that the driver pulses at the end of every presentation ([`Control::Rest`]).
+/// The first fire then decides the presentation: the losers' gates stay closed, so they
+/// cannot fire in turn with the integration their slowly leaking TS devices kept through
+/// the short inhibition of the paper's circuit. Training, which ends every presentation at
+/// its first fire, is unaffected; reads become one race per presentation.
+///
+/// [`Control::Rest`]: crate::event::Control::Rest
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hold {
+    /// The paper's circuit: gates follow the comparators.
+    #[default]
+    Follow,
+    /// Winner hold: the first winner's gate configuration is latched until the reset.
+    UntilReset,
 }
 
 impl Validate for LiaParams {
@@ -822,6 +856,9 @@ pub struct Lia {
     target: Vec<f32>,
     delay_ns: crate::time::Ns,
     wake: Option<crate::time::Ns>,
+    hold: Hold,
+    /// A winner's gate configuration is held (with `Hold::UntilReset`).
+    held: bool,
 }
 
 impl Lia {
@@ -845,6 +882,8 @@ impl Lia {
             gates,
             delay_ns: 0,
             wake: None,
+            hold: Hold::Follow,
+            held: false,
         }
     }
 
@@ -880,8 +919,26 @@ impl Lia {
         self
     }
 
-    /// Sets every gate line to its target level, emitting the changes.
+    /// Follow the comparators or hold the first winner (see [`Hold`]).
+    pub fn with_hold(mut self, hold: Hold) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// Whether a winner's gate configuration is held now.
+    pub fn is_holding(&self) -> bool {
+        self.held
+    }
+
+    /// Sets every gate line to its target level, emitting the changes; with a winner hold,
+    /// latches a configuration that closes any gate.
     fn drive(&mut self, ctx: &mut Ctx) {
+        if self.held {
+            return;
+        }
+        if self.hold == Hold::UntilReset && !self.active.is_empty() {
+            self.held = true;
+        }
         let j0 = self.columns.start;
         for (k, (old, &v)) in self.gates.iter_mut().zip(&self.target).enumerate() {
             if *old != v {
@@ -915,6 +972,15 @@ impl Component for Lia {
             }
             return;
         }
+        if let Payload::Control(Control::Rest) = ev.payload {
+            // The reset line: release a held winner; the gates follow the comparators again.
+            if self.held {
+                self.held = false;
+                self.target = self.array.gates_of(&self.active, self.columns.clone());
+                self.drive(ctx);
+            }
+            return;
+        }
         let Payload::Level { volts } = ev.payload else {
             return;
         };
@@ -930,6 +996,9 @@ impl Component for Lia {
                 self.active.remove(pos);
             }
             _ => return,
+        }
+        if self.held {
+            return;
         }
         self.target = self.array.gates_of(&self.active, self.columns.clone());
         if self.delay_ns == 0 {

@@ -423,7 +423,8 @@ impl Builder<'_> {
                         format!("{}.lia[{b}]", spec.name)
                     };
                     let bank = Lia::bank(Arc::clone(&array), columns)
-                        .with_delay(params.comparator_delay_ns);
+                        .with_delay(params.comparator_delay_ns)
+                        .with_hold(params.hold);
                     ids.lia.push(self.b.add(name, Box::new(bank)));
                 }
             }
