@@ -25,16 +25,38 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// The paper's Fig 2 statements, under both switching laws: the shipped Fig 2 device
+/// (threshold law) and the same device under the hazard law (`ts_fig2_hazard.ron`).
 #[test]
-fn fig2_trends_hold_for_several_seeds() {
+fn fig2_trends_hold_for_several_seeds_under_both_laws() {
+    let hazard =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/devices/ts_fig2_hazard.ron");
+    for (law, device) in [("Threshold", None), ("Hazard", Some(hazard))] {
+        fig2_trends(law, device);
+    }
+}
+
+fn fig2_trends(law: &str, device: Option<std::path::PathBuf>) {
     for seed in [1, 2, 3] {
-        let out = tempdir(&format!("fig2-{seed}"));
+        let out = tempdir(&format!("fig2-{law}-{seed}"));
         let opts = RunOptions {
             seed,
             trials: 150,
+            device: device.clone(),
             ..RunOptions::default()
         };
         reproduce("devices", &opts, &out).unwrap();
+        let d = summary(&out, "fig2d");
+        assert_eq!(d["switching_law"], law);
+        // A real spread of the integration time at every amplitude (CV a few percent at
+        // least; the device files aim at about 0.1).
+        assert!(
+            nums(&d["cv_integration"])
+                .iter()
+                .all(|&cv| cv > 0.03 && cv < 0.5),
+            "{law}, seed {seed}: {:?}",
+            d["cv_integration"]
+        );
 
         let c = summary(&out, "fig2c");
         let delay = c["fire_delay_us"].as_f64().unwrap();
@@ -61,7 +83,7 @@ fn fig2_trends_hold_for_several_seeds() {
         let e = summary(&out, "fig2e");
         let first = e["median_pulses_first_fire"].as_f64().unwrap();
         let second = e["median_pulses_second_fire"].as_f64().unwrap();
-        assert_eq!(first, 4.0, "seed {seed}");
+        assert_eq!(first, 4.0, "{law}, seed {seed}");
         assert!(second < first, "seed {seed}: second fire after {second}");
 
         let f = summary(&out, "fig2f");

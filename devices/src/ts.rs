@@ -261,6 +261,8 @@ pub struct TsDevice {
     hazard_level: f64,
     /// Quadrature factors of recent intervals under this cycle's rates (hazard law).
     hazard_factors: FactorCache,
+    /// The last two `(|V| bits, field factor)` pairs of the hazard law.
+    field_cache: [(u64, f64); 2],
     theta_cv: f64,
     gamma_cv: f64,
     variability: Variability,
@@ -325,6 +327,7 @@ impl TsDevice {
             hazard_so_far: 0.0,
             hazard_level: std::f64::consts::LN_2,
             hazard_factors: [None; 2],
+            field_cache: [(u64::MAX, 0.0); 2],
             theta_cv: match params.switching {
                 SwitchingLaw::Threshold { theta_cv } => theta_cv,
                 SwitchingLaw::Hazard { .. } => 0.0,
@@ -376,6 +379,59 @@ impl TsDevice {
     /// device whose filament reaches `θ` switches whatever the voltage.
     pub fn needs_field_to_switch(&self) -> bool {
         self.hazard.is_some()
+    }
+
+    /// A cheap look-ahead step for predictions under the hazard law: advances an OFF device
+    /// by `dt_ns` under a constant device voltage with its filament exact but its cumulative
+    /// hazard replaced by an upper bound, `H + dt·rate·sinh(|V|/V_s)·exp((x_max − θ)/s)`
+    /// (`x_max` the larger end of the interval: every term of `x` is monotone). Returns
+    /// `false` (changing nothing) when that bound reaches the cycle's level — the device may
+    /// switch within the interval — and `true` otherwise. A device advanced this way carries
+    /// an upper bound of its hazard and serves only to find the first interval in which a
+    /// switch is possible; the exact instant comes from [`Self::advance`] on the real device.
+    /// Always `false` under the threshold law or for an ON device.
+    pub fn advance_hazard_bound(&mut self, v_device_volts: f64, dt_ns: u64) -> bool {
+        let Some(hz) = self.hazard else {
+            return false;
+        };
+        if self.state.on {
+            return false;
+        }
+        let f = self.field_rate_cached(&hz, v_device_volts);
+        if f > 0.0 {
+            let g = self.drive_cached(v_device_volts);
+            let c = self.cycle;
+            let u_inf = g / c.gamma1_per_s;
+            let [e1, eb, e2] = self.decays(dt_ns);
+            let st = self.state;
+            let end = u_inf + (st.nucleation - u_inf) * e1 + st.bridge * eb + st.residue * e2;
+            let x_max = st.filament().max(end);
+            let lam = f * ((x_max - c.theta) / hz.state_scale).min(600.0).exp();
+            let h = self.hazard_so_far + lam * dt_ns as f64 * 1e-9;
+            if !(h < self.hazard_level) {
+                return false;
+            }
+            self.hazard_so_far = h;
+        }
+        self.evolve_off_cached(v_device_volts, dt_ns);
+        true
+    }
+
+    /// The hazard law's field factor `rate·sinh(|V|/V_s)` (1/s), from the cache when `|V|`
+    /// was seen recently.
+    #[inline]
+    fn field_rate_cached(&mut self, hz: &Hazard, v: f64) -> f64 {
+        if v == 0.0 {
+            return 0.0;
+        }
+        let bits = v.abs().to_bits();
+        if let Some(&(_, f)) = self.field_cache.iter().find(|(b, _)| *b == bits) {
+            return f;
+        }
+        let f = hz.field_rate(v);
+        self.field_cache.swap(0, 1);
+        self.field_cache[0] = (bits, f);
+        f
     }
 
     /// Cumulative hazard of the current switching cycle and the level at which the device
@@ -492,7 +548,7 @@ impl TsDevice {
                     .first_crossing(
                         &self.filament(self.cycle.drive_per_s(v_device_volts)),
                         self.cycle.theta,
-                        v_device_volts,
+                        hz.field_rate(v_device_volts),
                         self.hazard_so_far,
                         self.hazard_level,
                         max_ns,
@@ -566,10 +622,11 @@ impl TsDevice {
         };
         let g = self.drive_cached(v);
         let x = self.filament(g);
+        let f = self.field_rate_cached(&hz, v);
         let crossing = hz.first_crossing(
             &x,
             self.cycle.theta,
-            v,
+            f,
             self.hazard_so_far,
             self.hazard_level,
             dt_ns,

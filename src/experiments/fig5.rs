@@ -144,6 +144,10 @@ pub struct Inference {
     /// winner-holding LIA each presentation is one race, so this is the number of votes.
     #[serde(default = "one")]
     pub races: u32,
+    /// End each presentation at the first fire of the output layer (the race read through
+    /// both layers) instead of after `window_cycles`, which then bounds it (default false).
+    #[serde(default)]
+    pub until_output_fire: bool,
 }
 
 fn one() -> u32 {
@@ -564,7 +568,9 @@ pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     for k in 0..n {
         let pixels = s.patterns[k].1.clone();
         let reads = read.races.saturating_mul(p.selection_reads);
-        let (h, _) = s.msnn.read(&pixels, reads, read.window_cycles);
+        let (h, _) = s
+            .msnn
+            .read(&pixels, reads, read.window_cycles, read.until_output_fire);
         log.selected.push(winner(&h));
     }
     let m = &mut s.msnn;
@@ -640,7 +646,7 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u
             for pat in 0..n {
                 let ids = [TAG_NOISE, k as u64, trial as u64, pat as u64];
                 let stimulus = with_noise(&s.patterns[pat].1, k, seed, &ids);
-                let (h, o) = m.read(&stimulus, p.races, p.window_cycles);
+                let (h, o) = m.read(&stimulus, p.races, p.window_cycles, p.until_output_fire);
                 out.push(Trial {
                     noise: k,
                     trial,

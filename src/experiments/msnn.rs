@@ -370,15 +370,67 @@ impl Msnn {
     /// of both layers summed over the races. With a winner-holding LIA each presentation is
     /// one race whose first fire decides which hidden neuron drives layer 2; the sums are the
     /// votes of the races.
-    pub fn read(&mut self, pixels: &[bool], races: u32, cycles: u64) -> (Vec<u64>, Vec<u64>) {
+    /// With `until_output_fire` each presentation ends at the first fire of the output
+    /// layer (or after `cycles`): the controller reads the race through both layers and
+    /// stops, as training stops at a fire.
+    pub fn read(
+        &mut self,
+        pixels: &[bool],
+        races: u32,
+        cycles: u64,
+        until_output_fire: bool,
+    ) -> (Vec<u64>, Vec<u64>) {
         let mut hidden = vec![0; self.hidden.neurons.len()];
         let mut output = vec![0; self.output.neurons.len()];
         for _ in 0..races.max(1) {
-            let (h, o) = self.count_spikes(pixels, 0, cycles);
+            let (h, o) = if until_output_fire {
+                self.count_spikes_until_output_fire(pixels, cycles)
+            } else {
+                self.count_spikes(pixels, 0, cycles)
+            };
             hidden.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
             output.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
         }
         (hidden, output)
+    }
+}
+
+impl Msnn {
+    /// Presents `pixels` until an output neuron fires (its spike, one CLK phase later,
+    /// included) or `max_cycles` periods pass, and returns the spikes of both layers; then
+    /// grounds the inputs for the rest period.
+    pub fn count_spikes_until_output_fire(
+        &mut self,
+        pixels: &[bool],
+        max_cycles: u64,
+    ) -> (Vec<u64>, Vec<u64>) {
+        self.run_cycles(0);
+        let (hidden, output) = (self.hidden.clone(), self.output.clone());
+        let (h0, o0) = (self.spikes(&hidden), self.spikes(&output));
+        let fires0: u64 = self.fires(&output).iter().sum();
+        self.send(
+            self.input,
+            input::IN_CONTROL,
+            Control::Present {
+                pixels: pixels.into(),
+                flips: 0,
+            },
+        );
+        for _ in 0..max_cycles {
+            self.run_cycles(1);
+            if self.fires(&output).iter().sum::<u64>() > fires0 {
+                // The fire's spike comes in the next CLK-high phase.
+                self.run_cycles(1);
+                break;
+            }
+        }
+        let (h1, o1) = (self.spikes(&hidden), self.spikes(&output));
+        self.send(self.input, input::IN_CONTROL, Control::Stop);
+        self.rest();
+        (
+            h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
+            o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
+        )
     }
 }
 

@@ -177,7 +177,7 @@ pub(crate) struct Hazard {
 
 impl Hazard {
     /// The field factor `rate · sinh(|V|/V_s)` in 1/s (0 without a field).
-    fn field_rate(&self, v_volts: f64) -> f64 {
+    pub fn field_rate(&self, v_volts: f64) -> f64 {
         self.rate_per_s * (v_volts.abs() / self.volts_scale).sinh()
     }
 
@@ -219,10 +219,11 @@ impl Hazard {
         }
     }
 
-    /// Integrates the hazard over `dt_ns` from `h0` along the filament `x` (a constant
-    /// device voltage `v_volts`): `Ok(n)` is the first nanosecond `n` in `1..=dt_ns` at
-    /// which the cumulative hazard reaches `level`; `Err(h)` the cumulative hazard at
-    /// `dt_ns` when it does not. `cache` keeps the decay factors of recent intervals.
+    /// Integrates the hazard over `dt_ns` from `h0` along the filament `x` under a constant
+    /// device voltage whose field factor is `f` ([`Self::field_rate`]): `Ok(n)` is the first
+    /// nanosecond `n` in `1..=dt_ns` at which the cumulative hazard reaches `level`; `Err(h)`
+    /// the cumulative hazard at `dt_ns` when it does not. `cache` keeps the decay factors of
+    /// recent intervals.
     ///
     /// The interval is cut into `m` equal panels; the filament's terms at the rule's nodes
     /// are the terms at the panel's start times fixed factors, and the start advances by one
@@ -232,13 +233,12 @@ impl Hazard {
         &self,
         x: &Filament,
         theta: f64,
-        v_volts: f64,
+        f: f64,
         h0: f64,
         level: f64,
         dt_ns: u64,
         cache: &mut FactorCache,
     ) -> Result<u64, f64> {
-        let f = self.field_rate(v_volts);
         if dt_ns == 0 || f == 0.0 || !f.is_finite() {
             return Err(h0);
         }
@@ -302,6 +302,22 @@ impl Hazard {
         }
         if !reaches(hi) {
             return dt_ns;
+        }
+        // Bisection, each step first trying a narrow bracket around the tick that a linear
+        // interpolation of the cumulative hazard predicts (the integrand changes little
+        // within a panel, so the guess is usually within a few nanoseconds).
+        let gap = |n: u64| total + self.integral(x, theta, f, a_s, n as f64 * NS) - level;
+        let (g_lo, g_hi) = (gap(lo), gap(hi));
+        if g_hi > g_lo && hi - lo > 8 {
+            let frac = (-g_lo / (g_hi - g_lo)).clamp(0.0, 1.0);
+            let guess = lo + ((hi - lo) as f64 * frac) as u64;
+            let (a, b) = (guess.saturating_sub(2).max(lo), (guess + 2).min(hi));
+            if a > lo && !reaches(a) {
+                lo = a;
+            }
+            if b < hi && reaches(b) {
+                hi = b;
+            }
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;

@@ -121,7 +121,7 @@ use std::sync::Arc;
 pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
 
 /// Input: the reset line of a winner hold ([`crate::event::Control::Rest`]).
-pub const IN_CONTROL: Port = Port::MAX;
+pub const IN_CONTROL: Port = Port::MAX - 1;
 
 const TAG_CELL: u64 = 0x11a_0001;
 const TAG_BIAS: u64 = 0x11a_0002;

@@ -107,6 +107,8 @@ struct Lookahead {
     limit: Ns,
     chunk: u32,
     active: bool,
+    /// Hazard law: the copy carries an upper bound of its hazard (see [`Neuron::scan`]).
+    bounded: bool,
 }
 
 /// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
@@ -361,27 +363,36 @@ impl Neuron {
     /// Advances `ts` (a copy of the device) from `*t` phase by phase, under the present
     /// configuration, for at most `phases` phases and not beyond `limit`; returns the time
     /// of the first transition, if any (then `*t` is that time).
-    fn scan(
-        &self,
-        ts: &mut TsDevice,
-        t: &mut Ns,
-        limit: Ns,
-        phases: u32,
-        clock: &crate::time::Clock,
-    ) -> Option<Ns> {
+    ///
+    /// Under the hazard law only the first phase is advanced exactly; later phases carry an
+    /// upper bound of the hazard ([`TsDevice::advance_hazard_bound`]), and the scan stops at
+    /// the start of the first phase in which the bound allows a switch: the neuron wakes
+    /// there (a phase boundary, so its own advance does the same arithmetic) and predicts
+    /// that phase exactly. Every phase is then integrated once, by the real device, instead
+    /// of once in the look-ahead and once more when the neuron catches up.
+    fn scan(&self, la: &mut Lookahead, phases: u32, clock: &crate::time::Clock) -> Option<Ns> {
+        let ts = &mut la.ts;
         for _ in 0..phases {
-            if *t >= limit {
+            if la.t >= la.limit {
                 break;
             }
-            let end = clock.phase_end(*t).min(limit);
+            let end = clock.phase_end(la.t).min(la.limit);
             // Same arithmetic as `advance_to`, with the copy's ON/OFF state.
-            let v1 = self.node1(ts.is_on(), clock.is_high(*t));
+            let v1 = self.node1(ts.is_on(), clock.is_high(la.t));
             let vts = ts.device_voltage(v1, self.c.r_readout_ohms);
-            let step = ts.advance(vts, end - *t);
-            *t += step.elapsed_ns;
-            if step.transition.is_some() {
-                return Some(*t);
+            if la.bounded {
+                if ts.advance_hazard_bound(vts, end - la.t) {
+                    la.t = end;
+                    continue;
+                }
+                return Some(la.t);
             }
+            let step = ts.advance(vts, end - la.t);
+            la.t += step.elapsed_ns;
+            if step.transition.is_some() {
+                return Some(la.t);
+            }
+            la.bounded = ts.needs_field_to_switch() && !ts.is_on() && !la.active;
         }
         None
     }
@@ -391,7 +402,8 @@ impl Neuron {
     /// re-check.
     fn predict(&mut self, mut la: Lookahead, ctx: &mut Ctx) {
         let clock = *ctx.clock();
-        let found = self.scan(&mut la.ts, &mut la.t, la.limit, la.chunk, &clock);
+        let chunk = la.chunk;
+        let found = self.scan(&mut la, chunk, &clock);
         match found {
             Some(at) => ctx.wake_at(at, self.gen),
             None if la.t < la.limit => {
@@ -582,6 +594,7 @@ impl Neuron {
             limit,
             chunk: self.first_chunk,
             active,
+            bounded: false,
         };
         self.predict(la, ctx);
     }
