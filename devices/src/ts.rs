@@ -408,7 +408,7 @@ impl TsDevice {
             let x_max = st.filament().max(end);
             let lam = f * ((x_max - c.theta) / hz.state_scale).min(600.0).exp();
             let h = self.hazard_so_far + lam * dt_ns as f64 * 1e-9;
-            if !(h < self.hazard_level) {
+            if h.partial_cmp(&self.hazard_level) != Some(std::cmp::Ordering::Less) {
                 return false;
             }
             self.hazard_so_far = h;
