@@ -26,10 +26,10 @@ fn layer2_with_ideal_layer1() {
             set_ideal_layer1(&mut s, 980e-6, 40e-6);
             let l2 = train_layer2(&mut s, &proto.layer2, &proto.inference);
             let res = infer(&mut s, &proto.inference, &[0, 2], 10, seed);
-            let window_s = window as f64 * s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
+            let period_s = s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
             let n = s.patterns.len();
-            let hr = rates(&res, 0, n, true, window_s);
-            let or = rates(&res, 0, n, false, window_s);
+            let hr = rates(&res, 0, n, true, period_s);
+            let or = rates(&res, 0, n, false, period_s);
             let own = |m: &[Vec<f64>], sel: &[Option<usize>]| -> Vec<i64> {
                 (0..n)
                     .map(|k| sel[k].map_or(-1, |h| m[k][h].round() as i64))

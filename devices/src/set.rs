@@ -8,14 +8,26 @@ use crate::ts::TsParams;
 use std::path::Path;
 
 /// Embedded RON sources of the built-in sets: (file name, text).
-pub const BUILTIN_FILES: [(&str, &str); 4] = [
+pub const BUILTIN_FILES: [(&str, &str); 7] = [
     (
         "ts_fig2.ron",
         include_str!("../../topologies/devices/ts_fig2.ron"),
     ),
     (
+        "ts_fig2_hazard.ron",
+        include_str!("../../topologies/devices/ts_fig2_hazard.ron"),
+    ),
+    (
         "ts_neuron.ron",
         include_str!("../../topologies/devices/ts_neuron.ron"),
+    ),
+    (
+        "ts_neuron_hazard.ron",
+        include_str!("../../topologies/devices/ts_neuron_hazard.ron"),
+    ),
+    (
+        "ts_output.ron",
+        include_str!("../../topologies/devices/ts_output.ron"),
     ),
     (
         "rs_hfo2_1t1r.ron",
@@ -30,10 +42,16 @@ pub const BUILTIN_FILES: [(&str, &str); 4] = [
 /// A complete set of device parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceSet {
-    /// The TS device characterised in the paper's Fig 2.
+    /// The TS device characterised in the paper's Fig 2 (threshold law).
     pub ts_fig2: TsParams,
-    /// The TS device inside the hybrid neurons.
+    /// The Fig 2 device under the hazard (escape-rate) switching law.
+    pub ts_fig2_hazard: TsParams,
+    /// The TS device inside the hybrid neurons (threshold law, the paper read literally).
     pub ts_neuron: TsParams,
+    /// The hybrid neurons' device under the hazard law (the 30×10×10 network's hidden layer).
+    pub ts_neuron_hazard: TsParams,
+    /// The output layer's device (hazard law, four times the ion drive).
+    pub ts_output: TsParams,
     /// The 1T1R synapse (also used in the lateral-inhibition array).
     pub synapse: RsParams,
     /// The lateral-inhibition comparators.
@@ -57,7 +75,10 @@ impl DeviceSet {
     pub fn builtin() -> Self {
         DeviceSet {
             ts_fig2: builtin("ts_fig2.ron"),
+            ts_fig2_hazard: builtin("ts_fig2_hazard.ron"),
             ts_neuron: builtin("ts_neuron.ron"),
+            ts_neuron_hazard: builtin("ts_neuron_hazard.ron"),
+            ts_output: builtin("ts_output.ron"),
             synapse: builtin("rs_hfo2_1t1r.ron"),
             comparator: builtin("comparator.ron"),
         }

@@ -14,6 +14,7 @@
 
 use crate::components::gate_driver;
 use crate::components::input;
+use crate::components::lia;
 use crate::components::neuron::{self, Neuron};
 use crate::event::{CompId, Control, Payload};
 use crate::exec::Executor;
@@ -257,6 +258,17 @@ impl Driver<'_> {
                 }
                 let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
                 self.sim.run_until(end);
+                // The reset line of winner-holding LIAs ends the rest (the paper's LIA
+                // ignores it); it takes effect when the next step runs.
+                let banks: Vec<CompId> = self
+                    .ids
+                    .layers
+                    .values()
+                    .flat_map(|l| l.lia.iter().copied())
+                    .collect();
+                for id in banks {
+                    self.send(id, lia::IN_CONTROL, Control::Rest);
+                }
             }
             Step::PresentUntilFire {
                 input,

@@ -15,6 +15,10 @@ use std::path::Path;
 type Outcome = (Vec<(u64, u64, String)>, Vec<Vec<u32>>, String, u64);
 
 fn run(file: &str, seed: u64, chunk: Option<u32>) -> Outcome {
+    run_with(file, seed, chunk, true)
+}
+
+fn run_with(file: &str, seed: u64, chunk: Option<u32>, bounded: bool) -> Outcome {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../topologies")
         .join(file);
@@ -23,12 +27,14 @@ fn run(file: &str, seed: u64, chunk: Option<u32>) -> Outcome {
     let ids = NetworkIds::of(&built);
     let layers = built.layers.clone();
     let mut net = built.builder.build();
-    if let Some(c) = chunk {
-        for l in layers.values() {
-            for &n in &l.neurons {
-                let neuron = net.get_mut::<Neuron>(n).unwrap();
-                *neuron = neuron.clone().with_prediction_chunk(c);
+    for l in layers.values() {
+        for &n in &l.neurons {
+            let neuron = net.get_mut::<Neuron>(n).unwrap();
+            let mut changed = neuron.clone().with_bounded_lookahead(bounded);
+            if let Some(c) = chunk {
+                changed = changed.with_prediction_chunk(c);
             }
+            *neuron = changed;
         }
     }
     let mut sim = Simulation::new(net);
@@ -57,7 +63,11 @@ fn run(file: &str, seed: u64, chunk: Option<u32>) -> Outcome {
 
 #[test]
 fn paused_predictions_give_the_same_network_as_one_long_scan() {
-    for (file, seed) in [("msnn_30x10x10.ron", 3), ("wta_ff/30x10.ron", 5)] {
+    for (file, seed) in [
+        ("msnn_30x10x10.ron", 3),
+        ("msnn_30x10x10_literal.ron", 3),
+        ("wta_ff/30x10.ron", 5),
+    ] {
         let chunked = run(file, seed, None);
         let whole = run(file, seed, Some(u32::MAX));
         let one = run(file, seed, Some(1));
@@ -75,5 +85,34 @@ fn paused_predictions_give_the_same_network_as_one_long_scan() {
         );
         // The pauses are real: scanning one phase at a time takes more wake-ups.
         assert!(one.3 > whole.3, "{file}: {} vs {} events", one.3, whole.3);
+    }
+}
+
+/// Under the hazard law a look-ahead integrates an upper bound of the hazard and wakes at
+/// the first phase that could switch; the fires, states and log must equal those of an
+/// exact look-ahead, with fewer events per fire being no requirement, only fewer integrals.
+#[test]
+fn bounded_hazard_lookahead_gives_the_same_network_as_an_exact_one() {
+    let file = "msnn_30x10x10.ron";
+    let checked = load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../topologies")
+            .join(file),
+    )
+    .unwrap();
+    let law = checked.topology.devices.ts.clone();
+    for seed in [2, 7] {
+        let bounded = run_with(file, seed, None, true);
+        let exact = run_with(file, seed, None, false);
+        assert!(
+            bounded.0.iter().map(|n| n.0).sum::<u64>() > 10,
+            "{file} ({law}): too few fires"
+        );
+        assert_eq!(bounded.0, exact.0, "{file} ({law}), seed {seed}: neurons");
+        assert_eq!(
+            bounded.1, exact.1,
+            "{file} ({law}), seed {seed}: conductances"
+        );
+        assert_eq!(bounded.2, exact.2, "{file} ({law}), seed {seed}: log");
     }
 }

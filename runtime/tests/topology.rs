@@ -188,7 +188,7 @@ fn unknown_builtin_lists_the_known_ones() {
         "devices.ts",
         &[
             "`builtin:ts_neurons` is not a built-in set",
-            "\"builtin:ts_neuron\", \"builtin:ts_fig2\"",
+            "\"builtin:ts_neuron\", \"builtin:ts_neuron_hazard\", \"builtin:ts_output\", \"builtin:ts_fig2\", \"builtin:ts_fig2_hazard\"",
         ],
     );
 }

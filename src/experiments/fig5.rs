@@ -296,6 +296,9 @@ pub struct Setup {
     pub topology: String,
     /// Every layer's ids, by name (to save the trained conductances).
     pub layers: std::collections::BTreeMap<String, LayerIds>,
+    /// Draw progress bars for training and inference (default true; off for runs made in
+    /// parallel).
+    pub show_progress: bool,
 }
 
 impl Setup {
@@ -316,10 +319,23 @@ pub fn setup(
     opts: &RunOptions,
     neurons: Option<Variability>,
 ) -> Result<Setup> {
+    setup_edited(proto, proto_path, opts, neurons, &|_| {})
+}
+
+/// [`setup`] with the topology changed by `edit` before it is built (the ablation's
+/// variants: another device set or LIA, named as in a topology file).
+pub fn setup_edited(
+    proto: &Fig5Protocol,
+    proto_path: &Path,
+    opts: &RunOptions,
+    neurons: Option<Variability>,
+    edit: &dyn Fn(&mut runtime::topology::schema::Topology),
+) -> Result<Setup> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
     let mut checked =
         load(&topo_path).with_context(|| format!("loading {}", topo_path.display()))?;
+    edit(&mut checked.topology);
     checked.topology.variability = opts.variability;
     // The experiment reads counters, not probes: recording for thousands of presentations
     // would only fill memory.
@@ -398,6 +414,7 @@ pub fn setup(
         dims: (patterns.height as usize, patterns.width as usize),
         topology: checked.topology.name.clone(),
         layers,
+        show_progress: true,
     })
 }
 
@@ -441,7 +458,10 @@ pub fn drive_levels(weights: &[Vec<f64>], pixels: &[bool], volts: f64) -> Vec<f6
         .collect()
 }
 
-fn progress(len: u64, what: &str) -> ProgressBar {
+fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
@@ -464,6 +484,7 @@ pub fn train_layer1(s: &mut Setup, p: &Layer1, seed: u64) -> Layer1Log {
     let pb = progress(
         p.epochs as u64 * n as u64 * p.presentations_per_pattern.max(1) as u64,
         "layer 1 (WTA)",
+        s.show_progress,
     );
     let follow_pattern = 1.min(n - 1);
     for _ in 0..p.epochs {
@@ -554,7 +575,8 @@ pub struct Layer2Log {
 /// rate (read mode) is selected; its input terminal in layer 2 is pulsed at the write
 /// level, with output `k`'s gates at 3.0 V and the other gates grounded, until output `k`
 /// fires. The selection reads each clean pattern as the inference does (`read`: window
-/// and races).
+/// and races, `selection_reads` times): by spike counts over windows, or, for race reads,
+/// by the votes of races that end at the first hidden fire (layer 2 cannot fire yet).
 pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     let n = s.patterns.len();
     let mut log = Layer2Log::default();
@@ -568,16 +590,37 @@ pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     for k in 0..n {
         let pixels = s.patterns[k].1.clone();
         let reads = read.races.saturating_mul(p.selection_reads);
-        let (h, _) = s
-            .msnn
-            .read(&pixels, reads, read.window_cycles, read.until_output_fire);
-        log.selected.push(winner(&h));
+        let counts = if read.until_output_fire {
+            // Races: layer 2 cannot fire yet, so each race ends at the first hidden fire
+            // and votes for its winner (the neuron that wins most often has the highest
+            // rate over many races).
+            let hidden = s.msnn.hidden.clone();
+            let mut votes = vec![0u64; hidden.neurons.len()];
+            for _ in 0..reads.max(1) {
+                let r = s
+                    .msnn
+                    .present_until_fire(&pixels, 0, &hidden, None, 1, read.window_cycles);
+                if let [j] = r.fired[..] {
+                    votes[j] += 1;
+                }
+            }
+            votes
+        } else {
+            s.msnn
+                .read(&pixels, reads, read.window_cycles, false)
+                .hidden
+        };
+        log.selected.push(winner(&counts));
     }
     let m = &mut s.msnn;
     let output = m.output.clone();
     m.set_learning(&output, true);
     let n_out = output.neurons.len();
-    let pb = progress(p.epochs as u64 * n as u64, "layer 2 (gated)");
+    let pb = progress(
+        p.epochs as u64 * n as u64,
+        "layer 2 (gated)",
+        s.show_progress,
+    );
     for _ in 0..p.epochs {
         let mut epoch = Vec::new();
         for k in 0..n {
@@ -606,8 +649,13 @@ pub struct Trial {
     pub trial: usize,
     /// Pattern index.
     pub pattern: usize,
+    /// CLK periods the stimulus was presented (all its races).
+    pub cycles: u64,
     /// Hidden spike counts.
     pub hidden: Vec<u64>,
+    /// Layer 1's votes ([`super::msnn::Reading::votes`]): races won, or spikes of a window
+    /// read. The layer-1 read-out and labels use them.
+    pub votes: Vec<u64>,
     /// Output spike counts.
     pub output: Vec<u64>,
 }
@@ -640,19 +688,25 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u
     m.set_gates(&output, vec![m.levels.gate_on_volts; n_out]);
     let n = s.patterns.len();
     let mut out = Vec::new();
-    let pb = progress((noise.len() * trials * n) as u64, "inference");
+    let pb = progress(
+        (noise.len() * trials * n) as u64,
+        "inference",
+        s.show_progress,
+    );
     for &k in noise {
         for trial in 0..trials {
             for pat in 0..n {
                 let ids = [TAG_NOISE, k as u64, trial as u64, pat as u64];
                 let stimulus = with_noise(&s.patterns[pat].1, k, seed, &ids);
-                let (h, o) = m.read(&stimulus, p.races, p.window_cycles, p.until_output_fire);
+                let r = m.read(&stimulus, p.races, p.window_cycles, p.until_output_fire);
                 out.push(Trial {
                     noise: k,
                     trial,
                     pattern: pat,
-                    hidden: h,
-                    output: o,
+                    cycles: r.cycles,
+                    hidden: r.hidden,
+                    votes: r.votes,
+                    output: r.output,
                 });
                 pb.inc(1);
             }
@@ -676,6 +730,43 @@ pub fn accuracy(trials: &[Trial], noise: u32) -> f64 {
     share(trials, noise, |t| winner(&t.output) == Some(t.pattern))
 }
 
+/// Patterns recognised at one noise level: those whose most frequent prediction over their
+/// trials (the output neuron with most spikes, ties and silence counting as wrong) is their
+/// own output neuron — "10/10" when every pattern is.
+pub fn patterns_recognised(trials: &[Trial], noise: u32, n_patterns: usize) -> usize {
+    (0..n_patterns)
+        .filter(|&k| {
+            let mut votes = std::collections::BTreeMap::<Option<usize>, usize>::new();
+            for t in trials.iter().filter(|t| t.noise == noise && t.pattern == k) {
+                *votes.entry(winner(&t.output)).or_default() += 1;
+            }
+            let best = votes.values().copied().max().unwrap_or(0);
+            best > 0 && votes.get(&Some(k)) == Some(&best) && {
+                votes.values().filter(|&&v| v == best).count() == 1
+            }
+        })
+        .count()
+}
+
+/// Mean layer-1 votes per pattern (rows) and neuron (columns) at one noise level (races
+/// won per trial, or spikes per window for window reads).
+pub fn votes(trials: &[Trial], noise: u32, n_patterns: usize) -> Vec<Vec<f64>> {
+    let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
+    let width = sel.first().map_or(0, |t| t.votes.len());
+    let mut m = vec![vec![0.0; width]; n_patterns];
+    let mut n = vec![0usize; n_patterns];
+    for t in sel {
+        for (j, &x) in t.votes.iter().enumerate() {
+            m[t.pattern][j] += x as f64;
+        }
+        n[t.pattern] += 1;
+    }
+    for (row, &k) in m.iter_mut().zip(&n) {
+        row.iter_mut().for_each(|x| *x /= k.max(1) as f64);
+    }
+    m
+}
+
 /// Each hidden neuron's label: the pattern it fires most for in `hidden_rates` (rows:
 /// patterns, columns: neurons, as [`rates`] gives them); `None` for a neuron that never
 /// fires.
@@ -696,17 +787,18 @@ pub fn hidden_labels(hidden_rates: &[Vec<f64>]) -> Vec<Option<usize>> {
 /// hidden winner could do, which separates layer-1 losses from read-path losses.
 pub fn hidden_readout_accuracy(trials: &[Trial], noise: u32, labels: &[Option<usize>]) -> f64 {
     share(trials, noise, |t| {
-        winner(&t.hidden).and_then(|j| labels.get(j).copied().flatten()) == Some(t.pattern)
+        winner(&t.votes).and_then(|j| labels.get(j).copied().flatten()) == Some(t.pattern)
     })
 }
 
-/// Mean spike rate (Hz) per pattern (rows) and neuron (columns) at one noise level.
+/// Mean spike rate (Hz) per pattern (rows) and neuron (columns) at one noise level: each
+/// trial's spikes over the time its stimulus was presented (`period_s` per CLK period).
 pub fn rates(
     trials: &[Trial],
     noise: u32,
     n_patterns: usize,
     hidden: bool,
-    window_s: f64,
+    period_s: f64,
 ) -> Vec<Vec<f64>> {
     let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
     let width = sel.first().map_or(0, |t| {
@@ -720,8 +812,9 @@ pub fn rates(
     let mut n = vec![0usize; n_patterns];
     for t in sel {
         let c = if hidden { &t.hidden } else { &t.output };
+        let seconds = t.cycles.max(1) as f64 * period_s;
         for (j, &x) in c.iter().enumerate() {
-            m[t.pattern][j] += x as f64 / window_s;
+            m[t.pattern][j] += x as f64 / seconds;
         }
         n[t.pattern] += 1;
     }
@@ -792,7 +885,9 @@ mod tests {
             noise: 0,
             trial: 0,
             pattern,
+            cycles: 1,
             hidden: hidden.to_vec(),
+            votes: hidden.to_vec(),
             output: vec![0; 2],
         }
     }

@@ -3,8 +3,8 @@
 
 use super::fig5::{
     accuracy, default_protocol_path, distinct, distinct_winners, hidden_labels,
-    hidden_readout_accuracy, infer, level_winners, load_protocol, rates, setup, train_layer1,
-    train_layer2, Layer1Log, Setup, Trial,
+    hidden_readout_accuracy, infer, level_winners, load_protocol, patterns_recognised, rates,
+    setup_edited, train_layer1, train_layer2, votes, Layer1Log, Setup, Trial,
 };
 use super::msnn::winner;
 use super::{ExperimentReport, RunOptions};
@@ -15,6 +15,7 @@ use crate::plot::{
 use anyhow::{bail, Result};
 use devices::Variability;
 use runtime::components::neuron::Neuron;
+use runtime::topology::schema::Inhibition;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -88,16 +89,46 @@ struct Trained {
     w1_after: Vec<Vec<f64>>,
 }
 
-/// Builds the network and trains layer 1; with `check_noise`, first refuses noise levels
-/// the inference could not apply (before training, not after it).
+/// One configuration of the experiment: the built-in (or `--protocol`) protocol and its
+/// topology, changed as an ablation step says.
+#[derive(Clone, Copy)]
+struct Variant {
+    /// Short name (summary.json, table).
+    name: &'static str,
+    /// What is switched off, in words.
+    what: &'static str,
+    /// Randomness of the neurons' TS devices (`None`: the topology's).
+    neurons: Option<Variability>,
+    /// Changes to the topology before it is built.
+    topology: fn(&mut runtime::topology::schema::Topology),
+    /// Changes to the protocol.
+    protocol: fn(&mut super::fig5::Fig5Protocol),
+}
+
+impl Variant {
+    /// The configuration as its files describe it.
+    const AS_GIVEN: Variant = Variant {
+        name: "working configuration",
+        what: "nothing",
+        neurons: None,
+        topology: |_| {},
+        protocol: |_| {},
+    };
+}
+
+/// Builds the network of `variant` and trains layer 1; with `check_noise`, first refuses
+/// noise levels the inference could not apply (before training, not after it).
 fn train_first_layer(
     opts: &RunOptions,
-    neurons: Option<Variability>,
+    variant: &Variant,
     check_noise: bool,
+    show_progress: bool,
 ) -> Result<(Trained, super::fig5::Fig5Protocol)> {
     let path = opts.protocol.clone().unwrap_or_else(default_protocol_path);
-    let proto = load_protocol(&path)?;
-    let mut s = setup(&proto, &path, opts, neurons)?;
+    let mut proto = load_protocol(&path)?;
+    (variant.protocol)(&mut proto);
+    let mut s = setup_edited(&proto, &path, opts, variant.neurons, &variant.topology)?;
+    s.show_progress = show_progress;
     if check_noise {
         inference_noise(opts, &proto, &s)?;
     }
@@ -146,7 +177,7 @@ fn inference_noise(
 
 /// `memsnn reproduce fig5`.
 pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
-    let (mut t, proto) = train_first_layer(opts, None, true)?;
+    let (mut t, proto) = train_first_layer(opts, &Variant::AS_GIVEN, true, true)?;
     let s = &mut t.setup;
     let output = s.msnn.output.clone();
     let w2_before = s.msnn.weights(&output);
@@ -160,8 +191,7 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let names: Vec<String> = s.patterns.iter().map(|(n, _)| n.clone()).collect();
     let n_pat = names.len();
     let n_out = output.neurons.len();
-    let window_s =
-        proto.inference.window_cycles as f64 * s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
+    let period_s = s.msnn.sim.net.clock.period_ns as f64 * 1e-9;
     let dims = grid(s.patterns[0].1.len(), Some(s.dims));
 
     let dir = ExperimentDir::create(out, "fig5")?;
@@ -174,8 +204,10 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "trial".into(),
         "pattern".into(),
         "predicted".into(),
+        "cycles".into(),
     ];
     header.extend((0..n_hid).map(|j| format!("hidden{j}")));
+    header.extend((0..n_hid).map(|j| format!("vote{j}")));
     header.extend((0..n_out).map(|j| format!("output{j}")));
     let rows: Vec<Vec<String>> = res
         .iter()
@@ -187,8 +219,10 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
                 winner(&t.output).map_or("none".into(), |k| {
                     names.get(k).cloned().unwrap_or(k.to_string())
                 }),
+                t.cycles.to_string(),
             ];
             r.extend(t.hidden.iter().map(|x| x.to_string()));
+            r.extend(t.votes.iter().map(|x| x.to_string()));
             r.extend(t.output.iter().map(|x| x.to_string()));
             r
         })
@@ -222,17 +256,20 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     )?;
 
     let mut noisy = Map::new();
+    let mut recognised = Map::new();
     let mut confusions = Map::new();
     for &k in &noise {
         noisy.insert(k.to_string(), json!(accuracy(&res, k)));
+        recognised.insert(k.to_string(), json!(patterns_recognised(&res, k, n_pat)));
         confusions.insert(k.to_string(), json!(confusion(&res, k, n_pat, n_out)));
     }
     let clean = accuracy(&res, 0);
-    let h_rates0 = rates(&res, 0, n_pat, true, window_s);
-    let winners1 = distinct_winners(&h_rates0);
+    let h_rates0 = rates(&res, 0, n_pat, true, period_s);
+    let v0 = votes(&res, 0, n_pat);
+    let winners1 = distinct_winners(&v0);
     let by_level = level_winners(&t.w1_after, &s.patterns);
     let winners1_level = distinct(&by_level);
-    let labels = hidden_labels(&h_rates0);
+    let labels = hidden_labels(&v0);
     let hidden_readout: Map<String, Value> = noise
         .iter()
         .map(|&k| {
@@ -263,6 +300,7 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "window_cycles": proto.inference.window_cycles,
         "clean_accuracy": clean,
         "noisy_accuracy": Value::Object(noisy),
+        "patterns_recognised": Value::Object(recognised),
         "races_per_trial": proto.inference.races,
         "layer1_distinct_winners": winners1,
         "layer1_distinct_winners_by_level": winners1_level,
@@ -281,7 +319,8 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "layer2_selected_hidden": l2.selected,
         "layer2_cycles_to_fire": l2.cycles,
         "hidden_rates_hz_clean": h_rates0,
-        "output_rates_hz_clean": rates(&res, 0, n_pat, false, window_s),
+        "layer1_votes_clean": v0,
+        "output_rates_hz_clean": rates(&res, 0, n_pat, false, period_s),
     });
     dir.write_json("summary.json", &summary)?;
 
@@ -363,8 +402,8 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     }
     // Firing rates (Fig 5g, 5k) at the highest noise level up to 2, and confusion.
     let shown = *noise.iter().filter(|&&k| k <= 2).max().unwrap_or(&0);
-    let hr = rates(&res, shown, n_pat, true, window_s);
-    let or = rates(&res, shown, n_pat, false, window_s);
+    let hr = rates(&res, shown, n_pat, true, period_s);
+    let or = rates(&res, shown, n_pat, false, period_s);
     render_heatmaps(
         &dir.file("rates.png"),
         &[
@@ -422,6 +461,12 @@ pub fn run_fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     )?;
 
     let mut rows = vec![
+        [
+            "fig5".into(),
+            "patterns recognised (most frequent output), clean".into(),
+            "10/10".into(),
+            format!("{}/{n_pat}", patterns_recognised(&res, 0, n_pat)),
+        ],
         [
             "fig5".into(),
             "layer-2 recognition, clean patterns".into(),
@@ -483,7 +528,7 @@ fn winner_histogram(
 ) -> (Vec<usize>, usize) {
     let res = infer(s, read, &[0], opts.trials.clamp(1, 10), opts.seed);
     let n_pat = s.patterns.len();
-    let hr = rates(&res, 0, n_pat, true, 1.0);
+    let hr = votes(&res, 0, n_pat);
     let mut hist = vec![0usize; s.msnn.hidden.neurons.len()];
     for row in &hr {
         let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -496,16 +541,191 @@ fn winner_histogram(
     (hist, distinct_winners(&hr))
 }
 
-/// `memsnn reproduce ablation`: layer-1 clustering with and without neuron stochasticity.
+/// The ablation steps: from the working configuration, each change beyond the paper read
+/// literally switched off alone (the first row is the configuration itself).
+const ABLATION_STEPS: [Variant; 7] = [
+    Variant::AS_GIVEN,
+    Variant {
+        name: "threshold switching law",
+        what: "hidden neurons switch at a per-cycle switching point (ts_neuron.ron) instead of by the hazard law",
+        neurons: None,
+        topology: |t| t.devices.ts = "builtin:ts_neuron".into(),
+        protocol: |_| {},
+    },
+    Variant {
+        name: "one training pass",
+        what: "layer 1 trained in one pass of the blocks instead of the protocol's passes",
+        neurons: None,
+        topology: |_| {},
+        protocol: |p| p.layer1.epochs = 1,
+    },
+    Variant {
+        name: "blocks in file order",
+        what: "every pass presents the blocks in the pattern file's order instead of a fresh random order",
+        neurons: None,
+        topology: |_| {},
+        protocol: |p| p.layer1.shuffle = false,
+    },
+    Variant {
+        name: "hidden device in layer 2",
+        what: "the output layer uses the hidden layer's TS device instead of its own (ts_output.ron)",
+        neurons: None,
+        topology: |t| {
+            for l in &mut t.layers {
+                if matches!(l.inhibition, Inhibition::Supervised(_)) {
+                    l.ts = None;
+                }
+            }
+        },
+        protocol: |_| {},
+    },
+    Variant {
+        name: "no winner hold",
+        what: "the paper's LIA (gates follow the comparators) instead of the winner hold",
+        neurons: None,
+        topology: |t| t.devices.lia = Some("builtin:lia".into()),
+        protocol: |_| {},
+    },
+    Variant {
+        name: "one read window",
+        what: "each trial read in one 100 ms window of spike counts instead of races that end at the first output fire",
+        neurons: None,
+        topology: |_| {},
+        protocol: |p| {
+            p.inference.races = 1;
+            p.inference.window_cycles = 200;
+            p.inference.until_output_fire = false;
+            p.layer2.selection_reads = 1;
+        },
+    },
+];
+
+/// Inference trials per pattern and noise level in each ablation step (at most).
+const ABLATION_TRIALS: usize = 20;
+/// Noise levels read in each ablation step.
+const ABLATION_NOISE: [u32; 2] = [0, 2];
+
+/// What one ablation step measured.
+#[derive(Clone, Debug)]
+struct StepResult {
+    winners_by_rate: usize,
+    winners_by_level: usize,
+    hidden_readout: f64,
+    clean: f64,
+    noise2: f64,
+    recognised: usize,
+}
+
+/// Trains and reads one ablation step (quietly: steps run in parallel).
+fn ablation_step(opts: &RunOptions, v: &Variant) -> Result<StepResult> {
+    let (mut t, proto) = train_first_layer(opts, v, false, false)?;
+    let s = &mut t.setup;
+    train_layer2(s, &proto.layer2, &proto.inference);
+    let trials = opts
+        .trials
+        .clamp(1, ABLATION_TRIALS.min(proto.inference.trials.max(1)));
+    let res = infer(s, &proto.inference, &ABLATION_NOISE, trials, opts.seed);
+    let n_pat = s.patterns.len();
+    let h0 = votes(&res, 0, n_pat);
+    let labels = hidden_labels(&h0);
+    Ok(StepResult {
+        winners_by_rate: distinct_winners(&h0),
+        winners_by_level: distinct(&level_winners(&t.w1_after, &s.patterns)),
+        hidden_readout: hidden_readout_accuracy(&res, 0, &labels),
+        clean: accuracy(&res, 0),
+        noise2: accuracy(&res, 2),
+        recognised: patterns_recognised(&res, 0, n_pat),
+    })
+}
+
+/// Runs `jobs` on the machine's cores, results in job order.
+fn in_parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>) -> Vec<T> {
+    let n = jobs.len();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |w| w.get())
+        .min(n.max(1));
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
+    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<T>>>());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let job = queue.lock().expect("queue").pop();
+                let Some((i, f)) = job else { break };
+                let r = f();
+                results.lock().expect("results")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
+
+/// `memsnn reproduce ablation`: layer-1 clustering with and without neuron stochasticity
+/// (Supp. Fig 11), and each change of the working configuration switched off alone.
 pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let deterministic = Variability {
         cycle_to_cycle: false,
         device_to_device: false,
     };
-    let (mut st, proto) = train_first_layer(opts, None, false)?;
-    let (mut dt, _) = train_first_layer(opts, Some(deterministic), false)?;
-    let (h_s, w_s) = winner_histogram(&mut st.setup, opts, &proto.inference);
-    let (h_d, w_d) = winner_histogram(&mut dt.setup, opts, &proto.inference);
+    let det_variant = Variant {
+        name: "deterministic neurons",
+        what: "no cycle-to-cycle and no device-to-device randomness in the TS devices",
+        neurons: Some(deterministic),
+        ..Variant::AS_GIVEN
+    };
+    let pb = indicatif::ProgressBar::new(2 + ABLATION_STEPS.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message("ablation");
+    type Histo = (Trained, Vec<usize>, usize);
+    let histogram = |v: Variant| -> Result<Histo> {
+        let (mut t, proto) = train_first_layer(opts, &v, false, false)?;
+        let (h, w) = winner_histogram(&mut t.setup, opts, &proto.inference);
+        pb.inc(1);
+        Ok((t, h, w))
+    };
+    let mut jobs: Vec<Box<dyn FnOnce() -> Result<Job> + Send + '_>> = vec![
+        Box::new(|| histogram(Variant::AS_GIVEN).map(|h| Job::Histogram(Box::new(h)))),
+        Box::new(|| histogram(det_variant).map(|h| Job::Histogram(Box::new(h)))),
+    ];
+    for v in ABLATION_STEPS {
+        let pb = &pb;
+        jobs.push(Box::new(move || {
+            let r = ablation_step(opts, &v).map(Job::Step);
+            pb.inc(1);
+            r
+        }));
+    }
+    enum Job {
+        Histogram(Box<Histo>),
+        Step(StepResult),
+    }
+    let mut done = in_parallel(jobs).into_iter();
+    pb.finish_and_clear();
+    let (st, h_s, w_s) = match done.next() {
+        Some(Ok(Job::Histogram(h))) => *h,
+        Some(Err(e)) => return Err(e),
+        _ => bail!("the stochastic network could not be trained"),
+    };
+    let (dt, h_d, w_d) = match done.next() {
+        Some(Ok(Job::Histogram(h))) => *h,
+        Some(Err(e)) => return Err(e),
+        _ => bail!("the deterministic network could not be trained"),
+    };
+    let mut steps = Vec::new();
+    for (v, r) in ABLATION_STEPS.iter().zip(done) {
+        match r? {
+            Job::Step(r) => steps.push((v, r)),
+            Job::Histogram(_) => unreachable!("steps come after the histograms"),
+        }
+    }
     let dir = ExperimentDir::create(out, "ablation")?;
     let rows: Vec<Vec<String>> = h_s
         .iter()
@@ -522,6 +742,49 @@ pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         ],
         &rows,
     )?;
+    let step_rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|(v, r)| {
+            vec![
+                v.name.to_string(),
+                r.winners_by_rate.to_string(),
+                r.winners_by_level.to_string(),
+                fmt_f(r.hidden_readout, 3),
+                fmt_f(r.clean, 3),
+                fmt_f(r.noise2, 3),
+                r.recognised.to_string(),
+            ]
+        })
+        .collect();
+    dir.write_csv(
+        "steps.csv",
+        &[
+            "switched_off",
+            "layer1_distinct_winners",
+            "layer1_distinct_winners_by_level",
+            "hidden_readout_accuracy_clean",
+            "clean_accuracy",
+            "accuracy_2_noise_pixels",
+            "patterns_recognised_clean",
+        ],
+        &step_rows,
+    )?;
+    let steps_json: Vec<Value> = steps
+        .iter()
+        .map(|(v, r)| {
+            json!({
+                "switched_off": v.name,
+                "change": v.what,
+                "layer1_distinct_winners": r.winners_by_rate,
+                "layer1_distinct_winners_by_level": r.winners_by_level,
+                "hidden_readout_accuracy_clean": r.hidden_readout,
+                "clean_accuracy": r.clean,
+                "accuracy_2_noise_pixels": r.noise2,
+                "patterns_recognised_clean": r.recognised,
+            })
+        })
+        .collect();
+    let n_hid = h_s.len();
     dir.write_json(
         "summary.json",
         &json!({
@@ -529,16 +792,21 @@ pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             "seed": opts.seed,
             "stochastic_distinct_winners": w_s,
             "deterministic_distinct_winners": w_d,
+            "stochastic_distinct_winners_by_level": distinct(&level_winners(&st.w1_after, &st.setup.patterns)),
+            "deterministic_distinct_winners_by_level": distinct(&level_winners(&dt.w1_after, &dt.setup.patterns)),
             "stochastic_patterns_won": h_s,
             "deterministic_patterns_won": h_d,
             "stochastic_training_winners": st.l1.winners,
             "deterministic_training_winners": dt.l1.winners,
             "stochastic_training_sequence": st.l1.sequence,
             "deterministic_training_sequence": dt.l1.sequence,
-            "deterministic_neurons": "no cycle-to-cycle and no device-to-device randomness in the TS devices; synapses unchanged",
+            "deterministic_neurons": det_variant.what,
+            "ablation_trials_per_pattern": opts.trials.clamp(1, ABLATION_TRIALS),
+            "ablation_noise_pixels": ABLATION_NOISE,
+            "ablation_steps": steps_json,
         }),
     )?;
-    let cats: Vec<String> = (0..h_s.len()).map(|j| format!("n{j}")).collect();
+    let cats: Vec<String> = (0..n_hid).map(|j| format!("n{j}")).collect();
     render_bars(
         &dir.file("winners_stochastic.png"),
         &Bars {
@@ -573,22 +841,37 @@ pub fn run_ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         st.w1_after.len().max(1),
         26,
     )?;
+    let mut rows = vec![
+        [
+            "ablation".into(),
+            "distinct layer-1 winners, stochastic neurons".into(),
+            "clusters".into(),
+            w_s.to_string(),
+        ],
+        [
+            "ablation".into(),
+            "distinct layer-1 winners, deterministic neurons".into(),
+            "one greedy neuron".into(),
+            w_d.to_string(),
+        ],
+    ];
+    for (v, r) in &steps {
+        rows.push([
+            "ablation".into(),
+            format!("{}: winners / L1 / L2 clean / 2 px", v.name),
+            "—".into(),
+            format!(
+                "{} / {:.0} % / {:.0} % / {:.0} %",
+                r.winners_by_level,
+                100.0 * r.hidden_readout,
+                100.0 * r.clean,
+                100.0 * r.noise2
+            ),
+        ]);
+    }
     Ok(ExperimentReport {
         name: "ablation".into(),
         dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "ablation".into(),
-                "distinct layer-1 winners, stochastic neurons".into(),
-                "clusters".into(),
-                w_s.to_string(),
-            ],
-            [
-                "ablation".into(),
-                "distinct layer-1 winners, deterministic neurons".into(),
-                "one greedy neuron".into(),
-                w_d.to_string(),
-            ],
-        ],
+        rows,
     })
 }

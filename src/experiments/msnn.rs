@@ -75,6 +75,20 @@ pub struct Msnn {
     pub rest_cycles: u64,
 }
 
+/// What a read of one stimulus gave ([`Msnn::read`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    /// Hidden spikes, summed over the races.
+    pub hidden: Vec<u64>,
+    /// Output spikes, summed over the races.
+    pub output: Vec<u64>,
+    /// Layer 1's votes: per hidden neuron, the races it won (first to fire) — or, for a
+    /// read over a fixed window, its spikes.
+    pub votes: Vec<u64>,
+    /// CLK periods the stimulus was presented, summed over the races.
+    pub cycles: u64,
+}
+
 /// Outcome of one presentation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Presentation {
@@ -367,46 +381,54 @@ impl Msnn {
 impl Msnn {
     /// Reads `pixels` (already noisy: the same stimulus for every race) in `races`
     /// presentations of `cycles` periods, each followed by the rest, and returns the spikes
-    /// of both layers summed over the races. With a winner-holding LIA each presentation is
-    /// one race whose first fire decides which hidden neuron drives layer 2; the sums are the
-    /// votes of the races.
-    /// With `until_output_fire` each presentation ends at the first fire of the output
-    /// layer (or after `cycles`): the controller reads the race through both layers and
-    /// stops, as training stops at a fire.
+    /// of both layers and layer 1's votes summed over the races. With a winner-holding LIA
+    /// each presentation is one race whose first fire decides which hidden neuron drives
+    /// layer 2. With `until_output_fire` each presentation ends at the first fire of the
+    /// output layer (or after `cycles`): the controller reads the race through both layers
+    /// and stops, as training stops at a fire.
     pub fn read(
         &mut self,
         pixels: &[bool],
         races: u32,
         cycles: u64,
         until_output_fire: bool,
-    ) -> (Vec<u64>, Vec<u64>) {
-        let mut hidden = vec![0; self.hidden.neurons.len()];
-        let mut output = vec![0; self.output.neurons.len()];
+    ) -> Reading {
+        let mut r = Reading {
+            hidden: vec![0; self.hidden.neurons.len()],
+            output: vec![0; self.output.neurons.len()],
+            votes: vec![0; self.hidden.neurons.len()],
+            cycles: 0,
+        };
+        let add = |a: &mut Vec<u64>, b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         for _ in 0..races.max(1) {
-            let (h, o) = if until_output_fire {
-                self.count_spikes_until_output_fire(pixels, cycles)
+            let race = if until_output_fire {
+                self.race_until_output_fire(pixels, cycles)
             } else {
-                self.count_spikes(pixels, 0, cycles)
+                let (h, o) = self.count_spikes(pixels, 0, cycles);
+                Reading {
+                    votes: h.clone(),
+                    hidden: h,
+                    output: o,
+                    cycles,
+                }
             };
-            hidden.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
-            output.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            add(&mut r.hidden, &race.hidden);
+            add(&mut r.output, &race.output);
+            add(&mut r.votes, &race.votes);
+            r.cycles += race.cycles;
         }
-        (hidden, output)
+        r
     }
-}
 
-impl Msnn {
-    /// Presents `pixels` until an output neuron fires (its spike, one CLK phase later,
-    /// included) or `max_cycles` periods pass, and returns the spikes of both layers; then
-    /// grounds the inputs for the rest period.
-    pub fn count_spikes_until_output_fire(
-        &mut self,
-        pixels: &[bool],
-        max_cycles: u64,
-    ) -> (Vec<u64>, Vec<u64>) {
+    /// One race: presents `pixels` until an output neuron fires (its spike, one CLK phase
+    /// later, included) or `max_cycles` periods pass; then grounds the inputs for the rest
+    /// period. The reading's votes are the hidden neuron that fired first (none if two did
+    /// in the same period, or none fired).
+    pub fn race_until_output_fire(&mut self, pixels: &[bool], max_cycles: u64) -> Reading {
         self.run_cycles(0);
         let (hidden, output) = (self.hidden.clone(), self.output.clone());
         let (h0, o0) = (self.spikes(&hidden), self.spikes(&output));
+        let hf0 = self.fires(&hidden);
         let fires0: u64 = self.fires(&output).iter().sum();
         self.send(
             self.input,
@@ -416,21 +438,36 @@ impl Msnn {
                 flips: 0,
             },
         );
-        for _ in 0..max_cycles {
+        let mut votes = vec![0; hidden.neurons.len()];
+        let mut decided = false;
+        let mut presented = 0;
+        while presented < max_cycles {
             self.run_cycles(1);
+            presented += 1;
+            if !decided {
+                let hf = self.fires(&hidden);
+                let first: Vec<usize> = (0..hf.len()).filter(|&j| hf[j] > hf0[j]).collect();
+                if let [j] = first[..] {
+                    votes[j] = 1;
+                }
+                decided = !first.is_empty();
+            }
             if self.fires(&output).iter().sum::<u64>() > fires0 {
                 // The fire's spike comes in the next CLK-high phase.
                 self.run_cycles(1);
+                presented += 1;
                 break;
             }
         }
         let (h1, o1) = (self.spikes(&hidden), self.spikes(&output));
         self.send(self.input, input::IN_CONTROL, Control::Stop);
         self.rest();
-        (
-            h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
-            o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
-        )
+        Reading {
+            hidden: h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
+            output: o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
+            votes,
+            cycles: presented,
+        }
     }
 }
 

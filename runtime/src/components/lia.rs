@@ -119,6 +119,9 @@ use std::sync::Arc;
 
 /// The built-in LIA parameter file.
 pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
+/// The built-in LIA with the winner hold (`hold: UntilReset`).
+pub const LIA_WINNER_HOLD_RON: &str =
+    include_str!("../../../topologies/devices/lia_winner_hold.ron");
 
 /// Input: the reset line of a winner hold ([`crate::event::Control::Rest`]).
 pub const IN_CONTROL: Port = Port::MAX - 1;
@@ -381,6 +384,21 @@ impl LiaParams {
             Ok(p) => p,
             // Checked by this module's tests; reaching this is a build bug.
             Err(e) => panic!("built-in LIA file is invalid:\n{e}"),
+        }
+    }
+
+    /// The built-in LIA with the winner hold (`topologies/devices/lia_winner_hold.ron`).
+    pub fn builtin_winner_hold() -> Self {
+        match parse_ron(
+            LIA_WINNER_HOLD_RON,
+            Path::new("topologies/devices/lia_winner_hold.ron"),
+        ) {
+            Ok(p) => p,
+            // Checked by this module's tests; reaching this is a build bug.
+            Err(e) => panic!(
+                "built-in LIA file is invalid:
+{e}"
+            ),
         }
     }
 
@@ -1051,6 +1069,19 @@ mod tests {
     }
 
     #[test]
+    fn winner_hold_file_differs_from_the_paper_file_only_in_the_hold() {
+        let (a, b) = (LiaParams::builtin(), LiaParams::builtin_winner_hold());
+        assert_eq!((a.hold, b.hold), (Hold::Follow, Hold::UntilReset));
+        assert_eq!(
+            LiaParams {
+                hold: Hold::Follow,
+                ..b
+            },
+            a
+        );
+    }
+
+    #[test]
     fn builtin_file_parses() {
         let p = LiaParams::builtin();
         assert_eq!(p.v_ref, Choice::Fixed(0.05));
@@ -1264,6 +1295,56 @@ mod tests {
         }
         assert!(wakes.is_empty());
         em
+    }
+
+    /// Delivers the reset line's pulse ([`Control::Rest`]) and returns what it emitted.
+    fn reset(lia: &mut Lia) -> Vec<Emission> {
+        let clock = Clock::default();
+        let (mut em, mut wakes, mut recs): (Vec<Emission>, Vec<(Ns, u64)>, Vec<Record>) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let ev = Event {
+            time: 2000,
+            delta: 0,
+            dst: 0,
+            port: IN_CONTROL,
+            src: 99,
+            seq: 0,
+            payload: Payload::Control(Control::Rest),
+        };
+        let mut ctx = Ctx::new(2000, 0, &clock, &mut em, &mut wakes, &mut recs, false);
+        lia.handle(&ev, &mut ctx);
+        em
+    }
+
+    #[test]
+    fn winner_hold_keeps_the_first_winner_until_the_reset_line() {
+        let mut lia = Lia::new(array(10, &LiaParams::builtin(), Variability::FULL, 9))
+            .with_hold(Hold::UntilReset);
+        run(&mut lia, &[], true);
+        // Neuron 3 fires: the others' gates close and the configuration is held.
+        let em = run(&mut lia, &[(3, 1.5)], false);
+        assert_eq!(em.len(), 9);
+        assert!(lia.is_holding());
+        // Its LI output falls after the refractory period, neuron 7 fires later: nothing
+        // changes on the gate lines while held (the levels are still tracked).
+        assert!(run(&mut lia, &[(3, 0.0), (7, 1.5), (7, 0.0)], false).is_empty());
+        assert_eq!(lia.gate_levels(), only(10, Some(3)).as_slice());
+        assert!(lia.active().is_empty());
+        // The reset line releases it: nobody fires, every gate reopens.
+        let em = reset(&mut lia);
+        assert_eq!(
+            em,
+            (0..10)
+                .filter(|&j| j != 3)
+                .map(|j| gate(j, 3.0))
+                .collect::<Vec<_>>()
+        );
+        assert!(!lia.is_holding());
+        // The paper's circuit ignores the reset line.
+        let mut follow = Lia::new(array(10, &LiaParams::builtin(), Variability::FULL, 9));
+        run(&mut follow, &[], true);
+        run(&mut follow, &[(3, 1.5)], false);
+        assert!(reset(&mut follow).is_empty() && !follow.is_holding());
     }
 
     fn gate(port: Port, volts: f32) -> Emission {

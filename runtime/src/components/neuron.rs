@@ -94,6 +94,8 @@ pub struct Neuron {
     lookahead: Option<Box<Lookahead>>,
     /// Phases a prediction scans before it first pauses.
     first_chunk: u32,
+    /// Hazard law: look ahead on an upper bound of the hazard (see [`Neuron::scan`]).
+    bounded_lookahead: bool,
 }
 
 /// A paused prediction: a copy of the TS device advanced phase by phase to `t` under the
@@ -168,6 +170,7 @@ impl Neuron {
             rests: 0,
             lookahead: None,
             first_chunk: FIRST_CHUNK_PHASES,
+            bounded_lookahead: true,
         }
     }
 
@@ -182,6 +185,14 @@ impl Neuron {
     /// amount of work depends on it, never the result.
     pub fn with_prediction_chunk(mut self, phases: u32) -> Self {
         self.first_chunk = phases.max(1);
+        self
+    }
+
+    /// Under the hazard law, look ahead on an upper bound of the hazard and integrate it
+    /// exactly only in the phase that could switch (default true), or integrate every phase
+    /// of the look-ahead exactly. Only the amount of work depends on it, never the result.
+    pub fn with_bounded_lookahead(mut self, on: bool) -> Self {
+        self.bounded_lookahead = on;
         self
     }
 
@@ -392,7 +403,8 @@ impl Neuron {
             if step.transition.is_some() {
                 return Some(la.t);
             }
-            la.bounded = ts.needs_field_to_switch() && !ts.is_on() && !la.active;
+            la.bounded =
+                self.bounded_lookahead && ts.needs_field_to_switch() && !ts.is_on() && !la.active;
         }
         None
     }

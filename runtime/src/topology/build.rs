@@ -120,9 +120,12 @@ pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<
     fn keep<T>(r: Result<T, Issue>, issues: &mut Vec<Issue>) -> Option<T> {
         r.map_err(|e| issues.push(e)).ok()
     }
-    let ts_builtins: [(&str, &dyn Fn() -> TsParams); 2] = [
+    let ts_builtins: [(&str, &dyn Fn() -> TsParams); 5] = [
         ("ts_neuron", &|| set.ts_neuron.clone()),
+        ("ts_neuron_hazard", &|| set.ts_neuron_hazard.clone()),
+        ("ts_output", &|| set.ts_output.clone()),
         ("ts_fig2", &|| set.ts_fig2.clone()),
+        ("ts_fig2_hazard", &|| set.ts_fig2_hazard.clone()),
     ];
     let ts = keep(device("ts", &d.ts, base_dir, &ts_builtins), &mut issues);
     let rs_builtins: [(&str, &dyn Fn() -> RsParams); 1] =
@@ -137,7 +140,10 @@ pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<
         device("circuit", &d.circuit, base_dir, &circuit_builtins),
         &mut issues,
     );
-    let lia_builtins: [(&str, &dyn Fn() -> LiaParams); 1] = [("lia", &LiaParams::builtin)];
+    let lia_builtins: [(&str, &dyn Fn() -> LiaParams); 2] = [
+        ("lia", &LiaParams::builtin),
+        ("lia_winner_hold", &LiaParams::builtin_winner_hold),
+    ];
     let lia = match &d.lia {
         Some(spec) => keep(device("lia", spec, base_dir, &lia_builtins), &mut issues).map(Some),
         None => Some(None),

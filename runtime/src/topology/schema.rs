@@ -270,7 +270,8 @@ pub enum Step {
         /// Duration, µs (> 0).
         duration_us: u64,
     },
-    /// Ground every input for `duration_us` µs.
+    /// Ground every input for `duration_us` µs; at its end the reset line of every
+    /// winner-holding LIA (`hold: UntilReset`) releases the held winner.
     Rest {
         /// Duration, µs (> 0).
         duration_us: u64,
