@@ -305,3 +305,141 @@ fn layer1_what_it_would_take() {
         }
     }
 }
+
+/// Mean over seeds of what the shipped pipeline gives for one configuration: trained in
+/// situ (both layers), read with 20 trials per pattern at 0 and 2 noise pixels.
+#[derive(Debug, Default)]
+struct Means {
+    winners: f64,
+    winners_by_level: f64,
+    readout: f64,
+    clean: f64,
+    noise2: f64,
+    recognised_10: usize,
+}
+
+/// Runs the shipped protocol with `edit_proto` and `edit_topo` applied for `seeds`, two
+/// seeds at a time.
+fn sweep(
+    seeds: std::ops::RangeInclusive<u64>,
+    edit_proto: &(dyn Fn(&mut memsnn::experiments::fig5::Fig5Protocol) + Sync),
+    edit_topo: &(dyn Fn(&mut runtime::topology::schema::Topology) + Sync),
+) -> Means {
+    use memsnn::experiments::fig5::{
+        distinct, hidden_labels, hidden_readout_accuracy, level_winners, patterns_recognised,
+        setup_edited, train_layer1, votes,
+    };
+    let one = |seed: u64| {
+        let path = default_protocol_path();
+        let mut proto = load_protocol(&path).unwrap();
+        edit_proto(&mut proto);
+        let opts = RunOptions {
+            seed,
+            ..Default::default()
+        };
+        let mut s = setup_edited(&proto, &path, &opts, None, edit_topo).unwrap();
+        s.show_progress = false;
+        train_layer1(&mut s, &proto.layer1, seed);
+        let w1 = s.msnn.weights(&s.msnn.hidden.clone());
+        train_layer2(&mut s, &proto.layer2, &proto.inference);
+        let res = infer(&mut s, &proto.inference, &[0, 2], 20, seed);
+        let n = s.patterns.len();
+        let v = votes(&res, 0, n);
+        let labels = hidden_labels(&v);
+        (
+            distinct_winners(&v) as f64,
+            distinct(&level_winners(&w1, &s.patterns)) as f64,
+            hidden_readout_accuracy(&res, 0, &labels),
+            accuracy(&res, 0),
+            accuracy(&res, 2),
+            (patterns_recognised(&res, 0, n) == n) as usize,
+        )
+    };
+    let seeds: Vec<u64> = seeds.collect();
+    let results: Vec<_> = std::thread::scope(|sc| {
+        let chunks: Vec<Vec<u64>> = (0..2)
+            .map(|w| seeds.iter().copied().skip(w).step_by(2).collect())
+            .collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| sc.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let k = results.len() as f64;
+    let mut m = Means::default();
+    for r in &results {
+        m.winners += r.0 / k;
+        m.winners_by_level += r.1 / k;
+        m.readout += r.2 / k;
+        m.clean += r.3 / k;
+        m.noise2 += r.4 / k;
+        m.recognised_10 += r.5;
+    }
+    m
+}
+
+fn print_means(label: &str, m: &Means) {
+    println!(
+        "{label:>22}: winners {:.1} (by level {:.1}), layer 1 alone {:.2}, layer 2 clean {:.2} / 2 px {:.2}, 10/10 on {} seeds",
+        m.winners, m.winners_by_level, m.readout, m.clean, m.noise2, m.recognised_10
+    );
+}
+
+/// The training schedule's curve: distinct winners and recognition against the number of
+/// passes over the blocks of 30 fire events (seeds 1–10), from which the protocol's default
+/// is taken.
+#[test]
+#[ignore]
+fn training_passes_curve() {
+    for epochs in [1u32, 2, 4, 8, 12, 16, 24, 32] {
+        let m = sweep(1..=10, &|p| p.layer1.epochs = epochs, &|_| {});
+        print_means(&format!("{epochs} passes"), &m);
+    }
+}
+
+/// The switching spread's window: the hazard law's state scale (hidden and output devices
+/// alike, each with `rate = ln 2 · μ0 / state_scale`) against clustering and recognition
+/// (seeds 1–10).
+#[test]
+#[ignore]
+fn switching_spread_window() {
+    use devices::ts::SwitchingLaw;
+    let set = devices::DeviceSet::builtin();
+    let dir = std::env::temp_dir().join(format!("memsnn-spread-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for scale in [0.04, 0.05, 0.055, 0.06, 0.07, 0.08, 0.1] {
+        let mut files = Vec::new();
+        for (name, base) in [
+            ("hidden", &set.ts_neuron_hazard),
+            ("output", &set.ts_output),
+        ] {
+            let mut p = base.clone();
+            let SwitchingLaw::Hazard { volts_scale, .. } = p.switching else {
+                panic!("hazard devices expected")
+            };
+            p.switching = SwitchingLaw::Hazard {
+                rate_per_s: std::f64::consts::LN_2 * p.mu0_per_s / scale,
+                state_scale: scale,
+                volts_scale,
+            };
+            let file = dir.join(format!("{name}_{scale}.ron"));
+            std::fs::write(&file, ron::to_string(&p).unwrap()).unwrap();
+            files.push(file.to_string_lossy().into_owned());
+        }
+        let (hidden, output) = (files[0].clone(), files[1].clone());
+        let m = sweep(1..=10, &|_| {}, &move |t| {
+            t.devices.ts = hidden.clone();
+            for l in &mut t.layers {
+                if l.ts.is_some() {
+                    l.ts = Some(output.clone());
+                }
+            }
+        });
+        print_means(&format!("state scale {scale}"), &m);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -397,7 +397,7 @@ fn layer1_can_be_trained_in_pulse_trials() {
 }
 
 /// End to end with a reduced protocol (the shipped network and protocol, 6 training passes
-/// instead of 24, 5 races per trial): training both layers in situ and reading noisy-free
+/// instead of 16, 5 races per trial): training both layers in situ and reading clean
 /// digits must recognise them far above chance. With 10 trials for each of 10 patterns,
 /// chance recognition is 0.1 with a standard error of sqrt(0.1·0.9/100) = 0.03; the bound
 /// 0.1 + 6·0.03 = 0.28 leaves a guessing network no chance of passing (the reduced

@@ -6,56 +6,43 @@
 //! Nothing here assumes digits, ten classes or 30 pixels: sizes come from the topology and
 //! pattern files. Output neuron `k` is trained to pattern `k` of the pattern file.
 //!
-//! # What the device physics gives, and why it falls short of the paper
+//! # Why the paper read literally does not learn, and what does
 //!
-//! Measured with the built-in digits and devices (seeds 1–5; numbers from `summary.json`
-//! and the on-demand tests in `tests/fig5_diagnostics.rs`). Two
-//! independent limits, each enough to keep recognition far below the paper's:
+//! (The numbers are in the README's Fig 5 section, from `reproduce fig5` and `reproduce
+//! ablation`; `tests/fig5_diagnostics.rs` re-derives the curves.)
 //!
-//! **Layer 1 (greedy neuron).** Node 1 is the conductance-weighted mean of the input
-//! lines, so a column trained on digit `p` (980 µS on `p`, 40 µS elsewhere) sees about
-//! 1.6 V·|p∩q|/|p| for digit `q` — 0.9–1.3 V for the overlapping digits — while a fresh
-//! column (400 µS everywhere) sees 1.6 V·|q|/30 = 0.48–0.85 V. With g(V) = μ0·sinh(V/V0)
-//! (V0 = 0.8 V) and a slow leak, the integration time is ∝ θ/g(V): the trained neuron
-//! integrates 1.2–2× faster. With the switching point spread θ_cv = 0.2 one of nine fresh
-//! neurons beats one trained neuron at the first presentation of a new digit with
-//! probability 0.53 on average over digit pairs (a few % for 0 → 8, > 90 % for 0 → 1;
-//! `layer1_race_model`). But one
-//! fire moves a winner's node-1 level for its digit by only ~0.07 V (+36 µS on active
-//! inputs, −30…−50 µS on grounded ones per fire; Fig 5e's 30 gradual events), so within
-//! the block of 30 presentations the trained neuron wins back the digit and is
-//! overwritten by it. A rate-level model of this race with the real TS device
-//! (`layer1_race_model` in `tests/fig5_diagnostics.rs`; 10 seeds) gives mean distinct
-//! winners 3.0 / 3.7 / 5.0 / 5.4 / 5.6 / 4.8 for θ_cv = 0 / 0.1 / 0.2 / 0.3 / 0.5 / 1.0 in
-//! blocks of 30, and 2.2 / 3.3 / 5.2 / 5.5 / 5.5 / 5.4 in shuffled order: a larger spread
-//! lets fresh neurons win first presentations but also splits each block among several
-//! neurons, so the count saturates near 5–6, whatever the spread. Nor would another
-//! device: `layer1_what_it_would_take` scans the integration's voltage scale V0 (0.8, 2,
-//! 5 V, drive kept at the untrained level) and the per-fire step (×1 to ×30, a one-shot
-//! SET): at most 5.5 distinct winners in blocks of 30 (larger steps make it worse: a
-//! greedy neuron overwritten by a new digit loses its old one for good) and 7.7 in
-//! shuffled order. The methods' literal presentation (trials of 1, 2, 3 … pulses, each
-//! from rest with a new switching cycle) gives fewer still, 3.5–4.0 for θ_cv 0.2–0.5: with
-//! a fresh draw at every trial the greedy neuron's fast tail wins before a fresh neuron's.
-//! The simulator gives 4, 5, 4, 3, 5 distinct winners for seeds 1–5 (stochastic) and 3 on every seed
-//! (deterministic, `reproduce ablation`): the paper's Supp. Fig 11 contrast (a greedy
-//! neuron without stochasticity) is reproduced in direction, not in size.
+//! **A greedy neuron.** Node 1 is the conductance-weighted mean of the input lines, so a
+//! column trained on pattern `p` answers pattern `q` with about `V·|p∩q|/|p|` while an
+//! untrained one answers `V·|q|/30`: for overlapping digits the trained neuron integrates
+//! faster and wins the new digit's block too. What lets a fresh neuron win a block anyway is
+//! the *early tail* of the switching-time distribution: a per-cycle switching point drawn
+//! log-normally (the threshold law) has a light early tail and, clamped above the hold
+//! state, a floor, so a fresh neuron almost never fires first; a thermally activated escape
+//! process (the hazard law, `devices/src/ts/switching.rs`) has an exponential early tail
+//! whatever its width, and recruits. Its spread has a window: too narrow and the greedy
+//! neuron keeps its patterns; too wide and every race is noisy, so blocks split.
 //!
-//! **Read path (layer 2).** Inference must read below the 1.5 V SET threshold: any
-//! hidden spike sets every HRS synapse of its row that it drives against an output node
-//! near 0 V (≈1.94 V across at 2.0 V), and T1 grounds node 1 in each refractory period.
-//! At the 1.45 V read level an output node sees 1.45 V·980/(980 + 9·40) = 1.06 V per
-//! spike of its selected hidden neuron, Δu = g(1.06 V)·250 µs ≈ 0.069, so with γ1 = 25/s
-//! it only reaches θ = 0.5 if those spikes come faster than
-//! γ1/(−ln(1 − Δu/θ)) ≈ 170 Hz. Hidden winners fire at 110–230 Hz in read mode: the
-//! losers keep 98 % of their nucleation through the ~0.75 ms inhibition (e^(−γ1·0.75 ms),
-//! the same retention that lets a neuron integrate across the 250 µs gaps of its input
-//! pulses), so they keep firing in turn and take about half the time. On a layer 1 set by
-//! hand to one neuron per digit (`set_ideal_layer1`), recognition is 42–59 % clean and
-//! 33–41 % with 2 noise pixels (100 ms windows; 59–72 % and 51–59 % with 500 ms).
+//! **A schedule that converges.** A block of 30 fire events rewrites its winner, so one
+//! pass leaves whichever neuron won last; over many passes, with the block order drawn anew
+//! each pass, each pattern's own neuron takes and keeps its block. Distinct winners grow
+//! with the passes and level off (the protocol's `layer1.epochs`).
 //!
-//! End to end (`reproduce fig5`, 100 trials, seeds 1–5): 9–18 % clean, 9–17 % with 2
-//! noise pixels (chance: 10 %).
+//! **Reading the race.** Losers keep nearly all of their integration (40 ms leak) through
+//! the ~0.75 ms inhibition of the paper's LIA, and its gates reopen after the winner's
+//! refractory period, so in a long read window every neuron with some drive fires in turn.
+//! The winner hold (`LiaParams.hold: UntilReset`, a latch behind each comparator cleared by
+//! the rest's reset line) makes the first fire decide; each inference trial reads its noisy
+//! stimulus in several such races (`inference.races`), each ending at the first output fire
+//! (`until_output_fire`) as training ends at a fire, and counts their votes.
+//!
+//! **An output device for its operating point.** Reads stay below the 1.5 V SET threshold
+//! (1.45 V), where an output neuron sees ~1.06 V for one phase per partner spike; the
+//! hidden layer's device would need its partner to spike faster than ~170 Hz, so the output
+//! layer has a device with four times the ion drive (`ts_output.ron`), which fires on the
+//! second partner spike.
+//!
+//! Each of these is switched off alone by `reproduce ablation` (`ablation_steps`); the
+//! literal reading is `topologies/experiments/fig5_literal.ron`.
 
 use super::msnn::{winner, Levels, Msnn};
 use super::{ExperimentReport, RunOptions};
@@ -122,9 +109,11 @@ pub struct Layer2 {
     pub epochs: u32,
     /// Longest presentation, CLK periods.
     pub max_cycles: u64,
-    /// Reads of each clean pattern that select its hidden neuron (the one with the highest
-    /// rate summed over them; default 1), each as an inference trial reads (`window_cycles`
-    /// and `races`): how long the experimenter watches the rates before wiring layer 2.
+    /// Reads of each clean pattern that select its hidden neuron (default 1): for race
+    /// reads (`inference.until_output_fire`) this many races, each ending at the first hidden
+    /// fire and voting for its winner; else this many inference reads (`window_cycles` ×
+    /// `races`), by spike counts — how long the experimenter watches the rates before wiring
+    /// layer 2.
     #[serde(default = "one")]
     pub selection_reads: u32,
 }
@@ -148,6 +137,10 @@ pub struct Inference {
     /// both layers) instead of after `window_cycles`, which then bounds it (default false).
     #[serde(default)]
     pub until_output_fire: bool,
+    /// Stop a trial's races as soon as one output neuron leads every other by this many
+    /// spikes (`races` is then the most a trial takes); 0 (default): always `races`.
+    #[serde(default)]
+    pub lead_votes: u32,
 }
 
 fn one() -> u32 {
@@ -574,9 +567,9 @@ pub struct Layer2Log {
 /// Trains layer 2 as the paper did: for pattern `k`, the hidden neuron with the highest
 /// rate (read mode) is selected; its input terminal in layer 2 is pulsed at the write
 /// level, with output `k`'s gates at 3.0 V and the other gates grounded, until output `k`
-/// fires. The selection reads each clean pattern as the inference does (`read`: window
-/// and races, `selection_reads` times): by spike counts over windows, or, for race reads,
-/// by the votes of races that end at the first hidden fire (layer 2 cannot fire yet).
+/// fires. The selection reads each clean pattern `selection_reads` times as the inference
+/// reads (`read`): by spike counts over windows, or, for race reads, by the votes of races
+/// that end at the first hidden fire (layer 2 cannot fire yet).
 pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     let n = s.patterns.len();
     let mut log = Layer2Log::default();
@@ -589,7 +582,7 @@ pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
     }
     for k in 0..n {
         let pixels = s.patterns[k].1.clone();
-        let reads = read.races.saturating_mul(p.selection_reads);
+        let reads = p.selection_reads;
         let counts = if read.until_output_fire {
             // Races: layer 2 cannot fire yet, so each race ends at the first hidden fire
             // and votes for its winner (the neuron that wins most often has the highest
@@ -607,7 +600,13 @@ pub fn train_layer2(s: &mut Setup, p: &Layer2, read: &Inference) -> Layer2Log {
             votes
         } else {
             s.msnn
-                .read(&pixels, reads, read.window_cycles, false)
+                .read(
+                    &pixels,
+                    reads.saturating_mul(read.races),
+                    read.window_cycles,
+                    false,
+                    0,
+                )
                 .hidden
         };
         log.selected.push(winner(&counts));
@@ -651,6 +650,8 @@ pub struct Trial {
     pub pattern: usize,
     /// CLK periods the stimulus was presented (all its races).
     pub cycles: u64,
+    /// Races read.
+    pub races: u32,
     /// Hidden spike counts.
     pub hidden: Vec<u64>,
     /// Layer 1's votes ([`super::msnn::Reading::votes`]): races won, or spikes of a window
@@ -698,12 +699,19 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u
             for pat in 0..n {
                 let ids = [TAG_NOISE, k as u64, trial as u64, pat as u64];
                 let stimulus = with_noise(&s.patterns[pat].1, k, seed, &ids);
-                let r = m.read(&stimulus, p.races, p.window_cycles, p.until_output_fire);
+                let r = m.read(
+                    &stimulus,
+                    p.races,
+                    p.window_cycles,
+                    p.until_output_fire,
+                    p.lead_votes,
+                );
                 out.push(Trial {
                     noise: k,
                     trial,
                     pattern: pat,
                     cycles: r.cycles,
+                    races: r.races,
                     hidden: r.hidden,
                     votes: r.votes,
                     output: r.output,
@@ -748,16 +756,19 @@ pub fn patterns_recognised(trials: &[Trial], noise: u32, n_patterns: usize) -> u
         .count()
 }
 
-/// Mean layer-1 votes per pattern (rows) and neuron (columns) at one noise level (races
-/// won per trial, or spikes per window for window reads).
+/// Mean layer-1 votes per race, per pattern (rows) and neuron (columns) at one noise level:
+/// the share of its races each neuron won (or its spikes per window for window reads).
+/// Per race, because a trial that stops once its answer is clear takes more races for a
+/// hard pattern than for an easy one.
 pub fn votes(trials: &[Trial], noise: u32, n_patterns: usize) -> Vec<Vec<f64>> {
     let sel: Vec<&Trial> = trials.iter().filter(|t| t.noise == noise).collect();
     let width = sel.first().map_or(0, |t| t.votes.len());
     let mut m = vec![vec![0.0; width]; n_patterns];
     let mut n = vec![0usize; n_patterns];
     for t in sel {
+        let races = f64::from(t.races.max(1));
         for (j, &x) in t.votes.iter().enumerate() {
-            m[t.pattern][j] += x as f64;
+            m[t.pattern][j] += x as f64 / races;
         }
         n[t.pattern] += 1;
     }
@@ -886,6 +897,7 @@ mod tests {
             trial: 0,
             pattern,
             cycles: 1,
+            races: 1,
             hidden: hidden.to_vec(),
             votes: hidden.to_vec(),
             output: vec![0; 2],

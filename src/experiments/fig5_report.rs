@@ -588,13 +588,14 @@ const ABLATION_STEPS: [Variant; 7] = [
     },
     Variant {
         name: "one read window",
-        what: "each trial read in one 100 ms window of spike counts instead of races that end at the first output fire",
+        what: "each trial read in one 100 ms window of spike counts instead of races that end at the first output fire, until one output leads by the protocol's votes",
         neurons: None,
         topology: |_| {},
         protocol: |p| {
             p.inference.races = 1;
             p.inference.window_cycles = 200;
             p.inference.until_output_fire = false;
+            p.inference.lead_votes = 0;
             p.layer2.selection_reads = 1;
         },
     },

@@ -87,6 +87,21 @@ pub struct Reading {
     pub votes: Vec<u64>,
     /// CLK periods the stimulus was presented, summed over the races.
     pub cycles: u64,
+    /// Races (presentations) read.
+    pub races: u32,
+}
+
+/// How far the largest count is ahead of the second largest.
+pub fn leads_by(counts: &[u64]) -> u64 {
+    let mut top = [0u64; 2];
+    for &c in counts {
+        if c > top[0] {
+            top = [c, top[0]];
+        } else if c > top[1] {
+            top[1] = c;
+        }
+    }
+    top[0] - top[1]
 }
 
 /// Outcome of one presentation.
@@ -386,18 +401,24 @@ impl Msnn {
     /// layer 2. With `until_output_fire` each presentation ends at the first fire of the
     /// output layer (or after `cycles`): the controller reads the race through both layers
     /// and stops, as training stops at a fire.
+    ///
+    /// With `lead > 0` the read stops early, as soon as one output neuron has `lead` more
+    /// spikes than any other (`races` is then the most it takes): the controller reads
+    /// until the answer is clear.
     pub fn read(
         &mut self,
         pixels: &[bool],
         races: u32,
         cycles: u64,
         until_output_fire: bool,
+        lead: u32,
     ) -> Reading {
         let mut r = Reading {
             hidden: vec![0; self.hidden.neurons.len()],
             output: vec![0; self.output.neurons.len()],
             votes: vec![0; self.hidden.neurons.len()],
             cycles: 0,
+            races: 0,
         };
         let add = |a: &mut Vec<u64>, b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         for _ in 0..races.max(1) {
@@ -410,12 +431,17 @@ impl Msnn {
                     hidden: h,
                     output: o,
                     cycles,
+                    races: 1,
                 }
             };
             add(&mut r.hidden, &race.hidden);
             add(&mut r.output, &race.output);
             add(&mut r.votes, &race.votes);
             r.cycles += race.cycles;
+            r.races += 1;
+            if lead > 0 && leads_by(&r.output) >= u64::from(lead) {
+                break;
+            }
         }
         r
     }
@@ -467,6 +493,7 @@ impl Msnn {
             output: o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
             votes,
             cycles: presented,
+            races: 1,
         }
     }
 }
