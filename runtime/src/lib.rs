@@ -1,24 +1,21 @@
 //! memsnn runtime: timestamped events, components (actors), networks, executors and
 //! probes, built on the `devices` crate.
 //!
-//! * [`time`] — integer-nanosecond time and the global clock.
-//! * [`event`] — events and their deterministic order.
-//! * [`component`] — the actor trait and its context.
-//! * [`components`] — the hardware blocks: input generator, synapse column, hybrid neuron,
-//!   gate driver (and the lateral-inhibition array).
-//! * [`network`] — components wired on a `petgraph` graph.
-//! * [`exec`] — executors; [`exec::reference`] is the semantic ground truth.
-//! * [`probe`] — recorded samples.
-//! * [`topology`] — networks described in RON files: schema, validation, building.
-//! * [`protocol`] — running a topology's protocol steps on the reference executor.
+//! Three layers with one-way arrows (ARCHITECTURE.md):
+//!
+//! * [`engine`] — time, events, the component trait, networks, probes and the executors
+//!   ([`engine::exec::reference`] is the semantic ground truth). Knows no circuit.
+//! * [`circuits`] — the hardware blocks: input generator, synapse column, hybrid neuron,
+//!   lateral-inhibition array, gate driver. Never sees threads or files.
+//! * [`model`] — networks described in RON files (schema, validation, building, saved
+//!   weights) and the protocol driver.
 #![warn(missing_docs)]
 
-pub mod component;
-pub mod components;
-pub mod event;
-pub mod exec;
-pub mod network;
-pub mod probe;
-pub mod protocol;
-pub mod time;
-pub mod topology;
+pub mod circuits;
+pub mod engine;
+pub mod model;
+
+pub use engine::{component, event, exec, network, probe, time};
+pub use model::{protocol, topology};
+/// The hardware blocks (an alias of [`circuits`]).
+pub use circuits as components;

@@ -1,7 +1,7 @@
 //! What building a topology yields: the network plus the ids of its parts, by name.
 
-use crate::event::CompId;
-use crate::network::NetworkBuilder;
+use crate::engine::event::CompId;
+use crate::engine::network::NetworkBuilder;
 use std::collections::BTreeMap;
 
 /// Component ids of one layer of hybrid neurons.

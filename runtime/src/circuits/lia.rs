@@ -102,10 +102,10 @@
 //! at least half the LI high level), [`IN_CONTROL`] (the reset line of a winner hold,
 //! [`Control::Rest`]); out: `j` = gate line of column `j` ([`Payload::Gate`]).
 //!
-//! [`Control::Rest`]: crate::event::Control::Rest
+//! [`Control::Rest`]: crate::engine::event::Control::Rest
 
-use crate::component::{Component, Ctx};
-use crate::event::{Control, Event, Payload, Port};
+use crate::engine::component::{Component, Ctx};
+use crate::engine::event::{Control, Event, Payload, Port};
 use devices::comparator::ComparatorParams;
 use devices::params::{load_ron, parse_ron, ParamError, Validate, Validator};
 use devices::rs::{RsDevice, RsParams};
@@ -123,7 +123,7 @@ pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
 pub const LIA_WINNER_HOLD_RON: &str =
     include_str!("../../../topologies/devices/lia_winner_hold.ron");
 
-/// Input: the reset line of a winner hold ([`crate::event::Control::Rest`]).
+/// Input: the reset line of a winner hold ([`crate::engine::event::Control::Rest`]).
 pub const IN_CONTROL: Port = Port::MAX - 1;
 
 const TAG_CELL: u64 = 0x11a_0001;
@@ -180,7 +180,7 @@ pub struct LiaParams {
 /// the short inhibition of the paper's circuit. Training, which ends every presentation at
 /// its first fire, is unaffected; reads become one race per presentation.
 ///
-/// [`Control::Rest`]: crate::event::Control::Rest
+/// [`Control::Rest`]: crate::engine::event::Control::Rest
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hold {
     /// The paper's circuit: gates follow the comparators.
@@ -872,8 +872,8 @@ pub struct Lia {
     active: Vec<usize>,
     gates: Vec<f32>,
     target: Vec<f32>,
-    delay_ns: crate::time::Ns,
-    wake: Option<crate::time::Ns>,
+    delay_ns: crate::engine::time::Ns,
+    wake: Option<crate::engine::time::Ns>,
     hold: Hold,
     /// A winner's gate configuration is held (with `Hold::UntilReset`).
     held: bool,
@@ -932,7 +932,7 @@ impl Lia {
     /// A delay keeps two neurons that fire at the same instant from starting a zero-time
     /// oscillation (both gates close, both L1 fall, both gates open, ...): with it the race
     /// runs at the comparators' speed until the clock latches it.
-    pub fn with_delay(mut self, ns: crate::time::Ns) -> Self {
+    pub fn with_delay(mut self, ns: crate::engine::time::Ns) -> Self {
         self.delay_ns = ns;
         self
     }
@@ -1040,9 +1040,9 @@ impl Component for Lia {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::component::Emission;
-    use crate::probe::Record;
-    use crate::time::{Clock, Ns};
+    use crate::engine::component::Emission;
+    use crate::engine::probe::Record;
+    use crate::engine::time::{Clock, Ns};
     use devices::DeviceSet;
 
     fn parts() -> (LiaParams, RsParams, ComparatorParams) {

@@ -1,5 +1,5 @@
 //! Topologies: networks described in RON files, validated before anything runs, and built
-//! into components on a [`crate::network::NetworkBuilder`].
+//! into components on a [`crate::engine::network::NetworkBuilder`].
 //!
 //! * [`schema`] — what a topology file and a pattern file contain (field by field, with
 //!   units); the user guide is `docs/topology.md`.

@@ -11,16 +11,16 @@ use super::schema::{
     Connectivity, Inhibition, Initial, LayerSpec, Signal, Topology, BUILTIN_PREFIX,
 };
 use super::validate::{check_files, located, Issue, TopologyError};
-use crate::component::Component;
-use crate::components::circuit::NeuronCircuit;
-use crate::components::column::{self, Column};
-use crate::components::gate_driver::GateDriver;
-use crate::components::input::{self, InputGenerator};
-use crate::components::lia::{Lia, LiaArray, LiaParams};
-use crate::components::neuron::{self, Neuron};
-use crate::event::{CompId, Port};
-use crate::network::NetworkBuilder;
-use crate::probe::Record;
+use crate::engine::component::Component;
+use crate::circuits::circuit::NeuronCircuit;
+use crate::circuits::column::{self, Column};
+use crate::circuits::gate_driver::GateDriver;
+use crate::circuits::input::{self, InputGenerator};
+use crate::circuits::lia::{Lia, LiaArray, LiaParams};
+use crate::circuits::neuron::{self, Neuron};
+use crate::engine::event::{CompId, Port};
+use crate::engine::network::NetworkBuilder;
+use crate::engine::probe::Record;
 use devices::comparator::ComparatorParams;
 use devices::params::{load_ron, ParamError, Validate, Validator};
 use devices::rs::{Fault, RsParams};

@@ -28,9 +28,9 @@
 //! to the column), [`OUT_SPIKE`], [`OUT_LI`].
 
 use super::circuit::{node1_volts, NeuronCircuit};
-use crate::component::{Component, Ctx};
-use crate::event::{Control, Event, Payload, Port};
-use crate::time::Ns;
+use crate::engine::component::{Component, Ctx};
+use crate::engine::event::{Control, Event, Payload, Port};
+use crate::engine::time::Ns;
 use devices::ts::{TsDevice, TsParams, TsTransition};
 use devices::Variability;
 use std::any::Any;
@@ -278,7 +278,7 @@ impl Neuron {
 
     /// Advances the TS from `t_last` to `t`, split at every CLK edge. Returns the first
     /// transition met (the caller handles it at the time it stopped).
-    fn advance_to(&mut self, t: Ns, clock: &crate::time::Clock) -> Option<TsTransition> {
+    fn advance_to(&mut self, t: Ns, clock: &crate::engine::time::Clock) -> Option<TsTransition> {
         while self.t_last < t {
             // Whole CLK periods in one closed-form step when the device provably stays
             // OFF throughout (the usual case of a silent neuron between two events).
@@ -317,7 +317,7 @@ impl Neuron {
     /// value), and later peaks move monotonically towards the periodic steady state
     /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`. Bridge and residue only decay,
     /// so `max(u, f(u), u_p, u∞l) + b + r` bounds the filament for ever.
-    fn never_switches(&self, clock: &crate::time::Clock) -> bool {
+    fn never_switches(&self, clock: &crate::engine::time::Clock) -> bool {
         if self.ts.is_on() {
             return false;
         }
@@ -354,7 +354,7 @@ impl Neuron {
     }
 
     /// The configuration-only part of [`Self::never_switches`].
-    fn periodic_bound(&self, clock: &crate::time::Clock) -> PeriodicBound {
+    fn periodic_bound(&self, clock: &crate::engine::time::Clock) -> PeriodicBound {
         let r = self.ts.rates();
         let u_inf = |high: bool| {
             let v = self
@@ -381,7 +381,7 @@ impl Neuron {
     /// there (a phase boundary, so its own advance does the same arithmetic) and predicts
     /// that phase exactly. Every phase is then integrated once, by the real device, instead
     /// of once in the look-ahead and once more when the neuron catches up.
-    fn scan(&self, la: &mut Lookahead, phases: u32, clock: &crate::time::Clock) -> Option<Ns> {
+    fn scan(&self, la: &mut Lookahead, phases: u32, clock: &crate::engine::time::Clock) -> Option<Ns> {
         let ts = &mut la.ts;
         for _ in 0..phases {
             if la.t >= la.limit {
@@ -458,7 +458,7 @@ impl Neuron {
     /// change any output (L1 needs the TS ON; L2, T3 and the spike follow L1), so applying
     /// it can wait. This is what makes a winner-take-all layer cheap: at every fire the
     /// LIA toggles every loser's gate, and a silent loser only notes the times.
-    fn defers(&mut self, t: Ns, v_high: f64, g: f64, clock: &crate::time::Clock) -> bool {
+    fn defers(&mut self, t: Ns, v_high: f64, g: f64, clock: &crate::engine::time::Clock) -> bool {
         let Some(v_cert) = self.dormant_v1 else {
             return false;
         };
@@ -477,14 +477,14 @@ impl Neuron {
     }
 
     /// Leaves dormancy: applies the deferred column sources.
-    fn wake_up(&mut self, clock: &crate::time::Clock) {
+    fn wake_up(&mut self, clock: &crate::engine::time::Clock) {
         self.dormant_v1 = None;
         self.apply_deferred(clock);
     }
 
     /// Applies the deferred column sources in order, advancing the TS to each one's time
     /// exactly as if it had been handled then.
-    fn apply_deferred(&mut self, clock: &crate::time::Clock) {
+    fn apply_deferred(&mut self, clock: &crate::engine::time::Clock) {
         let mut deferred = std::mem::take(&mut self.deferred);
         for &(t, v, g) in &deferred {
             let tr = self.advance_to(t, clock);

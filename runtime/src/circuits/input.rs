@@ -5,9 +5,9 @@
 //! Ports — in: [`IN_CONTROL`]; out: [`OUT_LINES`] (a [`Payload::Pattern`] to every column
 //! of the layer).
 
-use crate::component::{Component, Ctx};
-use crate::event::{Control, Event, Payload, Port};
-use crate::time::{Clock, Ns};
+use crate::engine::component::{Component, Ctx};
+use crate::engine::event::{Control, Event, Payload, Port};
+use crate::engine::time::{Clock, Ns};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -20,9 +20,9 @@
 use super::built::LayerIds;
 use super::schema::{Initial, Topology};
 use super::validate::Issue;
-use crate::components::column::Column;
-use crate::network::Network;
-use crate::time::Ns;
+use crate::circuits::column::Column;
+use crate::engine::network::Network;
+use crate::engine::time::Ns;
 use devices::params::{load_ron, ParamError, Validate, Validator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

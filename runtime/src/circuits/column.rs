@@ -27,9 +27,9 @@
 //! on line `i`; out: [`OUT_COLUMN`] (to the neuron).
 
 use super::circuit::node1_volts;
-use crate::component::{Component, Ctx};
-use crate::event::{Event, Payload, Port};
-use crate::time::{Clock, Ns};
+use crate::engine::component::{Component, Ctx};
+use crate::engine::event::{Event, Payload, Port};
+use crate::engine::time::{Clock, Ns};
 use devices::rs::{RsDevice, RsParams};
 use devices::variability::{key, standard_normal};
 use devices::Variability;

@@ -18,7 +18,7 @@
 //! )
 //! ```
 
-use crate::time::{Clock, Ns, US};
+use crate::engine::time::{Clock, Ns, US};
 use devices::Variability;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,7 @@ pub struct Topology {
     /// Pattern file ([`Patterns`]), relative to the topology file's folder.
     #[serde(default)]
     pub patterns: Option<String>,
-    /// Steps run in order by [`crate::protocol::run_protocol`] (default: none).
+    /// Steps run in order by [`crate::model::protocol::run_protocol`] (default: none).
     #[serde(default)]
     pub protocol: Vec<Step>,
 }
@@ -182,7 +182,7 @@ pub enum Initial {
     /// `Prototypes(p_on: 0.5, on_siemens: (lo, hi), off_siemens: (lo, hi))`: a layer "as if
     /// trained". Column `j` has a random binary prototype — each synapse "on" with
     /// probability `p_on`, drawn from the column's keyed stream (see
-    /// [`crate::topology::prototype`]) — and its "on" synapses are drawn uniformly in
+    /// [`crate::model::topology::prototype`]) — and its "on" synapses are drawn uniformly in
     /// `on_siemens`, the others in `off_siemens`. `PresentPrototype` steps present these
     /// prototypes (the peers' `wta_ff` benchmark workload).
     Prototypes {
@@ -194,7 +194,7 @@ pub enum Initial {
         off_siemens: (f64, f64),
     },
     /// `Saved("weights.ron")`: the conductances a run saved (`memsnn run --save-weights`,
-    /// see [`crate::topology::saved`]), path relative to this file's folder; the layer
+    /// see [`crate::model::topology::saved`]), path relative to this file's folder; the layer
     /// takes the file's entry with its own name, which must have its shape. In
     /// programmable layers each value is clipped to its fabricated device's range (a no-op
     /// with the seed that saved it; stuck devices take their stuck value).

@@ -7,11 +7,11 @@ pub mod actix_exec;
 pub mod reference;
 pub mod sharded;
 
-use crate::component::Emission;
-use crate::event::{CompId, Event, Payload, Port};
-use crate::network::Network;
-use crate::probe::Record;
-use crate::time::Ns;
+use crate::engine::component::Emission;
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::Ns;
 
 /// Turns what component `src` produced while handling an event at `(t, d)` (passed as
 /// `(src, t, d)`) into events:
@@ -88,7 +88,7 @@ pub trait Executor {
     fn run_until(&mut self, until: Ns);
     /// The network (components are inspected between runs).
     fn network(&self) -> &Network;
-    /// Takes the probe records collected so far (see [`crate::probe::canonical_sort`]).
+    /// Takes the probe records collected so far (see [`crate::engine::probe::canonical_sort`]).
     fn take_records(&mut self) -> Vec<Record>;
     /// Events handled so far (deliveries and wake-ups).
     fn handled_events(&self) -> u64;

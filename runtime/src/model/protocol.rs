@@ -12,17 +12,17 @@
 //! `SetGates`) take effect when the next step runs the simulation; at the very end of a
 //! protocol they have no effect.
 
-use crate::components::gate_driver;
-use crate::components::input;
-use crate::components::lia;
-use crate::components::neuron::{self, Neuron};
-use crate::event::{CompId, Control, Payload};
-use crate::exec::Executor;
-use crate::time::Ns;
-use crate::topology::build::prototype;
-use crate::topology::built::{Built, LayerIds};
-use crate::topology::schema::{Initial, Patterns, Step, Topology};
-use crate::topology::validate::us_to_ns;
+use crate::circuits::gate_driver;
+use crate::circuits::input;
+use crate::circuits::lia;
+use crate::circuits::neuron::{self, Neuron};
+use crate::engine::event::{CompId, Control, Payload};
+use crate::engine::exec::Executor;
+use crate::engine::time::Ns;
+use crate::model::topology::build::prototype;
+use crate::model::topology::built::{Built, LayerIds};
+use crate::model::topology::schema::{Initial, Patterns, Step, Topology};
+use crate::model::topology::validate::us_to_ns;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -14,7 +14,7 @@
 use super::build::{resolve_devices, Devices};
 use super::saved::load_saved;
 use super::schema::{Inhibition, Initial, Patterns, Step, Topology};
-use crate::time::US;
+use crate::engine::time::US;
 use devices::params::{locate_field, parse_ron, ParamError, Problem, Validate, Validator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@
 //! Components share no state, so this per-component order — the same on every executor —
 //! makes results independent of how components are scheduled or partitioned.
 
-use crate::time::Ns;
+use crate::engine::time::Ns;
 use std::sync::Arc;
 
 /// Index of a component in a network.

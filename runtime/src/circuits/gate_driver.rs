@@ -4,8 +4,8 @@
 //!
 //! Ports — in: [`IN_CONTROL`] ([`Control::Gates`]); out: port `j` drives gate line `j`.
 
-use crate::component::{Component, Ctx};
-use crate::event::{Control, Event, Payload, Port};
+use crate::engine::component::{Component, Ctx};
+use crate::engine::event::{Control, Event, Payload, Port};
 use std::any::Any;
 
 /// Input: protocol commands.

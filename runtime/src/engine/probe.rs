@@ -3,8 +3,8 @@
 //! Records are sorted by `(time, comp, kind, index)` before they are written, so the CSV is
 //! byte-identical for every executor and worker count.
 
-use crate::event::CompId;
-use crate::time::Ns;
+use crate::engine::event::CompId;
+use crate::engine::time::Ns;
 use std::fmt::Write as _;
 
 /// One probe sample.

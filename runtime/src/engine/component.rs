@@ -5,9 +5,9 @@
 //! random generator. Each executor (sequential reference, actix, sharded) calls the same
 //! `handle` with the same events in the same order, so results are bit-identical.
 
-use crate::event::{CompId, Event, Payload, Port};
-use crate::probe::Record;
-use crate::time::{Clock, Ns};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::probe::Record;
+use crate::engine::time::{Clock, Ns};
 use std::any::Any;
 
 /// An output of a component: sent on one of its output ports, routed by the network.

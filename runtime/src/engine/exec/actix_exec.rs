@@ -21,7 +21,7 @@
 //! `(time, delta, src, seq)` the reference would give it. The coordinator's queue is keyed by `(time, delta)` and each
 //! batch is re-sorted, so the order in which replies are merged is irrelevant. Probe
 //! records are made by each component in its own handling order, which is all
-//! [`canonical_sort`](crate::probe::canonical_sort) needs.
+//! [`canonical_sort`](crate::engine::probe::canonical_sort) needs.
 //!
 //! # Where the actors run
 //!
@@ -51,13 +51,13 @@
 //! [`Network`] at its end (two messages per component and run), so
 //! [`ActixSimulation::network`] inspects them between runs.
 
-use crate::component::{Component, Ctx, Emission};
-use crate::event::{CompId, Event, Payload, Port};
-use crate::exec::reference::EXTERNAL;
-use crate::exec::Executor;
-use crate::network::Network;
-use crate::probe::Record;
-use crate::time::{Clock, Ns};
+use crate::engine::component::{Component, Ctx, Emission};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::exec::reference::EXTERNAL;
+use crate::engine::exec::Executor;
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::{Clock, Ns};
 use actix::dev::Request;
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, MessageResult, System, SystemRunner};
 use std::any::Any;
@@ -160,7 +160,7 @@ impl CompActor {
     fn route(&mut self, t: Ns, d: u32, out: &mut Vec<Event>) {
         let src = self.id;
         let routes = &self.shared.routes;
-        crate::exec::route(
+        crate::engine::exec::route(
             (src, t, d),
             &mut self.seq,
             &mut self.emissions,
@@ -364,7 +364,7 @@ impl ActixSimulation {
         &mut self.net
     }
 
-    /// Probe records so far (see [`crate::probe::canonical_sort`]).
+    /// Probe records so far (see [`crate::engine::probe::canonical_sort`]).
     pub fn records(&self) -> &[Record] {
         &self.records
     }

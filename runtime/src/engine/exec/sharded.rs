@@ -19,7 +19,7 @@
 //!   still send it an event with a key at or before that batch's key (below);
 //! * every probe record is made by the worker owning its component, in that component's
 //!   handling order, so the records concatenated over workers equal the reference's after
-//!   [`canonical_sort`](crate::probe::canonical_sort) (a stable sort whose key includes
+//!   [`canonical_sort`](crate::engine::probe::canonical_sort) (a stable sort whose key includes
 //!   the component).
 //!
 //! # Partition
@@ -97,13 +97,13 @@
 //! for the duration of a run (a pointer move per component). A panic in a component ends
 //! its worker; the others stop, and the panic is resumed on the caller's thread.
 
-use crate::component::{Component, Ctx, Emission};
-use crate::event::{CompId, Event, Payload, Port};
-use crate::exec::reference::EXTERNAL;
-use crate::exec::Executor;
-use crate::network::Network;
-use crate::probe::Record;
-use crate::time::{Clock, Ns};
+use crate::engine::component::{Component, Ctx, Emission};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::exec::reference::EXTERNAL;
+use crate::engine::exec::Executor;
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::{Clock, Ns};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -530,7 +530,7 @@ impl Worker {
     }
 
     /// Routes `src`'s emissions and wake-ups made while handling at `(t, d)`, numbered by
-    /// the executors' shared [`crate::exec::route`]; events for other workers are sent
+    /// the executors' shared [`crate::engine::exec::route`]; events for other workers are sent
     /// and tighten this round's bounds.
     fn route(&mut self, topo: &Topo, li: usize, src: CompId, t: Ns, d: u32) {
         let me = self.me;
@@ -542,7 +542,7 @@ impl Worker {
         let horizon = &mut self.horizon;
         let remote_events = &mut self.remote_events;
         let out = &mut self.out;
-        crate::exec::route(
+        crate::engine::exec::route(
             (src, t, d),
             &mut self.seq[li],
             &mut self.emissions,
@@ -942,7 +942,7 @@ impl ShardedSimulation {
     }
 
     /// Probe records so far (in no particular order; see
-    /// [`crate::probe::canonical_sort`]).
+    /// [`crate::engine::probe::canonical_sort`]).
     pub fn records(&self) -> &[Record] {
         &self.records
     }

@@ -5,9 +5,9 @@
 //! inspected and validated; [`NetworkBuilder::build`] freezes it into flat routing tables
 //! for the executors.
 
-use crate::component::Component;
-use crate::event::{CompId, Port};
-use crate::time::Clock;
+use crate::engine::component::Component;
+use crate::engine::event::{CompId, Port};
+use crate::engine::time::Clock;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 

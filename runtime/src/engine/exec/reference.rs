@@ -1,13 +1,13 @@
 //! The sequential reference executor: one global event queue, processed in
 //! `(time, delta)` batches; within a batch each component receives its events sorted by
-//! `(src, seq)` (see [`crate::event`]). It is the semantic ground truth every other
+//! `(src, seq)` (see [`crate::engine::event`]). It is the semantic ground truth every other
 //! executor must match bit for bit.
 
-use crate::component::{Ctx, Emission};
-use crate::event::{CompId, Event, Payload, Port};
-use crate::network::Network;
-use crate::probe::Record;
-use crate::time::Ns;
+use crate::engine::component::{Ctx, Emission};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::Ns;
 use std::collections::BTreeMap;
 
 /// Source id of events injected from outside the network (protocol drivers).
@@ -87,7 +87,7 @@ impl Simulation {
         self.stats
     }
 
-    /// Probe records so far (in processing order; see [`crate::probe::canonical_sort`]).
+    /// Probe records so far (in processing order; see [`crate::engine::probe::canonical_sort`]).
     pub fn records(&self) -> &[Record] {
         &self.records
     }
@@ -238,9 +238,9 @@ impl Simulation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::component::{Component, Ctx};
-    use crate::network::NetworkBuilder;
-    use crate::time::Clock;
+    use crate::engine::component::{Component, Ctx};
+    use crate::engine::network::NetworkBuilder;
+    use crate::engine::time::Clock;
     use std::any::Any;
 
     /// Wakes itself at the same instant for ever: a zero-time loop.

@@ -1,0 +1,8 @@
+//! The model: topology files (schema → rules → resolved devices → checked model), building
+//! a checked model into a network, saved weights, and the protocol driver.
+//!
+//! **Architecture invariant:** the model describes and drives; it never delivers events
+//! itself (executors do) and computes no physics (devices and circuits do).
+
+pub mod protocol;
+pub mod topology;
