@@ -21,6 +21,7 @@
 pub mod comparator;
 pub mod energy;
 pub mod expsum;
+pub mod lia;
 pub mod params;
 pub mod rs;
 pub mod set;

@@ -53,10 +53,14 @@ use crate::variability::{lognormal_factor, Variability};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+pub use silence::SilenceBound;
 pub use switching::SwitchingLaw;
 use switching::{FactorCache, Filament, Hazard};
+pub use threshold_switch::ThresholdSwitch;
 
+pub mod silence;
 pub mod switching;
+pub mod threshold_switch;
 
 /// Nominal parameters of a TS memristor, as stored in a device-parameter RON file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -251,6 +255,8 @@ pub struct TsDevice {
     x_hold: f64,
     g_on_siemens: f64,
     g_off_siemens: f64,
+    r_on_ohms: f64,
+    r_off_ohms: f64,
     off_gain: f64,
     law: SwitchingLaw,
     /// The hazard law's constants (`None`: threshold law).
@@ -310,6 +316,8 @@ impl TsDevice {
             x_hold: params.x_hold,
             g_on_siemens: 1.0 / params.r_on_ohms,
             g_off_siemens: 1.0 / params.r_off_ohms,
+            r_on_ohms: params.r_on_ohms,
+            r_off_ohms: params.r_off_ohms,
             off_gain: params.off_gain,
             law: params.switching.clone(),
             hazard: match params.switching {
@@ -482,6 +490,16 @@ impl TsDevice {
     /// ON-state conductance in siemens.
     pub fn g_on_siemens(&self) -> f64 {
         self.g_on_siemens
+    }
+
+    /// ON (LRS) resistance, ohms (as given in the parameters).
+    pub fn r_on_ohms(&self) -> f64 {
+        self.r_on_ohms
+    }
+
+    /// OFF (HRS) resistance of a fresh device (`x = 0`), ohms (as given in the parameters).
+    pub fn r_off_ohms(&self) -> f64 {
+        self.r_off_ohms
     }
 
     /// Present conductance in siemens (ON: `1/R_on`; OFF: grows with the filament).

@@ -20,9 +20,9 @@ use super::{ExperimentReport, RunOptions};
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_heatmaps, render_panels, Heatmap, Panel, Series, SeriesKind};
 use anyhow::Result;
+use devices::lia::{sweep_margins, LiaArray, LiaDesign, LiaParams, Margins};
 use devices::variability::key;
 use devices::{DeviceSet, Variability};
-use runtime::components::lia::{sweep_margins, LiaArray, LiaDesign, LiaParams, Margins};
 use serde_json::{json, Value};
 use std::path::Path;
 

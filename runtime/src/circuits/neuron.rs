@@ -31,7 +31,7 @@ use super::circuit::{node1_volts, NeuronCircuit};
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Control, Event, Payload, Port};
 use crate::engine::time::Ns;
-use devices::ts::{TsDevice, TsParams, TsTransition};
+use devices::ts::{ThresholdSwitch, TsDevice, TsParams, TsTransition};
 use devices::Variability;
 use std::any::Any;
 
@@ -58,10 +58,11 @@ const TAG_RESUME: u64 = 1 << 61;
 /// phases, so scanning the whole horizon up front is mostly wasted.
 const FIRST_CHUNK_PHASES: u32 = 4;
 
-/// A hybrid neuron.
+/// A hybrid neuron around a threshold-switching device `D` (the built-in TS model by
+/// default; any [`ThresholdSwitch`] plugs in).
 #[derive(Clone, Debug)]
-pub struct Neuron {
-    ts: TsDevice,
+pub struct Neuron<D: ThresholdSwitch = TsDevice> {
+    ts: D,
     c: NeuronCircuit,
     g_branch_on: f64,
     g_branch_off: f64,
@@ -83,7 +84,7 @@ pub struct Neuron {
     cmos_joules: f64,
     /// The configuration-only part of [`Self::never_switches`] for the last two
     /// configurations seen: a loser's gate toggles between two at every fire of its layer.
-    bound_cache: std::cell::Cell<[Option<(BoundKey, PeriodicBound)>; 2]>,
+    bound_cache: std::cell::Cell<BoundCache<D::SilenceBound>>,
     /// Set while the neuron is *dormant*: the node-1 high-phase voltage under which
     /// [`Self::never_switches`] proved that it cannot switch, from the state it then had.
     dormant_v1: Option<f64>,
@@ -91,10 +92,11 @@ pub struct Neuron {
     deferred: Vec<(Ns, f64, f64)>,
     rests: u64,
     /// The paused prediction of the current generation, if any.
-    lookahead: Option<Box<Lookahead>>,
+    lookahead: Option<Box<Lookahead<D>>>,
     /// Phases a prediction scans before it first pauses.
     first_chunk: u32,
-    /// Hazard law: look ahead on an upper bound of the hazard (see [`Neuron::scan`]).
+    /// Look ahead on an upper bound of the switching progress where the device offers one
+    /// (see [`Neuron::scan`]).
     bounded_lookahead: bool,
 }
 
@@ -103,17 +105,21 @@ pub struct Neuron {
 /// Continuing it does exactly what one long scan would have done, phase for phase; only
 /// the work beyond the next input is saved.
 #[derive(Clone, Debug)]
-struct Lookahead {
-    ts: TsDevice,
+struct Lookahead<D> {
+    ts: D,
     t: Ns,
     limit: Ns,
     chunk: u32,
     active: bool,
-    /// Hazard law: the copy carries an upper bound of its hazard (see [`Neuron::scan`]).
+    /// The copy carries an upper bound of its switching progress (see [`Neuron::scan`]).
     bounded: bool,
 }
 
-/// What [`PeriodicBound`] depends on: the column source, the latches, T3 and the cycle's γ1.
+/// The silence bounds of the last two configurations seen.
+type BoundCache<B> = [Option<(BoundKey, B)>; 2];
+
+/// What a silence bound depends on: the column source, the latches, T3 (they give the
+/// drive) and the device's own key ([`ThresholdSwitch::silence_key`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct BoundKey {
     col_v_high: u64,
@@ -121,17 +127,7 @@ struct BoundKey {
     l1: bool,
     l2: bool,
     learning: bool,
-    gamma1: u64,
-}
-
-/// Nucleation asymptotes (high, low phase), the high phase's decay factor, and the
-/// periodic steady state at the ends of high phases.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct PeriodicBound {
-    uh: f64,
-    ul: f64,
-    ah: f64,
-    up: f64,
+    device: u64,
 }
 
 impl Neuron {
@@ -142,11 +138,17 @@ impl Neuron {
         variability: Variability,
         seed: u64,
     ) -> Self {
-        let dev = TsDevice::new(ts, variability, seed);
+        Neuron::with_device(TsDevice::new(ts, variability, seed), circuit)
+    }
+}
+
+impl<D: ThresholdSwitch> Neuron<D> {
+    /// A neuron around a given device.
+    pub fn with_device(device: D, circuit: &NeuronCircuit) -> Self {
         Neuron {
-            g_branch_on: 1.0 / (ts.r_on_ohms + circuit.r_readout_ohms),
-            g_branch_off: 1.0 / (ts.r_off_ohms + circuit.r_readout_ohms),
-            ts: dev,
+            g_branch_on: 1.0 / (device.r_on_ohms() + circuit.r_readout_ohms),
+            g_branch_off: 1.0 / (device.r_off_ohms() + circuit.r_readout_ohms),
+            ts: device,
             col_v_high: 0.0,
             col_g: 0.0,
             l1: false,
@@ -188,9 +190,9 @@ impl Neuron {
         self
     }
 
-    /// Under the hazard law, look ahead on an upper bound of the hazard and integrate it
-    /// exactly only in the phase that could switch (default true), or integrate every phase
-    /// of the look-ahead exactly. Only the amount of work depends on it, never the result.
+    /// Where the device offers a bounded advance (the hazard law), look ahead on an upper
+    /// bound of the switching progress and integrate exactly only in the phase that could
+    /// switch (default true), or integrate every phase of the look-ahead exactly. Only the amount of work depends on it, never the result.
     pub fn with_bounded_lookahead(mut self, on: bool) -> Self {
         self.bounded_lookahead = on;
         self
@@ -209,7 +211,7 @@ impl Neuron {
 
     /// The TS device, as of the last event the neuron handled (a dormant neuron applies
     /// the column sources it deferred when it next wakes).
-    pub fn ts(&self) -> &TsDevice {
+    pub fn ts(&self) -> &D {
         &self.ts
     }
 
@@ -311,62 +313,43 @@ impl Neuron {
         None
     }
 
-    /// Whether an OFF device provably never reaches its switching point while the present
-    /// configuration lasts (under the hazard law: whether no field is across it). Nucleation peaks at the ends of high phases; the first future
-    /// peak is at most `f(u) = u∞h + (u − u∞h)·ah` (a whole high phase from the present
-    /// value), and later peaks move monotonically towards the periodic steady state
-    /// `u_p = [u∞h(1 − ah) + u∞l(1 − al)·ah] / (1 − ah·al)`. Bridge and residue only decay,
-    /// so `max(u, f(u), u_p, u∞l) + b + r` bounds the filament for ever.
+    /// Whether the OFF device provably never switches while the present configuration
+    /// lasts ([`ThresholdSwitch::is_silent`] under the periodic drive of the CLK phases).
+    /// The drive-only part of the proof is kept for the last two configurations seen.
     fn never_switches(&self, clock: &crate::engine::time::Clock) -> bool {
         if self.ts.is_on() {
             return false;
         }
-        if self.ts.needs_field_to_switch() {
-            // Hazard law: the hazard grows for ever under any field, and is zero without
-            // one (whatever the filament state).
-            let v = |high| {
-                self.ts
-                    .device_voltage(self.node1(false, high), self.c.r_readout_ohms)
-            };
-            return v(true) == 0.0 && v(false) == 0.0;
-        }
-        let r = self.ts.rates();
-        let s = self.ts.state();
         let key = BoundKey {
             col_v_high: self.col_v_high.to_bits(),
             col_g: self.col_g.to_bits(),
             l1: self.l1,
             l2: self.l2,
             learning: self.learning,
-            gamma1: r.gamma1_per_s.to_bits(),
+            device: self.ts.silence_key(),
         };
         let cache = self.bound_cache.get();
         let b = match cache.iter().flatten().find(|(k, _)| *k == key) {
             Some(&(_, b)) => b,
             None => {
-                let b = self.periodic_bound(clock);
+                let b = self.silence_bound(clock);
                 self.bound_cache.set([Some((key, b)), cache[0]]);
                 b
             }
         };
-        let first_peak = b.uh + (s.nucleation - b.uh) * b.ah;
-        s.nucleation.max(first_peak).max(b.up).max(b.ul) + s.bridge + s.residue < r.theta
+        self.ts.is_silent(&b)
     }
 
-    /// The configuration-only part of [`Self::never_switches`].
-    fn periodic_bound(&self, clock: &crate::engine::time::Clock) -> PeriodicBound {
-        let r = self.ts.rates();
-        let u_inf = |high: bool| {
-            let v = self
-                .ts
-                .device_voltage(self.node1(false, high), self.c.r_readout_ohms);
-            r.drive_per_s(v) / r.gamma1_per_s
+    /// The drive-only part of [`Self::never_switches`]: the device voltages of an OFF
+    /// device in the two CLK phases of the present configuration.
+    fn silence_bound(&self, clock: &crate::engine::time::Clock) -> D::SilenceBound {
+        let v = |high: bool| {
+            self.ts
+                .device_voltage(self.node1(false, high), self.c.r_readout_ohms)
         };
-        let a = |ns: Ns| (-r.gamma1_per_s * ns as f64 * 1e-9).exp();
-        let (ah, al) = (a(clock.high_ns), a(clock.period_ns - clock.high_ns));
-        let (uh, ul) = (u_inf(true), u_inf(false));
-        let up = (uh * (1.0 - ah) + ul * (1.0 - al) * ah) / (1.0 - ah * al);
-        PeriodicBound { uh, ul, ah, up }
+        let low_ns = clock.period_ns - clock.high_ns;
+        self.ts
+            .silence_bound(v(true), clock.high_ns, v(false), low_ns)
     }
 
     /// Next TS transition time under the present configuration, looking no further than
@@ -375,15 +358,16 @@ impl Neuron {
     /// configuration, for at most `phases` phases and not beyond `limit`; returns the time
     /// of the first transition, if any (then `*t` is that time).
     ///
-    /// Under the hazard law only the first phase is advanced exactly; later phases carry an
-    /// upper bound of the hazard ([`TsDevice::advance_hazard_bound`]), and the scan stops at
+    /// When the device offers a bounded advance (the hazard law) only the first phase is
+    /// advanced exactly; later phases carry an upper bound of the switching progress
+    /// ([`ThresholdSwitch::advance_bounded`]), and the scan stops at
     /// the start of the first phase in which the bound allows a switch: the neuron wakes
     /// there (a phase boundary, so its own advance does the same arithmetic) and predicts
     /// that phase exactly. Every phase is then integrated once, by the real device, instead
     /// of once in the look-ahead and once more when the neuron catches up.
     fn scan(
         &self,
-        la: &mut Lookahead,
+        la: &mut Lookahead<D>,
         phases: u32,
         clock: &crate::engine::time::Clock,
     ) -> Option<Ns> {
@@ -397,7 +381,7 @@ impl Neuron {
             let v1 = self.node1(ts.is_on(), clock.is_high(la.t));
             let vts = ts.device_voltage(v1, self.c.r_readout_ohms);
             if la.bounded {
-                if ts.advance_hazard_bound(vts, end - la.t) {
+                if ts.advance_bounded(vts, end - la.t) {
                     la.t = end;
                     continue;
                 }
@@ -409,7 +393,7 @@ impl Neuron {
                 return Some(la.t);
             }
             la.bounded =
-                self.bounded_lookahead && ts.needs_field_to_switch() && !ts.is_on() && !la.active;
+                self.bounded_lookahead && ts.has_bounded_advance() && !ts.is_on() && !la.active;
         }
         None
     }
@@ -417,7 +401,7 @@ impl Neuron {
     /// Continues a prediction for `la.chunk` phases: schedules the transition it finds,
     /// or a continuation of itself, or (for an idle neuron that reached the horizon) a
     /// re-check.
-    fn predict(&mut self, mut la: Lookahead, ctx: &mut Ctx) {
+    fn predict(&mut self, mut la: Lookahead<D>, ctx: &mut Ctx) {
         let clock = *ctx.clock();
         let chunk = la.chunk;
         let found = self.scan(&mut la, chunk, &clock);
@@ -458,9 +442,8 @@ impl Neuron {
     /// While dormant, keeps a column source that is no stronger than the one the neuron
     /// was proved silent under (node 1 at most as high during CLK-high phases; CLK-low
     /// phases carry no input) for later, and returns true. Such a source cannot make the
-    /// neuron switch — the drive `μ0·sinh(V/V0)` grows with V, so the nucleation stays
-    /// below its value under the proved source, and bridge and residue only decay — nor
-    /// change any output (L1 needs the TS ON; L2, T3 and the spike follow L1), so applying
+    /// neuron switch — a silence proof holds under any weaker drive (the contract of
+    /// [`ThresholdSwitch`]) — nor change any output (L1 needs the TS ON; L2, T3 and the spike follow L1), so applying
     /// it can wait. This is what makes a winner-take-all layer cheap: at every fire the
     /// LIA toggles every loser's gate, and a silent loser only notes the times.
     fn defers(&mut self, t: Ns, v_high: f64, g: f64, clock: &crate::engine::time::Clock) -> bool {
@@ -617,7 +600,7 @@ impl Neuron {
     }
 }
 
-impl Component for Neuron {
+impl<D: ThresholdSwitch> Component for Neuron<D> {
     fn kind(&self) -> &'static str {
         "neuron"
     }

@@ -1,0 +1,197 @@
+//! LIA parameters, as stored in `topologies/devices/lia.ron`, and their validation.
+//!
+//! Cell targets, the comparator reference and the bias and sense conductances are given
+//! here; the ones left `Auto` are chosen by the programming rule ([`super::design`]).
+
+use crate::params::{load_ron, parse_ron, ParamError, Validate, Validator};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The built-in LIA parameter file.
+pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
+/// The built-in LIA with the winner hold (`hold: UntilReset`).
+pub const LIA_WINNER_HOLD_RON: &str =
+    include_str!("../../../topologies/devices/lia_winner_hold.ron");
+
+/// A value the programming rule chooses (`Auto`) or the user fixes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Choice {
+    /// Chosen by the programming rule.
+    Auto,
+    /// Fixed value (unit given by the field).
+    Fixed(f64),
+}
+
+/// LIA parameters, as stored in `topologies/devices/lia.ron`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiaParams {
+    /// Bias row input, volts (paper: 1.5 V).
+    pub v_bias_volts: f64,
+    /// A neuron's lateral-inhibition "1", volts (paper: 1.5 V).
+    pub li_high_volts: f64,
+    /// Comparator reference, volts (paper: `Fixed(0.05)`); `Auto` re-centres it per n.
+    pub v_ref: Choice,
+    /// Bias cell conductance, siemens, or `Auto`.
+    pub bias: Choice,
+    /// Sense conductance from each column line to ground, siemens, or `Auto`.
+    pub sense: Choice,
+    /// Target of the diagonal cells (a neuron's own column), siemens.
+    pub diagonal_siemens: f64,
+    /// Target of the off-diagonal cells, siemens.
+    pub off_diagonal_siemens: f64,
+    /// Comparator propagation delay, ns (gate lines follow LI changes this much later).
+    #[serde(default)]
+    pub comparator_delay_ns: u64,
+    /// What the gate lines do once a winner has fired: `Follow` (default, the paper's
+    /// circuit: they follow the comparators, so the losers' gates reopen when the winner's
+    /// LI output falls after its refractory period) or `UntilReset` (circuit extension
+    /// *winner hold*: a latch behind each comparator keeps the gates of the first winner's
+    /// configuration until the reset line of the next rest; see [`Hold`]).
+    #[serde(default)]
+    pub hold: Hold,
+}
+
+/// Whether the LIA's gate lines follow the comparators or hold the first winner.
+///
+/// `UntilReset` is a circuit extension beyond the paper: a set–reset latch behind each
+/// comparator output (the standard way to make a winner-take-all decision stick, as in
+/// latched sense amplifiers), enabled while no winner is held and cleared by a global
+/// reset line that the driver pulses at the end of every presentation (in the rest that
+/// follows it). The first fire then decides the presentation: the losers' gates stay
+/// closed, so they cannot fire in turn with the integration their slowly leaking TS
+/// devices kept through the short inhibition of the paper's circuit. Training, which ends
+/// every presentation at its first fire, is unaffected; reads become one race per
+/// presentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hold {
+    /// The paper's circuit: gates follow the comparators.
+    #[default]
+    Follow,
+    /// Winner hold: the first winner's gate configuration is latched until the reset.
+    UntilReset,
+}
+
+impl Validate for LiaParams {
+    fn validate(&self, v: &mut Validator) {
+        v.positive("v_bias_volts", self.v_bias_volts);
+        v.positive("li_high_volts", self.li_high_volts);
+        if let Choice::Fixed(x) = self.v_ref {
+            let top = self.v_bias_volts.min(self.li_high_volts);
+            v.check(
+                "v_ref",
+                x.is_finite() && x > 0.0 && x < top,
+                &format!("must be > 0 and below v_bias_volts and li_high_volts (got {x})"),
+                "the column levels lie between 0 V and the input levels: use e.g. Fixed(0.05) or Auto",
+            );
+        }
+        if let Choice::Fixed(x) = self.bias {
+            v.check(
+                "bias",
+                x.is_finite() && x > 0.0,
+                &format!("must be a conductance > 0 (got {x})"),
+                "a programmed cell conducts at least its HRS: use Auto or e.g. Fixed(40.0e-6)",
+            );
+        }
+        if let Choice::Fixed(x) = self.sense {
+            v.check(
+                "sense",
+                x.is_finite() && x >= 0.0,
+                &format!("must be a conductance >= 0 (got {x})"),
+                "use Auto, Fixed(0.0) for a high-impedance comparator input, or a positive value",
+            );
+        }
+        v.positive("diagonal_siemens", self.diagonal_siemens);
+        v.positive("off_diagonal_siemens", self.off_diagonal_siemens);
+        v.less_than(
+            "diagonal_siemens",
+            self.diagonal_siemens,
+            "off_diagonal_siemens",
+            self.off_diagonal_siemens,
+        );
+    }
+}
+
+impl LiaParams {
+    /// The built-in parameters (`topologies/devices/lia.ron`).
+    pub fn builtin() -> Self {
+        match parse_ron(LIA_RON, Path::new("topologies/devices/lia.ron")) {
+            Ok(p) => p,
+            // Checked by this module's tests; reaching this is a build bug.
+            Err(e) => panic!("built-in LIA file is invalid:\n{e}"),
+        }
+    }
+
+    /// The built-in LIA with the winner hold (`topologies/devices/lia_winner_hold.ron`).
+    pub fn builtin_winner_hold() -> Self {
+        match parse_ron(
+            LIA_WINNER_HOLD_RON,
+            Path::new("topologies/devices/lia_winner_hold.ron"),
+        ) {
+            Ok(p) => p,
+            // Checked by this module's tests; reaching this is a build bug.
+            Err(e) => panic!(
+                "built-in LIA file is invalid:
+{e}"
+            ),
+        }
+    }
+
+    /// Loads a LIA parameter file.
+    pub fn load(path: &Path) -> Result<Self, ParamError> {
+        load_ron(path)
+    }
+
+    /// The same parameters with `V_ref` re-chosen per n (`Auto`).
+    pub fn with_auto_reference(&self) -> Self {
+        LiaParams {
+            v_ref: Choice::Auto,
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn winner_hold_file_differs_from_the_paper_file_only_in_the_hold() {
+        let (a, b) = (LiaParams::builtin(), LiaParams::builtin_winner_hold());
+        assert_eq!((a.hold, b.hold), (Hold::Follow, Hold::UntilReset));
+        assert_eq!(
+            LiaParams {
+                hold: Hold::Follow,
+                ..b
+            },
+            a
+        );
+    }
+
+    #[test]
+    fn builtin_file_parses() {
+        let p = LiaParams::builtin();
+        assert_eq!(p.v_ref, Choice::Fixed(0.05));
+        assert_eq!((p.v_bias_volts, p.li_high_volts), (1.5, 1.5));
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let bad = LIA_RON.replace("Fixed(0.05)", "Fixed(-0.05)");
+        let e = parse_ron::<LiaParams>(&bad, Path::new("lia.ron")).unwrap_err();
+        let s = e.to_string();
+        assert!(
+            s.starts_with("lia.ron:") && s.contains("field `v_ref`"),
+            "{s}"
+        );
+        let bad = LIA_RON
+            .replace("40.0e-6", "990.0e-6")
+            .replace("sense: Auto", "sense: Fixed(-1.0)");
+        let e = parse_ron::<LiaParams>(&bad, Path::new("lia.ron")).unwrap_err();
+        let s = e.to_string();
+        assert!(
+            s.contains("`sense`") && s.contains("`diagonal_siemens`"),
+            "{s}"
+        );
+    }
+}
