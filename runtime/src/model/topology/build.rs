@@ -11,13 +11,13 @@ use super::schema::{
     Connectivity, Inhibition, Initial, LayerSpec, Signal, Topology, BUILTIN_PREFIX,
 };
 use super::validate::{check_files, located, Issue, TopologyError};
-use crate::engine::component::Component;
 use crate::circuits::circuit::NeuronCircuit;
 use crate::circuits::column::{self, Column};
 use crate::circuits::gate_driver::GateDriver;
 use crate::circuits::input::{self, InputGenerator};
 use crate::circuits::lia::{Lia, LiaArray, LiaParams};
 use crate::circuits::neuron::{self, Neuron};
+use crate::engine::component::Component;
 use crate::engine::event::{CompId, Port};
 use crate::engine::network::NetworkBuilder;
 use crate::engine::probe::Record;
