@@ -8,10 +8,10 @@
 //! its emission counter and the network's routing table). A coordinator — the
 //! [`ActixSimulation`] itself, an async state machine driven by whoever awaits
 //! [`ActixSimulation::run_until`] — keeps the queue of pending events and releases one
-//! `(time, delta)` batch at a time: every component with events in the batch gets one
-//! `Deliver` message carrying them; the actor sorts them by `(src, seq)`, hands them to its
-//! component, numbers and routes the component's emissions and wake-ups exactly like
-//! `Simulation::route` (one `seq` per delivered copy, fan-out order, then wake-ups) and
+//! `(time, delta)` batch at a time (the executors' shared queue, which sorts it): every
+//! component with events in the batch gets one `Deliver` message carrying them in
+//! `(src, seq)` order; the actor hands them to its component, numbers and routes the component's emissions and wake-ups through the
+//! executors' shared [`core`](super::core) (one `seq` per delivered copy, fan-out order, then wake-ups) and
 //! replies with the resulting events and probe records. The coordinator collects every
 //! reply before it releases the next batch.
 //!

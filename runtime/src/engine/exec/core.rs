@@ -1,15 +1,15 @@
 //! The executor core: what every executor does the same way, so that they agree by
 //! construction rather than by copying.
 //!
-//! * [`Queue`]: one partition's pending events in `(time, delta)` batches; it hands out
+//! * `Queue`: one partition's pending events in `(time, delta)` batches; it hands out
 //!   the earliest batch sorted by `(dst, src, seq)` — each destination's events in the
 //!   order of [`crate::engine::event`] — and detects a zero-time loop (a batch beyond
 //!   [`MAX_DELTA`]);
-//! * [`Queue::handle_batch`] and [`deliver`]: one batch of one partition, one batch of one
+//! * `Queue::handle_batch` and `deliver`: one batch of one partition, one batch of one
 //!   component — the [`Ctx`] of each step, the routing through [`super::route`], the
 //!   probe records;
-//! * [`Injector`]: events from outside the network, numbered in call order;
-//! * [`check_wires`]: a network whose wires lead to missing components is refused.
+//! * `Injector`: events from outside the network, numbered in call order;
+//! * `check_wires`: a network whose wires lead to missing components is refused.
 //!
 //! **Edges, decided once.** A zero-time loop halts the run at its instant: every batch
 //! before the looping one is handled (on every partition), the looping batch and

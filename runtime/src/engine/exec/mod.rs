@@ -1,7 +1,15 @@
 //! Executors: they deliver events to components; they never compute physics.
 //!
 //! Every executor implements [`Executor`] and must give results bit-identical to
-//! [`reference::Simulation`], the semantic ground truth, for any worker count.
+//! [`reference::Simulation`], the semantic ground truth, for any worker count. What they
+//! all do — queueing, injection, batch order, delivery to a component, zero-time loops,
+//! unknown destinations — is in one place, [`core`]; each executor's own module keeps only
+//! how it spreads the work (threads and rounds, actors). [`ExecutorKind`] names them and
+//! makes them; [`ExecError`] is what they report.
+//!
+//! The actix executor is behind the `actix` cargo feature (on by default); without it,
+//! [`ExecutorKind::Actix`] still parses and [`ExecutorKind::executor`] refuses it with
+//! [`ExecError::ActixUnavailable`].
 
 #[cfg(feature = "actix")]
 pub mod actix_exec;

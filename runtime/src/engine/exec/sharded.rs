@@ -10,8 +10,8 @@
 //! every copy a source delivers: one per fan-out wire of each emission (emission order,
 //! then fan-out order), then one per wake-up. This executor reproduces exactly that:
 //!
-//! * **seq numbering** is done by the worker that owns the *source*, with the same loop as
-//!   `Simulation::route`, for local and remote destinations alike; injected events get
+//! * **seq numbering** is done by the worker that owns the *source*, through the executors'
+//!   shared [`core`](super::core) and [`route`](super::route), for local and remote destinations alike; injected events get
 //!   `src = EXTERNAL` and the external counter, assigned by the caller's thread in call
 //!   order;
 //! * a worker handles its components' events in `(time, delta)` order, each local batch
@@ -70,6 +70,15 @@
 //! `(t, d + 1)` or later until the LIA's worker has had it; the gates the LIA emits at
 //! `(t, d + 2)` likewise reach the columns' workers before any of them passes that key;
 //! each hop costs at most one round.
+//!
+//! **Zero-time loops** halt the run where the reference halts it (see
+//! [`core`](super::core)): at the first batch beyond the delta limit, after every earlier
+//! batch on every worker. A worker's horizon therefore also stays at or below the looping
+//! delta of the earliest instant any other worker may still hold an event at (a loop can
+//! only appear there), which costs nothing when the workers reach each other; a worker
+//! that meets a looping batch at the head of its queue leaves it there and says so in its
+//! summary; every worker then handles what lies before that key and no more, and all stop
+//! in the same round, each naming its components of the looping batch.
 //!
 //! **What this buys.** Parallelism comes from work at the same instant: the fan-outs above
 //! and the cascades they start (columns → neurons → columns). Work at distinct instants
