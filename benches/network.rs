@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use devices::ts::TsDevice;
 use devices::{DeviceSet, Variability};
 use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
-use memsnn::run::Executor;
+use runtime::exec::ExecutorKind;
 use runtime::protocol::{run_protocol, NetworkIds};
 use runtime::topology::{build, load};
 use std::hint::black_box;
@@ -27,16 +27,24 @@ fn wta_ff(c: &mut Criterion) {
         let mut learning = checked.clone();
         with_learning(&mut learning.topology, PAPER_WRITE_VOLTS);
         for (label, ex, checked) in [
-            ("reference", Executor::Reference, &checked),
-            ("sharded2", Executor::Sharded(2), &checked),
-            ("learning reference", Executor::Reference, &learning),
+            ("reference", (ExecutorKind::Reference, 1), &checked),
+            ("sharded2", (ExecutorKind::Sharded, 2), &checked),
+            (
+                "learning reference",
+                (ExecutorKind::Reference, 1),
+                &learning,
+            ),
         ] {
             g.bench_function(format!("{size} {label}"), |b| {
                 b.iter_batched(
                     || {
                         let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
                         let ids = NetworkIds::of(&built);
-                        (ex.start(built.builder.build()).expect("executor"), ids)
+                        (
+                            ex.0.executor(built.builder.build(), ex.1)
+                                .expect("executor"),
+                            ids,
+                        )
                     },
                     |(mut sim, ids)| {
                         let log = run_protocol(sim.as_mut(), &ids, &checked.topology, None)

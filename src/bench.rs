@@ -24,10 +24,7 @@
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
 use anyhow::{bail, Context, Result};
 use runtime::components::input::InputGenerator;
-use runtime::exec::actix_exec::BlockingActixSimulation;
-use runtime::exec::reference::Simulation;
-use runtime::exec::sharded::ShardedSimulation;
-use runtime::exec::Executor;
+use runtime::exec::ExecutorKind;
 use runtime::network::Network;
 use runtime::protocol::{run_protocol, NetworkIds};
 use runtime::topology::schema::{Connectivity, Inhibition, Topology};
@@ -39,9 +36,6 @@ use std::time::Instant;
 /// Sizes of the `wta_ff` workload (inputs × winner-take-all neurons), as the baselines.
 pub const WTA_FF_SIZES: &[(usize, usize)] =
     &[(30, 10), (784, 100), (784, 400), (784, 1600), (784, 6400)];
-
-/// The executors `bench` can run.
-pub const EXECUTORS: &[&str] = &["reference", "sharded", "actix"];
 
 /// One benchmark run, in the baselines' JSON schema plus memsnn's own fields.
 #[derive(Clone, Debug, Serialize)]
@@ -100,7 +94,7 @@ pub struct BenchRecord {
 /// Options of `memsnn bench`.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Executors to run (see [`EXECUTORS`]).
+    /// Executors to run, by name (see [`ExecutorKind`]).
     pub executors: Vec<String>,
     /// Worker counts (sharded) / arbiter counts (actix), each run in turn.
     pub workers: Vec<usize>,
@@ -237,14 +231,11 @@ pub fn parse_sizes(spec: &str) -> Result<Vec<(usize, usize)>> {
 
 /// Runs every configuration; calls `each` with every record as soon as it is measured.
 pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<Vec<BenchRecord>> {
-    for e in &opts.executors {
-        if !EXECUTORS.contains(&e.as_str()) {
-            bail!(
-                "unknown executor `{e}`; use one of {}",
-                EXECUTORS.join(", ")
-            );
-        }
-    }
+    let kinds = opts
+        .executors
+        .iter()
+        .map(|e| e.parse::<ExecutorKind>())
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
     for path in &opts.topologies {
         // The loader's messages name the file (and line and column) themselves.
@@ -253,15 +244,19 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
         if let Some(v) = opts.learning_write_volts {
             with_learning(&mut checked.topology, v);
         }
-        for exec in &opts.executors {
-            let workers: &[usize] = if exec == "reference" {
+        for &exec in &kinds {
+            let workers: &[usize] = if exec == ExecutorKind::Reference {
                 &[1]
             } else {
                 &opts.workers
             };
             for &w in workers {
                 // The sharded executor runs at least one worker.
-                let w = if exec == "sharded" { w.max(1) } else { w };
+                let w = if exec == ExecutorKind::Sharded {
+                    w.max(1)
+                } else {
+                    w
+                };
                 for rep in 0..opts.reps.max(1) {
                     let r = run_once(&checked, opts, exec, w, rep)
                         .with_context(|| format!("{}: {exec} with {w} workers", path.display()))?;
@@ -294,7 +289,7 @@ pub fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
 fn run_once(
     checked: &Checked,
     opts: &BenchOptions,
-    exec: &str,
+    exec: ExecutorKind,
     workers: usize,
     rep: usize,
 ) -> Result<BenchRecord> {
@@ -305,11 +300,7 @@ fn run_once(
     let built = build(topo, &checked.base_dir, opts.seed)?;
     let ids = NetworkIds::of(&built);
     let net = built.builder.build();
-    let mut sim: Box<dyn Executor> = match exec {
-        "reference" => Box::new(Simulation::new(net)),
-        "sharded" => Box::new(ShardedSimulation::new(net, workers)),
-        _ => Box::new(BlockingActixSimulation::new(net, workers)?),
-    };
+    let mut sim = exec.executor(net, workers)?;
     let build_s = t0.elapsed().as_secs_f64();
     let heap1 = crate::alloc_count::live_bytes();
     let t1 = Instant::now();
@@ -323,7 +314,7 @@ fn run_once(
     Ok(BenchRecord {
         simulator: "memsnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        mode: exec.into(),
+        mode: exec.to_string(),
         workload: opts
             .workload
             .clone()

@@ -16,9 +16,7 @@
 
 use crate::output::ExperimentDir;
 use anyhow::{anyhow, bail, Context, Result};
-use runtime::exec::actix_exec::BlockingActixSimulation;
-use runtime::exec::reference::Simulation;
-use runtime::exec::sharded::ShardedSimulation;
+use runtime::exec::ExecutorKind;
 use runtime::probe::{canonical_sort, to_csv};
 use runtime::protocol::{run_protocol_observed, NetworkIds, ProtocolLog};
 use runtime::topology::{build, load, Checked, ProbeSelection, SavedWeights, TopologyError};
@@ -27,45 +25,6 @@ use std::path::{Path, PathBuf};
 /// Protocols with at least this many steps show a progress bar.
 const PROGRESS_MIN_STEPS: usize = 50;
 
-/// Executors `memsnn run --executor` accepts.
-pub const EXECUTORS: &[&str] = &["reference", "sharded", "actix"];
-
-/// An executor that runs a topology; all give bit-identical results.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Executor {
-    /// The sequential reference executor (the semantic ground truth).
-    Reference,
-    /// Components partitioned over this many crossbeam worker threads.
-    Sharded(usize),
-    /// One actix actor per component, on this many arbiter threads (0: the caller's).
-    Actix(usize),
-}
-
-impl Executor {
-    /// The executor called `name` with `workers` threads, or an error listing those that
-    /// exist.
-    pub fn parse(name: &str, workers: usize) -> Result<Self> {
-        match name {
-            "reference" => Ok(Executor::Reference),
-            "sharded" => Ok(Executor::Sharded(workers.max(1))),
-            "actix" => Ok(Executor::Actix(workers)),
-            other => bail!(
-                "unknown executor `{other}`; use one of: {}",
-                EXECUTORS.join(", ")
-            ),
-        }
-    }
-
-    /// A new executor of this kind running `net`.
-    pub fn start(self, net: runtime::network::Network) -> Result<Box<dyn runtime::exec::Executor>> {
-        Ok(match self {
-            Executor::Reference => Box::new(Simulation::new(net)),
-            Executor::Sharded(w) => Box::new(ShardedSimulation::new(net, w)),
-            Executor::Actix(a) => Box::new(BlockingActixSimulation::new(net, a)?),
-        })
-    }
-}
-
 /// Options of `memsnn run`.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -73,7 +32,7 @@ pub struct RunOptions {
     pub seed: u64,
     /// Output folder (created if needed).
     pub out: PathBuf,
-    /// Executor name (see [`EXECUTORS`]).
+    /// Executor name (one of [`ExecutorKind`]'s: `reference`, `sharded`, `actix`).
     pub executor: String,
     /// Worker threads (sharded) or arbiters (actix).
     pub workers: usize,
@@ -140,12 +99,18 @@ pub struct Simulated {
 /// Builds a checked topology with `seed` and runs its protocol on the reference
 /// executor; writes nothing.
 pub fn simulate(checked: &Checked, seed: u64) -> Result<Simulated> {
-    simulate_on(checked, seed, Executor::Reference)
+    simulate_on(checked, seed, ExecutorKind::Reference, 1)
 }
 
-/// [`simulate`] on any executor (the results are the same).
-pub fn simulate_on(checked: &Checked, seed: u64, executor: Executor) -> Result<Simulated> {
-    simulate_capturing(checked, seed, executor, false)
+/// [`simulate`] on any executor (the results are the same), with `workers` threads
+/// (see [`ExecutorKind::executor`]).
+pub fn simulate_on(
+    checked: &Checked,
+    seed: u64,
+    executor: ExecutorKind,
+    workers: usize,
+) -> Result<Simulated> {
+    simulate_capturing(checked, seed, executor, workers, false)
 }
 
 /// [`simulate_on`], also capturing every layer's conductances after the protocol when
@@ -153,14 +118,15 @@ pub fn simulate_on(checked: &Checked, seed: u64, executor: Executor) -> Result<S
 pub fn simulate_capturing(
     checked: &Checked,
     seed: u64,
-    executor: Executor,
+    executor: ExecutorKind,
+    workers: usize,
     weights: bool,
 ) -> Result<Simulated> {
     let topo = &checked.topology;
     let built = build(topo, &checked.base_dir, seed)?;
     let selection = ProbeSelection::new(topo, &built);
     let ids = NetworkIds::of(&built);
-    let mut sim = executor.start(built.builder.build())?;
+    let mut sim = executor.executor(built.builder.build(), workers)?;
     // A progress bar on long protocols (hidden when stderr is not a terminal).
     let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
         let pb = indicatif::ProgressBar::new(topo.protocol.len() as u64);
@@ -239,7 +205,7 @@ fn output_dir(out: &Path) -> Result<ExperimentDir> {
 /// `memsnn run`: loads, checks, builds and runs the topology at `path`, then writes
 /// `probes.csv` and `log.json` atomically into `opts.out`.
 pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
-    let executor = Executor::parse(&opts.executor, opts.workers)?;
+    let executor: ExecutorKind = opts.executor.parse()?;
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
     // Fail before the run, not after it, if the weights cannot be written there.
@@ -257,7 +223,13 @@ pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
             })?;
         }
     }
-    let result = simulate_capturing(&checked, opts.seed, executor, opts.save_weights.is_some())?;
+    let result = simulate_capturing(
+        &checked,
+        opts.seed,
+        executor,
+        opts.workers,
+        opts.save_weights.is_some(),
+    )?;
     // The weights first: if they cannot be written, the output folder is left as it was.
     if let (Some(file), Some(w)) = (&opts.save_weights, &result.weights) {
         let text = w.to_ron().context("cannot serialise the weights")?;

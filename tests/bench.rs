@@ -140,21 +140,24 @@ fn a_network_that_cannot_fit_is_refused_before_building() {
 #[test]
 fn a_784x400_wta_layer_is_identical_on_every_executor() {
     let _serial = serial();
-    use memsnn::run::{simulate_on, Executor};
+    use memsnn::run::simulate_on;
+    use runtime::exec::ExecutorKind;
     if cfg!(debug_assertions) {
         eprintln!("skipped in debug builds");
         return;
     }
     let checked = load(&wta_ff_topology(784, 400)).expect("loads");
-    let log =
-        |ex| serde_json::to_string(&simulate_on(&checked, 3, ex).expect("runs").log).expect("json");
-    let want = log(Executor::Reference);
+    let log = |ex: (ExecutorKind, usize)| {
+        serde_json::to_string(&simulate_on(&checked, 3, ex.0, ex.1).expect("runs").log)
+            .expect("json")
+    };
+    let want = log((ExecutorKind::Reference, 1));
     assert!(want.contains("fires_per_neuron"));
     for ex in [
-        Executor::Sharded(1),
-        Executor::Sharded(2),
-        Executor::Sharded(4),
-        Executor::Actix(2),
+        (ExecutorKind::Sharded, 1),
+        (ExecutorKind::Sharded, 2),
+        (ExecutorKind::Sharded, 4),
+        (ExecutorKind::Actix, 2),
     ] {
         assert_eq!(log(ex), want, "{ex:?}");
     }
@@ -185,14 +188,18 @@ fn bench_sizes_parse_or_explain() {
 #[test]
 fn the_learning_workload_programs_synapses_identically_on_every_executor() {
     use memsnn::bench::with_learning;
-    use memsnn::run::{simulate_capturing, Executor};
+    use memsnn::run::simulate_capturing;
+    use runtime::exec::ExecutorKind;
     let _serial = serial();
     let path = wta_ff_topology(30, 10);
     let read = load(&path).unwrap();
     let mut learn = read.clone();
     with_learning(&mut learn.topology, 1.6);
-    let weights = |c: &runtime::topology::Checked, ex| {
-        let w = simulate_capturing(c, 2, ex, true).unwrap().weights.unwrap();
+    let weights = |c: &runtime::topology::Checked, ex: (ExecutorKind, usize)| {
+        let w = simulate_capturing(c, 2, ex.0, ex.1, true)
+            .unwrap()
+            .weights
+            .unwrap();
         w.layers[0].siemens.clone()
     };
     let initial: Vec<Vec<f32>> = {
@@ -210,11 +217,11 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
             .collect()
     };
     assert_eq!(
-        weights(&read, Executor::Reference),
+        weights(&read, (ExecutorKind::Reference, 1)),
         initial,
         "reads do not program"
     );
-    let learned = weights(&learn, Executor::Reference);
+    let learned = weights(&learn, (ExecutorKind::Reference, 1));
     let moved = learned
         .iter()
         .flatten()
@@ -222,7 +229,7 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
         .filter(|(a, b)| a != b)
         .count();
     assert!(moved >= 30, "only {moved} synapses were programmed");
-    assert_eq!(weights(&learn, Executor::Sharded(2)), learned);
+    assert_eq!(weights(&learn, (ExecutorKind::Sharded, 2)), learned);
 }
 
 /// The workload flags: learning runs are labelled as such whichever way they are asked

@@ -113,19 +113,20 @@ fn with_one_hidden_neuron_per_pattern_layer2_recognises_above_chance() {
 /// probes and log on every executor.
 #[test]
 fn every_executor_runs_a_topology_identically() {
-    use memsnn::run::{simulate_on, Executor};
+    use memsnn::run::simulate_on;
+    use runtime::exec::ExecutorKind;
     let path = msnn_topology();
     let checked = runtime::topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let want = simulate_on(&checked, 5, Executor::Reference).expect("reference");
+    let want = simulate_on(&checked, 5, ExecutorKind::Reference, 1).expect("reference");
     assert!(want.records > 0);
     for ex in [
-        Executor::Sharded(1),
-        Executor::Sharded(2),
-        Executor::Sharded(4),
-        Executor::Actix(1),
-        Executor::Actix(2),
+        (ExecutorKind::Sharded, 1),
+        (ExecutorKind::Sharded, 2),
+        (ExecutorKind::Sharded, 4),
+        (ExecutorKind::Actix, 1),
+        (ExecutorKind::Actix, 2),
     ] {
-        let got = simulate_on(&checked, 5, ex).expect("runs");
+        let got = simulate_on(&checked, 5, ex.0, ex.1).expect("runs");
         assert_eq!(got.probes_csv, want.probes_csv, "{ex:?}: probes differ");
         assert_eq!(
             serde_json::to_string(&got.log).expect("json"),
@@ -133,7 +134,7 @@ fn every_executor_runs_a_topology_identically() {
             "{ex:?}: protocol logs differ"
         );
     }
-    let e = Executor::parse("gpu", 2).expect_err("unknown executor");
+    let e = "gpu".parse::<ExecutorKind>().expect_err("unknown executor");
     assert!(e.to_string().contains("reference, sharded, actix"), "{e}");
 }
 

@@ -750,11 +750,12 @@ fn bad_inputs_are_errors() {
         ShardedSimulation::with_partition(bombs(), other),
         Err(PartitionError::Length { .. })
     ));
-    // Events for components that do not exist are dropped, not a crash.
+    // Events for components that do not exist are an error, not a crash.
     let mut s = ShardedSimulation::new(bombs(), 2);
     s.inject(0, 99, 0, Payload::Wake { tag: 0 });
     s.run_until(MS);
     assert_eq!(s.stats().events, 0);
+    assert!(s.halted().is_some());
     // The async actix core needs a System on the calling thread.
     let outside = std::thread::spawn(|| ActixSimulation::new(bombs(), 0).is_err())
         .join()
@@ -869,6 +870,7 @@ fn a_zero_time_loop_halts_every_executor() {
         let done = watchdog("zero-time loop", 60);
         ex.run_until(MS);
         let msg = ex.halted().unwrap_or_else(|| panic!("{label}: not halted"));
+        let msg = msg.to_string();
         assert!(
             msg.contains("zero-time loop") && msg.contains("ping"),
             "{label}: {msg}"

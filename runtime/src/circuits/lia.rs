@@ -205,8 +205,7 @@ impl Component for Lia {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::component::Emission;
-    use crate::engine::probe::Record;
+    use crate::engine::component::{Emission, Scratch};
     use crate::engine::time::Clock;
     use devices::{DeviceSet, Variability};
 
@@ -222,10 +221,9 @@ mod tests {
 
     fn run(lia: &mut Lia, events: &[(u32, f32)], start: bool) -> Vec<Emission> {
         let clock = Clock::default();
-        let (mut em, mut wakes, mut recs): (Vec<Emission>, Vec<(Ns, u64)>, Vec<Record>) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let mut s = Scratch::default();
         if start {
-            let mut ctx = Ctx::new(0, 0, &clock, &mut em, &mut wakes, &mut recs, false);
+            let mut ctx = Ctx::new(0, 0, &clock, false, &mut s);
             lia.start(&mut ctx);
         }
         for (seq, &(port, volts)) in events.iter().enumerate() {
@@ -238,18 +236,17 @@ mod tests {
                 seq: seq as u64,
                 payload: Payload::Level { volts },
             };
-            let mut ctx = Ctx::new(1000, 0, &clock, &mut em, &mut wakes, &mut recs, false);
+            let mut ctx = Ctx::new(1000, 0, &clock, false, &mut s);
             lia.handle(&ev, &mut ctx);
         }
-        assert!(wakes.is_empty());
-        em
+        assert!(s.wakes.is_empty());
+        s.emissions
     }
 
     /// Delivers the reset line's pulse ([`Control::Rest`]) and returns what it emitted.
     fn reset(lia: &mut Lia) -> Vec<Emission> {
         let clock = Clock::default();
-        let (mut em, mut wakes, mut recs): (Vec<Emission>, Vec<(Ns, u64)>, Vec<Record>) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let mut s = Scratch::default();
         let ev = Event {
             time: 2000,
             delta: 0,
@@ -259,9 +256,9 @@ mod tests {
             seq: 0,
             payload: Payload::Control(Control::Rest),
         };
-        let mut ctx = Ctx::new(2000, 0, &clock, &mut em, &mut wakes, &mut recs, false);
+        let mut ctx = Ctx::new(2000, 0, &clock, false, &mut s);
         lia.handle(&ev, &mut ctx);
-        em
+        s.emissions
     }
 
     #[test]

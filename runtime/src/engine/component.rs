@@ -19,6 +19,19 @@ pub struct Emission {
     pub payload: Payload,
 }
 
+/// The buffers a handling step writes into: what the component emits, the wake-ups it
+/// asks for and the probe samples it records. Executors keep one per thread and drain
+/// it after every step (emissions and wake-ups) or at the end of a run (records).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Emissions, in the order the component made them.
+    pub emissions: Vec<Emission>,
+    /// Wake-ups asked for: `(time ns, tag)`.
+    pub wakes: Vec<(Ns, u64)>,
+    /// Probe samples.
+    pub records: Vec<Record>,
+}
+
 /// What a component may do while handling an event.
 pub struct Ctx<'a> {
     now: Ns,
@@ -31,23 +44,22 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A context for one handling step (used by executors).
+    /// A context for one handling step of component `me` at `now` (ns) on `clock`,
+    /// writing into `scratch`; `probing` says whether probes record `me`.
     pub fn new(
         now: Ns,
         me: CompId,
         clock: &'a Clock,
-        emissions: &'a mut Vec<Emission>,
-        wakes: &'a mut Vec<(Ns, u64)>,
-        records: &'a mut Vec<Record>,
         probing: bool,
+        scratch: &'a mut Scratch,
     ) -> Self {
         Ctx {
             now,
             me,
             clock,
-            emissions,
-            wakes,
-            records,
+            emissions: &mut scratch.emissions,
+            wakes: &mut scratch.wakes,
+            records: &mut scratch.records,
             probing,
         }
     }

@@ -348,10 +348,10 @@ pub fn run_protocol_observed(
         let before = counts(driver.sim, ids);
         let start_ns = driver.sim.now();
         let outcome = driver.run(step)?;
-        if let Some(message) = driver.sim.halted() {
+        if let Some(e) = driver.sim.halted() {
             return Err(ProtocolError::Halted {
                 step: index,
-                message,
+                message: e.to_string(),
             });
         }
         let (fires, spikes) = deltas(&before, &counts(driver.sim, ids));

@@ -8,10 +8,10 @@
 //! its emission counter and the network's routing table). A coordinator — the
 //! [`ActixSimulation`] itself, an async state machine driven by whoever awaits
 //! [`ActixSimulation::run_until`] — keeps the queue of pending events and releases one
-//! `(time, delta)` batch at a time: every component with events in the batch gets one
-//! `Deliver` message carrying them; the actor sorts them by `(src, seq)`, hands them to its
-//! component, numbers and routes the component's emissions and wake-ups exactly like
-//! `Simulation::route` (one `seq` per delivered copy, fan-out order, then wake-ups) and
+//! `(time, delta)` batch at a time (the executors' shared queue, which sorts it): every
+//! component with events in the batch gets one `Deliver` message carrying them in
+//! `(src, seq)` order; the actor hands them to its component, numbers and routes the component's emissions and wake-ups through the
+//! executors' shared [`core`](super::core) (one `seq` per delivered copy, fan-out order, then wake-ups) and
 //! replies with the resulting events and probe records. The coordinator collects every
 //! reply before it releases the next batch.
 //!
@@ -51,9 +51,10 @@
 //! [`Network`] at its end (two messages per component and run), so
 //! [`ActixSimulation::network`] inspects them between runs.
 
-use crate::engine::component::{Component, Ctx, Emission};
+use super::core::{check_wires, Env, Injector, Key, Queue, Slot};
+use super::error::ExecError;
+use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
-use crate::engine::exec::reference::EXTERNAL;
 use crate::engine::exec::Executor;
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
@@ -61,7 +62,6 @@ use crate::engine::time::{Clock, Ns};
 use actix::dev::Request;
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, MessageResult, System, SystemRunner};
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why the actix executor could not start or continue.
@@ -101,6 +101,16 @@ struct Shared {
     probed: Vec<bool>,
 }
 
+impl Shared {
+    fn env(&self) -> Env<'_> {
+        Env {
+            clock: &self.clock,
+            probed: &self.probed,
+            routes: &self.routes,
+        }
+    }
+}
+
 /// What an actor sends back for a batch.
 struct Outcome {
     events: Vec<Event>,
@@ -129,10 +139,9 @@ impl Message for Start {
     type Result = Option<Outcome>;
 }
 
-/// The component's events of one batch.
+/// The component's events of one batch, in `(src, seq)` order.
 struct Deliver {
-    time: Ns,
-    delta: u32,
+    key: Key,
     events: Vec<Event>,
 }
 
@@ -146,33 +155,11 @@ struct CompActor {
     comp: Option<Box<dyn Component>>,
     shared: Arc<Shared>,
     seq: u64,
-    emissions: Vec<Emission>,
-    wakes: Vec<(Ns, u64)>,
+    scratch: Scratch,
 }
 
 impl Actor for CompActor {
     type Context = Context<Self>;
-}
-
-impl CompActor {
-    /// Numbers and routes the emissions and wake-ups made while handling at `(t, d)`,
-    /// exactly like the reference.
-    fn route(&mut self, t: Ns, d: u32, out: &mut Vec<Event>) {
-        let src = self.id;
-        let routes = &self.shared.routes;
-        crate::engine::exec::route(
-            (src, t, d),
-            &mut self.seq,
-            &mut self.emissions,
-            &mut self.wakes,
-            |port| {
-                routes[src as usize]
-                    .get(port as usize)
-                    .map_or(&[][..], |v| v.as_slice())
-            },
-            |ev| out.push(ev),
-        );
-    }
 }
 
 impl Handler<Put> for CompActor {
@@ -192,27 +179,20 @@ impl Handler<Take> for CompActor {
 impl Handler<Start> for CompActor {
     type Result = MessageResult<Start>;
     fn handle(&mut self, _: Start, _: &mut Context<Self>) -> Self::Result {
-        let Some(mut comp) = self.comp.take() else {
+        let Some(comp) = self.comp.as_deref_mut() else {
             return MessageResult(None);
         };
-        let shared = Arc::clone(&self.shared);
-        let mut records = Vec::new();
-        let mut ctx = Ctx::new(
-            0,
-            self.id,
-            &shared.clock,
-            &mut self.emissions,
-            &mut self.wakes,
-            &mut records,
-            shared.probed[self.id as usize],
-        );
-        comp.start(&mut ctx);
-        self.comp = Some(comp);
         let mut events = Vec::new();
-        self.route(0, 0, &mut events);
+        let env = self.shared.env();
+        let slot = Slot {
+            comp,
+            id: self.id,
+            seq: &mut self.seq,
+        };
+        super::core::start(&env, slot, &mut self.scratch, &mut |ev| events.push(ev));
         MessageResult(Some(Outcome {
             events,
-            records,
+            records: std::mem::take(&mut self.scratch.records),
             handled: 0,
         }))
     }
@@ -220,32 +200,28 @@ impl Handler<Start> for CompActor {
 
 impl Handler<Deliver> for CompActor {
     type Result = MessageResult<Deliver>;
-    fn handle(&mut self, mut msg: Deliver, _: &mut Context<Self>) -> Self::Result {
-        let Some(mut comp) = self.comp.take() else {
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
+        let Some(comp) = self.comp.as_deref_mut() else {
             return MessageResult(None);
         };
-        let shared = Arc::clone(&self.shared);
-        let probing = shared.probed[self.id as usize];
-        msg.events.sort_unstable_by_key(|e| (e.src, e.seq));
-        let mut records = Vec::new();
         let mut events = Vec::new();
-        for ev in &msg.events {
-            let mut ctx = Ctx::new(
-                msg.time,
-                self.id,
-                &shared.clock,
-                &mut self.emissions,
-                &mut self.wakes,
-                &mut records,
-                probing,
-            );
-            comp.handle(ev, &mut ctx);
-            self.route(msg.time, msg.delta, &mut events);
-        }
-        self.comp = Some(comp);
+        let env = self.shared.env();
+        let slot = Slot {
+            comp,
+            id: self.id,
+            seq: &mut self.seq,
+        };
+        super::core::deliver(
+            &env,
+            slot,
+            &mut self.scratch,
+            msg.key,
+            &msg.events,
+            &mut |ev| events.push(ev),
+        );
         MessageResult(Some(Outcome {
             events,
-            records,
+            records: std::mem::take(&mut self.scratch.records),
             handled: msg.events.len() as u64,
         }))
     }
@@ -272,14 +248,14 @@ pub struct ActixSimulation {
     net: Network,
     actors: Vec<Addr<CompActor>>,
     arbiters: Vec<Arbiter>,
-    queue: BTreeMap<(Ns, u32), Vec<Event>>,
-    ext_seq: u64,
+    queue: Queue,
+    injector: Injector,
     now: Ns,
     started: bool,
     records: Vec<Record>,
     stats: ActixStats,
     poisoned: bool,
-    halted: Option<String>,
+    halted: Option<ExecError>,
 }
 
 impl ActixSimulation {
@@ -317,23 +293,22 @@ impl ActixSimulation {
                     comp: None,
                     shared,
                     seq: 0,
-                    emissions: Vec::new(),
-                    wakes: Vec::new(),
+                    scratch: Scratch::default(),
                 })
             })
             .collect();
         Ok(ActixSimulation {
+            halted: check_wires(&net).err(),
             net,
             actors,
             arbiters: arbs,
-            queue: BTreeMap::new(),
-            ext_seq: 0,
+            queue: Queue::default(),
+            injector: Injector::default(),
             now: 0,
             started: false,
             records: Vec::new(),
             stats: ActixStats::default(),
             poisoned: false,
-            halted: None,
         })
     }
 
@@ -375,23 +350,17 @@ impl ActixSimulation {
     }
 
     /// Delivers `payload` to `(dst, port)` at time `at` (≥ now), from outside the network,
-    /// in the first batch of that instant. An event for a component that does not exist is
-    /// dropped.
+    /// in the first batch of that instant. A `dst` the network does not have halts the
+    /// simulation with [`ExecError::UnknownDestination`].
     pub fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
-        if dst as usize >= self.net.len() {
+        if self.halted.is_some() {
             return;
         }
-        let at = at.max(self.now);
-        self.ext_seq += 1;
-        self.queue.entry((at, 0)).or_default().push(Event {
-            time: at,
-            delta: 0,
-            dst,
-            port,
-            src: EXTERNAL,
-            seq: self.ext_seq,
-            payload,
-        });
+        let n = self.net.len();
+        match self.injector.event(self.now, (at, dst, port), payload, n) {
+            Ok(ev) => self.queue.push(ev),
+            Err(e) => self.halted = Some(e),
+        }
     }
 
     /// Processes every event with time `< until`; afterwards `now() == until` (or the
@@ -401,7 +370,7 @@ impl ActixSimulation {
         if self.poisoned {
             return Err(ActixError::Poisoned);
         }
-        if self.started && until <= self.now {
+        if self.halted.is_some() || (self.started && until <= self.now) {
             return Ok(());
         }
         for (id, a) in self.actors.iter().enumerate() {
@@ -427,15 +396,21 @@ impl ActixSimulation {
         };
         if result.is_err() {
             self.poisoned = true;
+        } else if let Some(key) = self.queue.halt() {
+            self.now = self.now.max(key.0);
+            let ids = self.queue.looping(key);
+            self.halted = Some(ExecError::zero_time_loop(key.0, ids, &self.net.names));
+            self.queue.clear();
         } else {
             self.now = self.now.max(until);
         }
         result
     }
 
-    /// Why the run stopped for good (a zero-time loop), if it did.
-    pub fn halted(&self) -> Option<&str> {
-        self.halted.as_deref()
+    /// Why the simulation stopped for good (a zero-time loop, an unknown destination), if
+    /// it did; it then processes nothing more.
+    pub fn halted(&self) -> Option<&ExecError> {
+        self.halted.as_ref()
     }
 
     /// Processes every event with time `<= until`.
@@ -445,7 +420,7 @@ impl ActixSimulation {
 
     fn absorb(&mut self, out: Outcome) {
         for ev in out.events {
-            self.queue.entry((ev.time, ev.delta)).or_default().push(ev);
+            self.queue.push(ev);
         }
         self.records.extend(out.records);
         self.stats.events += out.handled;
@@ -464,40 +439,19 @@ impl ActixSimulation {
             }
         }
         let mut requests: Vec<(CompId, Request<CompActor, Deliver>)> = Vec::new();
-        while let Some(entry) = self.queue.first_entry() {
-            let (t, d) = *entry.key();
-            if t >= until {
-                break;
-            }
-            let mut batch = entry.remove();
-            self.now = t;
-            if d > super::reference::MAX_DELTA {
-                let ids = batch.iter().map(|e| e.dst);
-                self.halted = Some(super::zero_time_loop_message(t, ids, &self.net.names));
-                self.queue.clear();
-                break;
-            }
+        while let Some((key, batch)) = self.queue.pop((until, 0)) {
+            self.now = key.0;
             self.stats.batches += 1;
-            batch.sort_unstable_by_key(|e| (e.dst, e.src, e.seq));
-            let mut it = batch.into_iter().peekable();
-            while let Some(first) = it.next() {
-                let dst = first.dst;
-                let mut events = vec![first];
-                while let Some(ev) = it.next_if(|e| e.dst == dst) {
-                    events.push(ev);
-                }
+            for events in batch.chunk_by(|a, b| a.dst == b.dst) {
+                let dst = events[0].dst;
+                // Injections and wires were checked: every destination has an actor.
                 let Some(actor) = self.actors.get(dst as usize) else {
-                    continue;
+                    return Err(ActixError::ActorFailed(dst));
                 };
-                requests.push((
-                    dst,
-                    actor.send(Deliver {
-                        time: t,
-                        delta: d,
-                        events,
-                    }),
-                ));
+                let events = events.to_vec();
+                requests.push((dst, actor.send(Deliver { key, events })));
             }
+            self.queue.recycle(batch);
             self.stats.messages += requests.len() as u64;
             for (dst, r) in requests.drain(..) {
                 match r.await {
@@ -570,8 +524,8 @@ impl Executor for BlockingActixSimulation {
     fn handled_events(&self) -> u64 {
         self.stats().events
     }
-    fn halted(&self) -> Option<String> {
-        self.sim.halted().map(str::to_string)
+    fn halted(&self) -> Option<&ExecError> {
+        self.sim.halted()
     }
     fn now(&self) -> Ns {
         self.sim.now()

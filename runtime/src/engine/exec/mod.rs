@@ -1,11 +1,26 @@
 //! Executors: they deliver events to components; they never compute physics.
 //!
 //! Every executor implements [`Executor`] and must give results bit-identical to
-//! [`reference::Simulation`], the semantic ground truth, for any worker count.
+//! [`reference::Simulation`], the semantic ground truth, for any worker count. What they
+//! all do — queueing, injection, batch order, delivery to a component, zero-time loops,
+//! unknown destinations — is in one place, [`core`]; each executor's own module keeps only
+//! how it spreads the work (threads and rounds, actors). [`ExecutorKind`] names them and
+//! makes them; [`ExecError`] is what they report.
+//!
+//! The actix executor is behind the `actix` cargo feature (on by default); without it,
+//! [`ExecutorKind::Actix`] still parses and [`ExecutorKind::executor`] refuses it with
+//! [`ExecError::ActixUnavailable`].
 
+#[cfg(feature = "actix")]
 pub mod actix_exec;
+pub mod core;
+pub mod error;
+pub mod kind;
 pub mod reference;
 pub mod sharded;
+
+pub use error::{ExecError, Origin};
+pub use kind::ExecutorKind;
 
 use crate::engine::component::Emission;
 use crate::engine::event::{CompId, Event, Payload, Port};
@@ -58,24 +73,13 @@ pub fn route<'a>(
 
 /// Why a run stopped at a zero-time loop: more than [`reference::MAX_DELTA`] delta
 /// cycles at `t_ns`, naming (from `names`, the network's) the first few components of
-/// the looping batch, `ids`.
+/// the looping batch, `ids` — the text of [`ExecError::ZeroTimeLoop`].
 pub fn zero_time_loop_message(
     t_ns: Ns,
     ids: impl IntoIterator<Item = CompId>,
     names: &[String],
 ) -> String {
-    let who: Vec<&str> = ids
-        .into_iter()
-        .take(4)
-        .map(|id| names.get(id as usize).map_or("?", String::as_str))
-        .collect();
-    format!(
-        "zero-time loop: more than {} delta cycles at t = {t_ns} ns (e.g. {}); components \
-         keep re-triggering each other without delay — give the lateral-inhibition array a \
-         comparator delay (`comparator_delay_ns`)",
-        reference::MAX_DELTA,
-        who.join(", ")
-    )
+    ExecError::zero_time_loop(t_ns, ids, names).to_string()
 }
 
 /// What protocol drivers need from an executor.
@@ -92,8 +96,9 @@ pub trait Executor {
     fn take_records(&mut self) -> Vec<Record>;
     /// Events handled so far (deliveries and wake-ups).
     fn handled_events(&self) -> u64;
-    /// Why the run stopped for good (a zero-time loop), if it did.
-    fn halted(&self) -> Option<String> {
+    /// Why the run stopped for good (a zero-time loop, an event for a component the
+    /// network does not have), if it did; it then processes nothing more.
+    fn halted(&self) -> Option<&ExecError> {
         None
     }
 }
@@ -117,7 +122,7 @@ impl Executor for reference::Simulation {
     fn handled_events(&self) -> u64 {
         self.stats().events
     }
-    fn halted(&self) -> Option<String> {
-        reference::Simulation::halted(self).map(str::to_string)
+    fn halted(&self) -> Option<&ExecError> {
+        reference::Simulation::halted(self)
     }
 }

@@ -3,12 +3,13 @@
 //! `(src, seq)` (see [`crate::engine::event`]). It is the semantic ground truth every other
 //! executor must match bit for bit.
 
-use crate::engine::component::{Ctx, Emission};
-use crate::engine::event::{CompId, Event, Payload, Port};
+use super::core::{check_wires, Env, Injector, Key, Members, Queue};
+use super::error::ExecError;
+use crate::engine::component::Scratch;
+use crate::engine::event::{CompId, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::Ns;
-use std::collections::BTreeMap;
 
 /// Source id of events injected from outside the network (protocol drivers).
 pub const EXTERNAL: CompId = CompId::MAX;
@@ -31,45 +32,38 @@ pub struct Stats {
 pub struct Simulation {
     /// The network.
     pub net: Network,
-    queue: BTreeMap<(Ns, u32), Vec<Event>>,
+    queue: Queue,
     seq: Vec<u64>,
-    ext_seq: u64,
+    injector: Injector,
     now: Ns,
     started: bool,
-    records: Vec<Record>,
+    scratch: Scratch,
     stats: Stats,
-    emissions: Vec<Emission>,
-    wakes: Vec<(Ns, u64)>,
-    halted: Option<String>,
-    /// Events routed to the delta cycle right after the batch being handled — most of
-    /// them — gathered here and queued once per batch rather than once per event.
-    next: Vec<Event>,
+    halted: Option<ExecError>,
 }
 
 impl Simulation {
-    /// A simulation of `net` at time 0.
+    /// A simulation of `net` at time 0. A network with a wire to a component it does not
+    /// have is [halted](Self::halted) from the start (see [`super::core`]).
     pub fn new(net: Network) -> Self {
         let n = net.len();
         Simulation {
+            halted: check_wires(&net).err(),
             net,
-            queue: BTreeMap::new(),
+            queue: Queue::default(),
             seq: vec![0; n],
-            ext_seq: 0,
+            injector: Injector::default(),
             now: 0,
             started: false,
-            records: Vec::new(),
+            scratch: Scratch::default(),
             stats: Stats::default(),
-            emissions: Vec::new(),
-            wakes: Vec::new(),
-            halted: None,
-            next: Vec::new(),
         }
     }
 
-    /// Why the simulation stopped for good (a zero-time loop), if it did; it then
-    /// processes nothing more.
-    pub fn halted(&self) -> Option<&str> {
-        self.halted.as_deref()
+    /// Why the simulation stopped for good (a zero-time loop, an unknown destination), if
+    /// it did; it then processes nothing more.
+    pub fn halted(&self) -> Option<&ExecError> {
+        self.halted.as_ref()
     }
 
     /// Current time: everything before it has been processed.
@@ -79,7 +73,7 @@ impl Simulation {
 
     /// Number of events waiting in the queue.
     pub fn pending(&self) -> usize {
-        self.queue.values().map(Vec::len).sum()
+        self.queue.len()
     }
 
     /// Work counters.
@@ -89,129 +83,105 @@ impl Simulation {
 
     /// Probe records so far (in processing order; see [`crate::engine::probe::canonical_sort`]).
     pub fn records(&self) -> &[Record] {
-        &self.records
+        &self.scratch.records
     }
 
     /// Takes the probe records collected so far.
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        std::mem::take(&mut self.scratch.records)
     }
 
     /// Delivers `payload` to `(dst, port)` at time `at` (≥ now), from outside the network,
-    /// in the first batch of that instant (after the destination's own wake-ups).
+    /// in the first batch of that instant (after the destination's own wake-ups). A `dst`
+    /// the network does not have halts the simulation with
+    /// [`ExecError::UnknownDestination`].
     pub fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
-        let at = at.max(self.now);
-        self.ext_seq += 1;
-        self.queue.entry((at, 0)).or_default().push(Event {
-            time: at,
-            delta: 0,
-            dst,
-            port,
-            src: EXTERNAL,
-            seq: self.ext_seq,
-            payload,
-        });
+        if self.halted.is_some() {
+            return;
+        }
+        match self
+            .injector
+            .event(self.now, (at, dst, port), payload, self.net.len())
+        {
+            Ok(ev) => self.queue.push(ev),
+            Err(e) => self.halted = Some(e),
+        }
     }
 
     fn start(&mut self) {
         self.started = true;
-        for id in 0..self.net.len() as CompId {
-            let probing = self.net.probed[id as usize];
-            let clock = self.net.clock;
-            let mut ctx = Ctx::new(
-                0,
-                id,
-                &clock,
-                &mut self.emissions,
-                &mut self.wakes,
-                &mut self.records,
-                probing,
-            );
-            self.net.components[id as usize].start(&mut ctx);
-            self.route(id, 0, 0);
-        }
-        self.flush_next(0, 0);
-    }
-
-    /// Routes the emissions and wake-ups of `src` produced while handling at `(t, d)`.
-    fn route(&mut self, src: CompId, t: Ns, d: u32) {
-        let net = &self.net;
-        let queue = &mut self.queue;
-        let next = &mut self.next;
-        super::route(
-            (src, t, d),
-            &mut self.seq[src as usize],
-            &mut self.emissions,
-            &mut self.wakes,
-            |port| net.fanout(src, port),
-            |ev| {
-                if ev.time == t && ev.delta == d + 1 {
-                    next.push(ev);
-                } else {
-                    queue.entry((ev.time, ev.delta)).or_default().push(ev);
-                }
+        let net = &mut self.net;
+        let env = Env {
+            clock: &net.clock,
+            probed: &net.probed,
+            routes: &net.routes,
+        };
+        let ids: Vec<CompId> = (0..net.components.len() as CompId).collect();
+        self.queue.start_all(
+            &env,
+            &ids,
+            Members {
+                comps: &mut net.components,
+                seq: &mut self.seq,
+                index: |id| id as usize,
             },
+            &mut self.scratch,
+            Some,
         );
     }
 
-    /// Queues the events gathered for `(t, d + 1)` while handling `(t, d)`.
-    fn flush_next(&mut self, t: Ns, d: u32) {
-        if !self.next.is_empty() {
-            let batch = self.queue.entry((t, d + 1)).or_default();
-            if batch.is_empty() {
-                std::mem::swap(batch, &mut self.next);
-            } else {
-                batch.append(&mut self.next);
-            }
-        }
-    }
-
-    /// Processes the earliest batch; false if the queue is empty.
-    fn step(&mut self) -> bool {
-        let Some(((t, d), mut batch)) = self.queue.pop_first() else {
+    /// Processes the earliest batch if its key is below `limit`; false if there is none.
+    fn step(&mut self, limit: Key) -> bool {
+        let Some((key, batch)) = self.queue.pop(limit) else {
             return false;
         };
-        self.now = t;
+        self.now = key.0;
         self.stats.batches += 1;
-        if d > MAX_DELTA {
-            let ids = batch.iter().map(|e| e.dst);
-            self.halted = Some(super::zero_time_loop_message(t, ids, &self.net.names));
-            self.queue.clear();
-            return false;
-        }
-        batch.sort_by_key(|e| (e.dst, e.src, e.seq));
-        let clock = self.net.clock;
-        for ev in &batch {
-            let id = ev.dst;
-            let probing = self.net.probed[id as usize];
-            let mut ctx = Ctx::new(
-                t,
-                id,
-                &clock,
-                &mut self.emissions,
-                &mut self.wakes,
-                &mut self.records,
-                probing,
-            );
-            self.net.components[id as usize].handle(ev, &mut ctx);
-            self.stats.events += 1;
-            self.route(id, t, d);
-        }
-        self.flush_next(t, d);
+        let net = &mut self.net;
+        let env = Env {
+            clock: &net.clock,
+            probed: &net.probed,
+            routes: &net.routes,
+        };
+        self.queue.handle_batch(
+            &env,
+            (key, &batch),
+            Members {
+                comps: &mut net.components,
+                seq: &mut self.seq,
+                index: |id| id as usize,
+            },
+            &mut self.scratch,
+            Some,
+        );
+        self.stats.events += batch.len() as u64;
+        self.queue.recycle(batch);
         true
     }
 
-    /// Processes every event with time `< until`; afterwards `now() == until`.
-    pub fn run_until(&mut self, until: Ns) {
+    /// Processes every batch below `limit`; false if the run halted.
+    fn run_below(&mut self, limit: Key) -> bool {
+        if self.halted.is_some() {
+            return false;
+        }
         if !self.started {
             self.start();
         }
-        while let Some((&(t, _), _)) = self.queue.first_key_value() {
-            if t >= until || !self.step() {
-                break;
-            }
+        while self.step(limit) {}
+        if let Some(key) = self.queue.halt() {
+            self.now = key.0;
+            let ids = self.queue.looping(key);
+            self.halted = Some(ExecError::zero_time_loop(key.0, ids, &self.net.names));
+            self.queue.clear();
+            return false;
         }
-        if self.halted.is_none() {
+        true
+    }
+
+    /// Processes every event with time `< until`; afterwards `now() == until` (unless the
+    /// run halted, at the instant it halted).
+    pub fn run_until(&mut self, until: Ns) {
+        if self.run_below((until, 0)) {
             self.now = self.now.max(until);
         }
     }
@@ -219,14 +189,7 @@ impl Simulation {
     /// Processes every event at the current instant (all its delta cycles), leaving the
     /// time where it is: what was injected at `now()` takes effect before anything later.
     pub fn run_instant(&mut self) {
-        if !self.started {
-            self.start();
-        }
-        while let Some((&(t, _), _)) = self.queue.first_key_value() {
-            if t > self.now || !self.step() {
-                break;
-            }
-        }
+        self.run_below((self.now.saturating_add(1), 0));
     }
 
     /// Processes every event with time `<= until`.
@@ -239,6 +202,7 @@ impl Simulation {
 mod tests {
     use super::*;
     use crate::engine::component::{Component, Ctx};
+    use crate::engine::event::Event;
     use crate::engine::network::NetworkBuilder;
     use crate::engine::time::Clock;
     use std::any::Any;
@@ -270,7 +234,7 @@ mod tests {
         b.add("restless", Box::new(Restless));
         let mut sim = Simulation::new(b.build());
         sim.run_until(1);
-        let msg = sim.halted().expect("halted");
+        let msg = sim.halted().expect("halted").to_string();
         assert!(
             msg.contains("zero-time loop") && msg.contains("restless"),
             "{msg}"

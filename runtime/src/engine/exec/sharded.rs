@@ -10,8 +10,8 @@
 //! every copy a source delivers: one per fan-out wire of each emission (emission order,
 //! then fan-out order), then one per wake-up. This executor reproduces exactly that:
 //!
-//! * **seq numbering** is done by the worker that owns the *source*, with the same loop as
-//!   `Simulation::route`, for local and remote destinations alike; injected events get
+//! * **seq numbering** is done by the worker that owns the *source*, through the executors'
+//!   shared [`core`](super::core) and [`route`](super::route), for local and remote destinations alike; injected events get
 //!   `src = EXTERNAL` and the external counter, assigned by the caller's thread in call
 //!   order;
 //! * a worker handles its components' events in `(time, delta)` order, each local batch
@@ -71,6 +71,15 @@
 //! `(t, d + 2)` likewise reach the columns' workers before any of them passes that key;
 //! each hop costs at most one round.
 //!
+//! **Zero-time loops** halt the run where the reference halts it (see
+//! [`core`](super::core)): at the first batch beyond the delta limit, after every earlier
+//! batch on every worker. A worker's horizon therefore also stays at or below the looping
+//! delta of the earliest instant any other worker may still hold an event at (a loop can
+//! only appear there), which costs nothing when the workers reach each other; a worker
+//! that meets a looping batch at the head of its queue leaves it there and says so in its
+//! summary; every worker then handles what lies before that key and no more, and all stop
+//! in the same round, each naming its components of the looping batch.
+//!
 //! **What this buys.** Parallelism comes from work at the same instant: the fan-outs above
 //! and the cascades they start (columns → neurons → columns). Work at distinct instants
 //! serialises: worker A can only pass worker B's next pending time once B has shown it
@@ -97,21 +106,19 @@
 //! for the duration of a run (a pointer move per component). A panic in a component ends
 //! its worker; the others stop, and the panic is resumed on the caller's thread.
 
-use crate::engine::component::{Component, Ctx, Emission};
+use super::core::{check_wires, Env, Injector, Key, Members, Queue, LOOP_DELTA};
+use super::error::ExecError;
+use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
-use crate::engine::exec::reference::EXTERNAL;
 use crate::engine::exec::Executor;
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::{Clock, Ns};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// A batch key `(time, delta)`.
-type Key = (Ns, u32);
 /// A key after every possible key.
 const NEVER: Key = (Ns::MAX, u32::MAX);
 /// Distance of a component that cannot reach a worker.
@@ -393,6 +400,15 @@ impl Topo {
         }
     }
 
+    /// What a handling step reads.
+    fn env(&self) -> Env<'_> {
+        Env {
+            clock: &self.clock,
+            probed: &self.probed,
+            routes: &self.routes,
+        }
+    }
+
     /// `(t, d + h)`, or [`NEVER`] if `h` is [`UNREACHABLE`].
     #[inline]
     fn bound(t: Ns, d: u32, h: u32) -> Key {
@@ -406,16 +422,18 @@ impl Topo {
 
 /// What a worker tells every other worker at the end of a round.
 struct Summary {
-    /// Earliest pending time of the sender (not counting what it has yet to receive).
-    own_min_t: Ns,
+    /// Earliest pending key of the sender (not counting what it has yet to receive).
+    own_min: Key,
     /// `own[r]`: earliest key at which the sender's pending events can make anything
     /// arrive at worker `r`.
     own: Vec<Key>,
-    /// `sent_min_t[q]`: earliest time of the events the sender sent to `q` this round.
-    sent_min_t: Vec<Ns>,
+    /// `sent_min[q]`: earliest key of the events the sender sent to `q` this round.
+    sent_min: Vec<Key>,
     /// `fwd[r]`: earliest key at which the events the sender sent this round (to workers
     /// other than `r`) can make anything arrive at worker `r`.
     fwd: Vec<Key>,
+    /// The key of a zero-time loop the sender met at the head of its queue.
+    halt: Option<Key>,
     /// Events the sender handled this round.
     handled: u64,
 }
@@ -447,7 +465,8 @@ struct Reply {
     batches: u64,
     rounds: u64,
     remote_events: u64,
-    halted: Option<(Ns, Vec<CompId>)>,
+    /// The run halted at this zero-time loop; the worker's components in its batch.
+    halted: Option<(Key, Vec<CompId>)>,
 }
 
 /// The peer of a worker has gone (it panicked).
@@ -477,15 +496,12 @@ struct Worker {
     ids: Vec<CompId>,
     comps: Vec<Box<dyn Component>>,
     seq: Vec<u64>,
-    queue: BTreeMap<Key, Vec<Event>>,
-    spare: Vec<Vec<Event>>,
+    queue: Queue,
     out: Vec<Vec<Event>>,
-    sent_min_t: Vec<Ns>,
+    sent_min: Vec<Key>,
     fwd: Vec<Key>,
     horizon: Key,
-    records: Vec<Record>,
-    emissions: Vec<Emission>,
-    wakes: Vec<(Ns, u64)>,
+    scratch: Scratch,
     tx: Vec<Option<Sender<RoundMsg>>>,
     rx: Vec<Option<Receiver<RoundMsg>>>,
     events: u64,
@@ -494,128 +510,115 @@ struct Worker {
     batches: u64,
     rounds: u64,
     remote_events: u64,
-    /// A zero-time loop met: its instant and a few of its components.
-    halted: Option<(Ns, Vec<CompId>)>,
+    /// The zero-time loop the run halted at (every worker learns it in the same round).
+    halted: Option<Key>,
 }
 
-/// Queues `ev` in its `(time, delta)` batch, reusing a spare vector for a new batch.
-fn enqueue(queue: &mut BTreeMap<Key, Vec<Event>>, spare: &mut Vec<Vec<Event>>, ev: Event) {
-    queue
-        .entry((ev.time, ev.delta))
-        .or_insert_with(|| spare.pop().unwrap_or_default())
-        .push(ev);
+/// The bookkeeping of events leaving a worker (see [`Worker::keep`]).
+struct Away<'a> {
+    me: usize,
+    n: usize,
+    topo: &'a Topo,
+    sent_min: &'a mut [Key],
+    fwd: &'a mut [Key],
+    horizon: &'a mut Key,
+    remote_events: &'a mut u64,
+    out: &'a mut [Vec<Event>],
+}
+
+impl Away<'_> {
+    /// Keeps `ev` (routed while handling at `(t, d)`) if its destination is local, or
+    /// sends it and tightens this round's bounds.
+    #[inline]
+    fn keep(&mut self, (t, d): Key, ev: Event) -> Option<Event> {
+        let topo = self.topo;
+        let o = topo.owner[ev.dst as usize] as usize;
+        if o == self.me {
+            return Some(ev);
+        }
+        // Only emissions (delta d + 1 at t) ever leave the worker; wake-ups stay.
+        self.sent_min[o] = self.sent_min[o].min((t, d + 1));
+        for (r, f) in self.fwd.iter_mut().enumerate().take(self.n) {
+            if r != o {
+                let b = Topo::bound(t, d + 1, topo.dist[r][ev.dst as usize]);
+                if b < *f {
+                    *f = b;
+                }
+            }
+        }
+        // Whatever this event causes can reach this worker no earlier than that:
+        // handle nothing at or after it in this round.
+        *self.horizon = (*self.horizon).min(self.fwd[self.me]);
+        *self.remote_events += 1;
+        self.out[o].push(ev);
+        None
+    }
 }
 
 impl Worker {
-    fn push_local(&mut self, ev: Event) {
-        enqueue(&mut self.queue, &mut self.spare, ev);
-    }
-
     fn start(&mut self) {
         let topo = Arc::clone(&self.topo);
-        for li in 0..self.ids.len() {
-            let id = self.ids[li];
-            let mut ctx = Ctx::new(
-                0,
-                id,
-                &topo.clock,
-                &mut self.emissions,
-                &mut self.wakes,
-                &mut self.records,
-                topo.probed[id as usize],
-            );
-            self.comps[li].start(&mut ctx);
-            self.route(&topo, li, id, 0, 0);
-        }
-    }
-
-    /// Routes `src`'s emissions and wake-ups made while handling at `(t, d)`, numbered by
-    /// the executors' shared [`crate::engine::exec::route`]; events for other workers are sent
-    /// and tighten this round's bounds.
-    fn route(&mut self, topo: &Topo, li: usize, src: CompId, t: Ns, d: u32) {
-        let me = self.me;
-        let n = self.n;
-        let queue = &mut self.queue;
-        let spare = &mut self.spare;
-        let sent_min_t = &mut self.sent_min_t;
-        let fwd = &mut self.fwd;
-        let horizon = &mut self.horizon;
-        let remote_events = &mut self.remote_events;
-        let out = &mut self.out;
-        crate::engine::exec::route(
-            (src, t, d),
-            &mut self.seq[li],
-            &mut self.emissions,
-            &mut self.wakes,
-            |port| {
-                topo.routes[src as usize]
-                    .get(port as usize)
-                    .map_or(&[][..], |v| v.as_slice())
+        let env = topo.env();
+        let mut away = Away {
+            me: self.me,
+            n: self.n,
+            topo: &topo,
+            sent_min: &mut self.sent_min,
+            fwd: &mut self.fwd,
+            horizon: &mut self.horizon,
+            remote_events: &mut self.remote_events,
+            out: &mut self.out,
+        };
+        self.queue.start_all(
+            &env,
+            &self.ids,
+            Members {
+                comps: &mut self.comps,
+                seq: &mut self.seq,
+                index: |id| topo.local[id as usize] as usize,
             },
-            |ev| {
-                let o = topo.owner[ev.dst as usize] as usize;
-                if o == me {
-                    enqueue(queue, spare, ev);
-                    return;
-                }
-                // Only emissions (delta d + 1 at t) ever leave the worker; wake-ups stay.
-                sent_min_t[o] = sent_min_t[o].min(t);
-                for (r, f) in fwd.iter_mut().enumerate().take(n) {
-                    if r != o {
-                        let b = Topo::bound(t, d + 1, topo.dist[r][ev.dst as usize]);
-                        if b < *f {
-                            *f = b;
-                        }
-                    }
-                }
-                // Whatever this event causes can reach this worker no earlier than
-                // that: handle nothing at or after it in this round.
-                *horizon = (*horizon).min(fwd[me]);
-                *remote_events += 1;
-                out[o].push(ev);
-            },
+            &mut self.scratch,
+            |ev| away.keep((0, 0), ev),
         );
     }
 
-    /// Handles every local batch before the horizon and `until`.
+    /// Handles every local batch before the horizon, `until` and a zero-time loop.
     fn process(&mut self, until: Ns) {
         let topo = Arc::clone(&self.topo);
-        while let Some(entry) = self.queue.first_entry() {
-            let (t, d) = *entry.key();
-            if t >= until || (t, d) >= self.horizon {
+        let env = topo.env();
+        loop {
+            let limit = self
+                .horizon
+                .min((until, 0))
+                .min(self.halted.unwrap_or(NEVER));
+            let Some((key, batch)) = self.queue.pop(limit) else {
                 break;
-            }
-            let mut batch = entry.remove();
-            if d > super::reference::MAX_DELTA {
-                // A zero-time loop: drop it (nothing it would emit is sent) and report.
-                let who = batch.iter().take(4).map(|e| e.dst).collect();
-                self.halted.get_or_insert((t, who));
-                batch.clear();
-                self.spare.push(batch);
-                continue;
-            }
+            };
             let sent = self.remote_events;
-            // (src, seq) is unique, so an unstable sort gives the reference's order.
-            batch.sort_unstable_by_key(|e| (e.dst, e.src, e.seq));
-            for ev in &batch {
-                let id = ev.dst;
-                let li = topo.local[id as usize] as usize;
-                let mut ctx = Ctx::new(
-                    t,
-                    id,
-                    &topo.clock,
-                    &mut self.emissions,
-                    &mut self.wakes,
-                    &mut self.records,
-                    topo.probed[id as usize],
-                );
-                self.comps[li].handle(ev, &mut ctx);
-                self.events += 1;
-                self.route(&topo, li, id, t, d);
-            }
+            let mut away = Away {
+                me: self.me,
+                n: self.n,
+                topo: &topo,
+                sent_min: &mut self.sent_min,
+                fwd: &mut self.fwd,
+                horizon: &mut self.horizon,
+                remote_events: &mut self.remote_events,
+                out: &mut self.out,
+            };
+            self.queue.handle_batch(
+                &env,
+                (key, &batch),
+                Members {
+                    comps: &mut self.comps,
+                    seq: &mut self.seq,
+                    index: |id| topo.local[id as usize] as usize,
+                },
+                &mut self.scratch,
+                |ev| away.keep(key, ev),
+            );
+            self.events += batch.len() as u64;
             self.batches += 1;
-            batch.clear();
-            self.spare.push(batch);
+            self.queue.recycle(batch);
             if self.remote_events != sent {
                 // Hand the events over now, so that their receivers work on them while
                 // this worker goes on (rather than after it).
@@ -629,11 +632,8 @@ impl Worker {
         let topo = &self.topo;
         let me = self.me;
         let mut own = vec![NEVER; self.n];
-        let mut own_min_t = Ns::MAX;
-        for (&(t, d), evs) in &self.queue {
-            if own_min_t == Ns::MAX {
-                own_min_t = t;
-            }
+        let own_min = self.queue.first_key().unwrap_or(NEVER);
+        for (&(t, d), evs) in self.queue.iter() {
             // An event at a later time cannot beat a bound found at an earlier one.
             if (0..self.n).all(|r| r == me || own[r].0 < t) {
                 break;
@@ -655,10 +655,11 @@ impl Worker {
             }
         }
         Summary {
-            own_min_t,
+            own_min,
             own,
-            sent_min_t: self.sent_min_t.clone(),
+            sent_min: self.sent_min.clone(),
             fwd: self.fwd.clone(),
+            halt: self.queue.halt(),
             handled: self.events - self.events_at_round,
         }
     }
@@ -681,7 +682,8 @@ impl Worker {
         rx.recv().map_err(|_| PeerGone)
     }
 
-    /// Runs rounds until no worker has an event before `until`.
+    /// Runs rounds until no worker has an event before `until` and before a zero-time
+    /// loop met by any worker.
     fn run(&mut self, until: Ns) -> Result<(), PeerGone> {
         let n = self.n;
         let me = self.me;
@@ -698,7 +700,7 @@ impl Worker {
                     tx.send(msg).map_err(|_| PeerGone)?;
                 }
             }
-            self.sent_min_t.iter_mut().for_each(|x| *x = Ns::MAX);
+            self.sent_min.iter_mut().for_each(|x| *x = NEVER);
             self.fwd.iter_mut().for_each(|x| *x = NEVER);
             let mut sums: Vec<Arc<Summary>> = Vec::with_capacity(n);
             for p in 0..n {
@@ -711,30 +713,48 @@ impl Worker {
                 };
                 let msg = Self::recv(rx)?;
                 for ev in msg.events {
-                    self.push_local(ev);
+                    self.queue.push(ev);
                 }
                 sums.push(msg.summary);
             }
             self.critical += sums.iter().map(|s| s.handled).max().unwrap_or(0);
-            // The same decision on every worker: anything left before `until`?
-            let mut gmin = Ns::MAX;
+            // The same decision on every worker: anything left before `until` and the
+            // earliest zero-time loop?
+            let halt = sums.iter().filter_map(|s| s.halt).min();
+            let stop = halt.unwrap_or(NEVER).min((until, 0));
+            let mut gmin = NEVER;
             for q in 0..n {
-                gmin = gmin.min(sums[q].own_min_t);
+                gmin = gmin.min(sums[q].own_min);
                 for s in &sums {
-                    gmin = gmin.min(s.sent_min_t[q]);
+                    gmin = gmin.min(s.sent_min[q]);
                 }
             }
-            if gmin >= until {
+            if gmin >= stop {
+                self.halted = halt;
                 return Ok(());
             }
             let mut horizon = NEVER;
+            // The earliest instant another worker may hold an event at: a zero-time loop
+            // can appear there no earlier than its looping delta, and the run halts there,
+            // so nothing after that batch may be handled before that is settled.
+            let mut others_t = Ns::MAX;
             for (q, sum) in sums.iter().enumerate() {
                 if q != me {
                     horizon = horizon.min(sum.own[me]);
+                    others_t = others_t.min(sum.own_min.0);
                 }
                 horizon = horizon.min(sum.fwd[me]);
+                for (r, k) in sum.sent_min.iter().enumerate() {
+                    if r != me {
+                        others_t = others_t.min(k.0);
+                    }
+                }
+            }
+            if others_t != Ns::MAX {
+                horizon = horizon.min((others_t, LOOP_DELTA + 1));
             }
             self.horizon = horizon;
+            self.halted = halt;
             self.rounds += 1;
             self.process(until);
         }
@@ -756,7 +776,7 @@ fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
             } => {
                 w.comps = comps;
                 for ev in injected {
-                    w.push_local(ev);
+                    w.queue.push(ev);
                 }
                 if start {
                     w.start();
@@ -764,10 +784,11 @@ fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
                 if w.run(until).is_err() {
                     return;
                 }
+                let halted = w.halted.map(|k| (k, w.queue.looping(k)));
                 let reply = Reply {
                     shard: w.me,
                     comps: std::mem::take(&mut w.comps),
-                    records: std::mem::take(&mut w.records),
+                    records: std::mem::take(&mut w.scratch.records),
                     events: {
                         w.events_at_round = 0;
                         std::mem::take(&mut w.events)
@@ -776,7 +797,7 @@ fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
                     batches: std::mem::take(&mut w.batches),
                     rounds: std::mem::take(&mut w.rounds),
                     remote_events: std::mem::take(&mut w.remote_events),
-                    halted: w.halted.clone(),
+                    halted,
                 };
                 if replies.send(reply).is_err() {
                     return;
@@ -796,13 +817,13 @@ pub struct ShardedSimulation {
     threads: Vec<Option<JoinHandle<()>>>,
     replies: Receiver<Reply>,
     pending: Vec<Vec<Event>>,
-    ext_seq: u64,
+    injector: Injector,
     now: Ns,
     started: bool,
     records: Vec<Record>,
     stats: ShardedStats,
     poisoned: bool,
-    halted: Option<String>,
+    halted: Option<ExecError>,
 }
 
 impl ShardedSimulation {
@@ -860,15 +881,12 @@ impl ShardedSimulation {
                 ids: members[me].clone(),
                 comps: Vec::new(),
                 seq: vec![0; m],
-                queue: BTreeMap::new(),
-                spare: Vec::new(),
+                queue: Queue::default(),
                 out: (0..n).map(|_| Vec::new()).collect(),
-                sent_min_t: vec![Ns::MAX; n],
+                sent_min: vec![NEVER; n],
                 fwd: vec![NEVER; n],
                 horizon: NEVER,
-                records: Vec::new(),
-                emissions: Vec::new(),
-                wakes: Vec::new(),
+                scratch: Scratch::default(),
                 tx,
                 rx,
                 events: 0,
@@ -889,6 +907,7 @@ impl ShardedSimulation {
             threads.push(Some(handle));
         }
         ShardedSimulation {
+            halted: check_wires(&net).err(),
             net,
             stats: ShardedStats {
                 worker_events: vec![0; n],
@@ -900,12 +919,11 @@ impl ShardedSimulation {
             threads,
             replies,
             pending: (0..n).map(|_| Vec::new()).collect(),
-            ext_seq: 0,
+            injector: Injector::default(),
             now: 0,
             started: false,
             records: Vec::new(),
             poisoned: false,
-            halted: None,
         }
     }
 
@@ -953,27 +971,28 @@ impl ShardedSimulation {
     }
 
     /// Delivers `payload` to `(dst, port)` at time `at` (≥ now), from outside the network,
-    /// in the first batch of that instant. An event for a component that does not exist is
-    /// dropped.
+    /// in the first batch of that instant. A `dst` the network does not have halts the
+    /// simulation with [`ExecError::UnknownDestination`].
     pub fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
-        let Some(w) = self.partition.owner(dst) else {
+        if self.halted.is_some() {
             return;
-        };
-        let at = at.max(self.now);
-        self.ext_seq += 1;
-        self.pending[w].push(Event {
-            time: at,
-            delta: 0,
-            dst,
-            port,
-            src: EXTERNAL,
-            seq: self.ext_seq,
-            payload,
-        });
+        }
+        let n = self.net.len();
+        match self.injector.event(self.now, (at, dst, port), payload, n) {
+            // The injector checked `dst`: it has an owner.
+            Ok(ev) => self.pending[self.partition.owner(dst).unwrap_or(0)].push(ev),
+            Err(e) => self.halted = Some(e),
+        }
+    }
+
+    /// Why the simulation stopped for good (a zero-time loop, an unknown destination), if
+    /// it did; it then processes nothing more.
+    pub fn halted(&self) -> Option<&ExecError> {
+        self.halted.as_ref()
     }
 
     /// Processes every event with time `< until`; afterwards `now() == until` (or the
-    /// later time already reached).
+    /// later time already reached; if the run halted, the instant it halted at).
     ///
     /// # Panics
     /// If a component panicked (the panic is resumed here), now or in an earlier run.
@@ -982,7 +1001,7 @@ impl ShardedSimulation {
             !self.poisoned,
             "a component panicked in an earlier run; this simulation is unusable"
         );
-        if self.started && until <= self.now {
+        if self.halted.is_some() || (self.started && until <= self.now) {
             return;
         }
         let start = !self.started;
@@ -1017,6 +1036,7 @@ impl ShardedSimulation {
                 Err(_) => self.fail(),
             }
         }
+        let mut halt: Option<(Key, Vec<CompId>)> = None;
         for (w, r) in got.into_iter().enumerate() {
             let Some(r) = r else { self.fail() };
             for (&id, c) in self.members[w].iter().zip(r.comps) {
@@ -1027,15 +1047,23 @@ impl ShardedSimulation {
             self.stats.batches += r.batches;
             self.stats.remote_events += r.remote_events;
             self.stats.worker_events[w] += r.events;
-            if let (None, Some((t, who))) = (&self.halted, r.halted) {
-                self.halted = Some(super::zero_time_loop_message(t, who, &self.net.names));
+            if let Some((key, ids)) = r.halted {
+                // Every worker reports the same key, with its part of the looping batch.
+                halt.get_or_insert((key, Vec::new())).1.extend(ids);
             }
             if w == 0 {
                 self.stats.rounds += r.rounds;
                 self.stats.critical_events += r.critical;
             }
         }
-        self.now = self.now.max(until);
+        if let Some(((t, _), mut ids)) = halt {
+            ids.sort_unstable();
+            ids.dedup();
+            self.halted = Some(ExecError::zero_time_loop(t, ids, &self.net.names));
+            self.now = self.now.max(t);
+        } else {
+            self.now = self.now.max(until);
+        }
     }
 
     /// Processes every event with time `<= until`.
@@ -1077,8 +1105,8 @@ impl Drop for ShardedSimulation {
 }
 
 impl Executor for ShardedSimulation {
-    fn halted(&self) -> Option<String> {
-        self.halted.clone()
+    fn halted(&self) -> Option<&ExecError> {
+        ShardedSimulation::halted(self)
     }
     fn handled_events(&self) -> u64 {
         self.stats().events

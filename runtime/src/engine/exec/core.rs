@@ -1,0 +1,369 @@
+//! The executor core: what every executor does the same way, so that they agree by
+//! construction rather than by copying.
+//!
+//! * `Queue`: one partition's pending events in `(time, delta)` batches; it hands out
+//!   the earliest batch sorted by `(dst, src, seq)` — each destination's events in the
+//!   order of [`crate::engine::event`] — and detects a zero-time loop (a batch beyond
+//!   [`MAX_DELTA`]);
+//! * `Queue::handle_batch` and `deliver`: one batch of one partition, one batch of one
+//!   component — the [`Ctx`] of each step, the routing through [`super::route`], the
+//!   probe records;
+//! * `Injector`: events from outside the network, numbered in call order;
+//! * `check_wires`: a network whose wires lead to missing components is refused.
+//!
+//! **Edges, decided once.** A zero-time loop halts the run at its instant: every batch
+//! before the looping one is handled (on every partition), the looping batch and
+//! everything after it are not, and the error names the first components of the looping
+//! batch by ascending id. An event for a component the network does not have is an
+//! [`ExecError::UnknownDestination`], never a panic and never dropped: injected, it halts
+//! the run before anything further is processed; on a wire, the executor processes nothing.
+
+use super::error::{ExecError, Origin};
+use super::reference::{EXTERNAL, MAX_DELTA};
+use crate::engine::component::{Component, Ctx, Scratch};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::network::Network;
+use crate::engine::time::{Clock, Ns};
+use std::collections::BTreeMap;
+
+/// A batch key `(time ns, delta)`.
+pub(crate) type Key = (Ns, u32);
+
+/// Components a zero-time-loop error names.
+pub(crate) const LOOP_NAMES: usize = 4;
+
+/// The delta of a looping batch: the first one beyond [`MAX_DELTA`].
+pub(crate) const LOOP_DELTA: u32 = MAX_DELTA + 1;
+
+/// What a handling step reads besides its component: the clock, the probe flags and the
+/// wires, by component id.
+#[derive(Clone, Copy)]
+pub(crate) struct Env<'a> {
+    /// The global clock.
+    pub clock: &'a Clock,
+    /// Probe flags.
+    pub probed: &'a [bool],
+    /// `routes[src][out_port]`: the `(dst, in_port)` wires.
+    pub routes: &'a [Vec<Vec<(CompId, Port)>>],
+}
+
+impl Env<'_> {
+    #[inline]
+    fn fanout(&self, src: CompId, port: Port) -> &[(CompId, Port)] {
+        self.routes[src as usize]
+            .get(port as usize)
+            .map_or(&[][..], |v| v.as_slice())
+    }
+}
+
+/// One component with its emission counter.
+pub(crate) struct Slot<'c> {
+    /// The component.
+    pub comp: &'c mut dyn Component,
+    /// Its id.
+    pub id: CompId,
+    /// Its emission counter (see [`super::route`]).
+    pub seq: &'c mut u64,
+}
+
+/// A partition's components: component `id` is `comps[index(id)]`, its emission counter
+/// `seq[index(id)]`.
+pub(crate) struct Members<'c, F> {
+    /// The components.
+    pub comps: &'c mut [Box<dyn Component>],
+    /// Their emission counters.
+    pub seq: &'c mut [u64],
+    /// Where a component id is in `comps` and `seq`.
+    pub index: F,
+}
+
+impl<F: Fn(CompId) -> usize> Members<'_, F> {
+    #[inline]
+    fn slot(&mut self, id: CompId) -> Slot<'_> {
+        let i = (self.index)(id);
+        Slot {
+            comp: &mut *self.comps[i],
+            id,
+            seq: &mut self.seq[i],
+        }
+    }
+}
+
+/// Calls `start` of a component (time 0) and routes what it produced into `sink`.
+pub(crate) fn start(env: &Env, slot: Slot, scratch: &mut Scratch, sink: &mut impl FnMut(Event)) {
+    let mut ctx = Ctx::new(0, slot.id, env.clock, env.probed[slot.id as usize], scratch);
+    slot.comp.start(&mut ctx);
+    route(env, slot.id, (0, 0), slot.seq, scratch, sink);
+}
+
+/// Hands a component its `events` of the batch `key` (already in `(src, seq)` order)
+/// and routes, after each, what it produced into `sink`; probe samples go to
+/// `scratch.records`.
+#[inline]
+pub(crate) fn deliver(
+    env: &Env,
+    slot: Slot,
+    scratch: &mut Scratch,
+    key: Key,
+    events: &[Event],
+    sink: &mut impl FnMut(Event),
+) {
+    let id = slot.id;
+    let probing = env.probed[id as usize];
+    for ev in events {
+        let mut ctx = Ctx::new(key.0, id, env.clock, probing, scratch);
+        slot.comp.handle(ev, &mut ctx);
+        route(env, id, key, slot.seq, scratch, sink);
+    }
+}
+
+#[inline]
+fn route(
+    env: &Env,
+    src: CompId,
+    (t, d): Key,
+    seq: &mut u64,
+    scratch: &mut Scratch,
+    sink: &mut impl FnMut(Event),
+) {
+    super::route(
+        (src, t, d),
+        seq,
+        &mut scratch.emissions,
+        &mut scratch.wakes,
+        |port| env.fanout(src, port),
+        sink,
+    );
+}
+
+/// Numbers events injected from outside the network (`src` = [`EXTERNAL`]) in call order.
+#[derive(Debug, Default)]
+pub(crate) struct Injector {
+    seq: u64,
+}
+
+impl Injector {
+    /// The event delivering `payload` to `(dst, port)` at `at` (not before `now`) in the
+    /// first batch of that instant, or the error if the network (of `components`
+    /// components) has no `dst`.
+    pub fn event(
+        &mut self,
+        now: Ns,
+        (at, dst, port): (Ns, CompId, Port),
+        payload: Payload,
+        components: usize,
+    ) -> Result<Event, ExecError> {
+        let at = at.max(now);
+        if dst as usize >= components {
+            return Err(ExecError::UnknownDestination {
+                dst,
+                components,
+                origin: Origin::Injected { time_ns: at, port },
+            });
+        }
+        self.seq += 1;
+        Ok(Event {
+            time: at,
+            delta: 0,
+            dst,
+            port,
+            src: EXTERNAL,
+            seq: self.seq,
+            payload,
+        })
+    }
+}
+
+/// The first wire of `net` that leads to a component it does not have, as an error.
+pub(crate) fn check_wires(net: &Network) -> Result<(), ExecError> {
+    let n = net.len();
+    for (src, ports) in net.routes.iter().enumerate() {
+        for (port, wires) in ports.iter().enumerate() {
+            if let Some(&(dst, _)) = wires.iter().find(|(dst, _)| *dst as usize >= n) {
+                return Err(ExecError::UnknownDestination {
+                    dst,
+                    components: n,
+                    origin: Origin::Wire {
+                        src: net.names.get(src).cloned().unwrap_or_default(),
+                        port: port as Port,
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One partition's pending events, in `(time, delta)` batches.
+#[derive(Default)]
+pub(crate) struct Queue {
+    batches: BTreeMap<Key, Vec<Event>>,
+    /// Emptied batch vectors, reused for new batches.
+    spare: Vec<Vec<Event>>,
+    /// Events routed to the delta cycle right after the batch being handled — most of
+    /// them — gathered here and queued once per batch rather than once per event.
+    next: Vec<Event>,
+    /// The key of a looping batch met at the head of the queue.
+    halt: Option<Key>,
+}
+
+impl Queue {
+    /// Queues `ev` in its batch.
+    #[inline]
+    pub fn push(&mut self, ev: Event) {
+        push(&mut self.batches, &mut self.spare, ev);
+    }
+
+    /// The earliest key pending.
+    pub fn first_key(&self) -> Option<Key> {
+        self.batches.keys().next().copied()
+    }
+
+    /// The pending batches, earliest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Vec<Event>)> {
+        self.batches.iter()
+    }
+
+    /// Events pending.
+    pub fn len(&self) -> usize {
+        self.batches.values().map(Vec::len).sum()
+    }
+
+    /// Drops every pending event.
+    pub fn clear(&mut self) {
+        self.batches.clear();
+    }
+
+    /// The key of the looping batch, once the queue has met one.
+    pub fn halt(&self) -> Option<Key> {
+        self.halt
+    }
+
+    /// Takes the earliest batch if its key is below `limit`, sorted by `(dst, src, seq)`.
+    /// A batch beyond [`MAX_DELTA`] is a zero-time loop: it is left where it is, marks
+    /// the queue as [halted](Self::halt), and nothing more is taken.
+    pub fn pop(&mut self, limit: Key) -> Option<(Key, Vec<Event>)> {
+        if self.halt.is_some() {
+            return None;
+        }
+        let entry = self.batches.first_entry()?;
+        let key = *entry.key();
+        if key >= limit {
+            return None;
+        }
+        if key.1 > MAX_DELTA {
+            self.halt = Some(key);
+            return None;
+        }
+        let mut batch = entry.remove();
+        // (src, seq) is unique, so an unstable sort gives the one order.
+        batch.sort_unstable_by_key(|e| (e.dst, e.src, e.seq));
+        Some((key, batch))
+    }
+
+    /// Returns a handled batch's vector for reuse.
+    pub fn recycle(&mut self, mut batch: Vec<Event>) {
+        batch.clear();
+        self.spare.push(batch);
+    }
+
+    /// The first [`LOOP_NAMES`] distinct destinations, ascending, of the batch at `key`.
+    pub fn looping(&self, key: Key) -> Vec<CompId> {
+        let mut ids: Vec<CompId> = self
+            .batches
+            .get(&key)
+            .map(|b| b.iter().map(|e| e.dst).collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(LOOP_NAMES);
+        ids
+    }
+
+    /// Calls `start` of the components `ids` (in that order); see [`Self::handle_batch`]
+    /// for the other arguments.
+    pub fn start_all(
+        &mut self,
+        env: &Env,
+        ids: &[CompId],
+        mut members: Members<impl Fn(CompId) -> usize>,
+        scratch: &mut Scratch,
+        keep: impl FnMut(Event) -> Option<Event>,
+    ) {
+        let mut sink = sink(self, (0, 0), keep);
+        for &id in ids {
+            start(env, members.slot(id), scratch, &mut sink);
+        }
+        drop(sink);
+        self.flush((0, 0));
+    }
+
+    /// Handles a batch taken by [`Self::pop`]: every destination, one of `members`, gets
+    /// its events via [`deliver`]; every routed event passes `keep`, which returns it to
+    /// be queued here or takes it (for another partition).
+    pub fn handle_batch(
+        &mut self,
+        env: &Env,
+        (key, batch): (Key, &[Event]),
+        mut members: Members<impl Fn(CompId) -> usize>,
+        scratch: &mut Scratch,
+        keep: impl FnMut(Event) -> Option<Event>,
+    ) {
+        let mut sink = sink(self, key, keep);
+        for events in batch.chunk_by(|a, b| a.dst == b.dst) {
+            let slot = members.slot(events[0].dst);
+            deliver(env, slot, scratch, key, events, &mut sink);
+        }
+        drop(sink);
+        self.flush(key);
+    }
+
+    /// Queues the events gathered for `(t, d + 1)` while handling `(t, d)`.
+    fn flush(&mut self, (t, d): Key) {
+        if !self.next.is_empty() {
+            let batch = self
+                .batches
+                .entry((t, d + 1))
+                .or_insert_with(|| self.spare.pop().unwrap_or_default());
+            if batch.is_empty() {
+                std::mem::swap(batch, &mut self.next);
+            } else {
+                batch.append(&mut self.next);
+            }
+        }
+    }
+}
+
+/// The sink for events routed while `queue` handles the batch `(t, d)`: `keep` returns
+/// the events that stay; those for `(t, d + 1)` wait in `queue.next` for
+/// [`Queue::flush`].
+fn sink<'q, K: FnMut(Event) -> Option<Event> + 'q>(
+    queue: &'q mut Queue,
+    (t, d): Key,
+    mut keep: K,
+) -> impl FnMut(Event) + 'q {
+    let Queue {
+        batches,
+        spare,
+        next,
+        ..
+    } = queue;
+    move |ev| {
+        if let Some(ev) = keep(ev) {
+            if ev.time == t && ev.delta == d + 1 {
+                next.push(ev);
+            } else {
+                push(batches, spare, ev);
+            }
+        }
+    }
+}
+
+/// Queues `ev` in its batch, reusing a spare vector for a new batch.
+#[inline]
+fn push(batches: &mut BTreeMap<Key, Vec<Event>>, spare: &mut Vec<Vec<Event>>, ev: Event) {
+    batches
+        .entry((ev.time, ev.delta))
+        .or_insert_with(|| spare.pop().unwrap_or_default())
+        .push(ev);
+}

@@ -1,0 +1,106 @@
+//! The one error type of the executors.
+
+use crate::engine::event::{CompId, Port};
+use crate::engine::time::Ns;
+use std::fmt;
+
+/// Why an executor could not be made, or why a run stopped for good.
+///
+/// Every executor reports the same error for the same network and the same calls: the
+/// checks live in the shared core ([`super::core`]), not in the executors.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// More than [`super::reference::MAX_DELTA`] delta cycles at one instant: components
+    /// keep re-triggering each other without delay. The run halts at that instant.
+    #[error("{}", zero_time_loop_text(*time_ns, components))]
+    ZeroTimeLoop {
+        /// The instant of the loop, ns.
+        time_ns: Ns,
+        /// Names of the first few components of the looping batch, ascending by id.
+        components: Vec<String>,
+    },
+    /// An event goes to a component id the network does not have. For an injected event
+    /// the run halts before anything further is processed; for a wire the executor
+    /// processes nothing.
+    #[error("{origin} goes to component {dst}, but the network has {components} components (ids 0..{components}); address a component of this network")]
+    UnknownDestination {
+        /// The missing destination.
+        dst: CompId,
+        /// Components in the network.
+        components: usize,
+        /// Where the event came from.
+        origin: Origin,
+    },
+    /// The actix executor was asked for, but this build has no actix support.
+    #[error("this build of memsnn has no actix executor (it was compiled without the `actix` feature); use `reference` or `sharded`, or rebuild with `--features actix`")]
+    ActixUnavailable,
+    /// The actix executor could not start.
+    #[cfg(feature = "actix")]
+    #[error(transparent)]
+    Actix(#[from] super::actix_exec::ActixError),
+}
+
+/// Where an event for an unknown destination came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Injected from outside the network.
+    Injected {
+        /// Delivery time, ns.
+        time_ns: Ns,
+        /// Receiving port.
+        port: Port,
+    },
+    /// A wire of the network.
+    Wire {
+        /// Name of the component the wire leaves.
+        src: String,
+        /// Its output port.
+        port: Port,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Injected { time_ns, port } => {
+                write!(f, "an event injected at t = {time_ns} ns on port {port}")
+            }
+            Origin::Wire { src, port } => write!(f, "the wire from `{src}` output port {port}"),
+        }
+    }
+}
+
+/// The text of [`ExecError::ZeroTimeLoop`].
+fn zero_time_loop_text(t_ns: Ns, names: &[String]) -> String {
+    format!(
+        "zero-time loop: more than {} delta cycles at t = {t_ns} ns (e.g. {}); components \
+         keep re-triggering each other without delay — give the lateral-inhibition array a \
+         comparator delay (`comparator_delay_ns`)",
+        super::reference::MAX_DELTA,
+        names.join(", ")
+    )
+}
+
+impl ExecError {
+    /// The zero-time loop at `t_ns` through components `ids` (at most the first four are
+    /// named, from `names`, the network's).
+    pub fn zero_time_loop(
+        t_ns: Ns,
+        ids: impl IntoIterator<Item = CompId>,
+        names: &[String],
+    ) -> Self {
+        ExecError::ZeroTimeLoop {
+            time_ns: t_ns,
+            components: ids
+                .into_iter()
+                .take(super::core::LOOP_NAMES)
+                .map(|id| {
+                    names
+                        .get(id as usize)
+                        .map_or("?", String::as_str)
+                        .to_string()
+                })
+                .collect(),
+        }
+    }
+}
