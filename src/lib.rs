@@ -4,8 +4,8 @@
 //! lateral inhibition) wired to 1T1R resistive-switching synapse crossbars.
 //!
 //! This facade re-exports the workspace crates and adds what the command line does:
-//! the paper's experiments ([`experiments`]), their output files ([`output`]) and figures
-//! ([`plot`]), and running any topology file ([`run`]).
+//! the paper's experiments ([`experiments`]), their output files ([`output`]), figures
+//! ([`plot`]) and paper-vs-memsnn rows ([`report`]), and running any topology file ([`run`]).
 //!
 //! * [`devices`] — device physics (TS memristor, 1T1R synapse, switches, comparators).
 //! * [`runtime`] — events, components, topologies, executors, probes and protocols.
@@ -19,5 +19,6 @@ pub mod bench;
 pub mod experiments;
 pub mod output;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod run_plot;

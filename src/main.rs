@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use memsnn::experiments::{self, RunOptions};
-use memsnn::output::table;
+use memsnn::report::paper_table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -155,14 +155,11 @@ fn run(cli: Cli) -> Result<()> {
             for name in names {
                 eprintln!("running {name} ...");
                 for r in experiments::reproduce(name, &opts, &out)? {
-                    rows.extend(r.rows.iter().map(|x| x.to_vec()));
+                    rows.extend(r.rows);
                     eprintln!("  wrote {}", r.dir.display());
                 }
             }
-            println!(
-                "{}",
-                table(&["experiment", "quantity", "paper", "memsnn"], &rows)
-            );
+            println!("{}", paper_table(&rows));
             Ok(())
         }
         Command::Bench {

@@ -14,16 +14,16 @@
 
 use super::pulse::{apply, pulse_train, Sample, Switch};
 use super::stats::{iqr, median, median_count, quantile};
-use super::{ExperimentReport, RunOptions};
+use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
+use crate::report::{joined, or_none, ExperimentReport, Summary};
 use anyhow::Result;
 use devices::params::{parse_ron, Validate, Validator};
 use devices::ts::{TsDevice, TsParams, TsTransition};
 use devices::variability::key;
 use devices::{DeviceSet, Variability};
 use serde::Deserialize;
-use serde_json::json;
 use std::path::Path;
 
 const US: u64 = 1_000;
@@ -271,16 +271,14 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
 
     let dir = ExperimentDir::create(out, "fig2c")?;
     write_trace(&dir, "data.csv", &trace)?;
-    let summary = json!({
-        "experiment": "fig2c",
-        "amplitude_v": c.amplitude_volts,
-        "width_us": c.width_us,
-        "monitor_v": proto.monitor_volts,
-        "fire_delay_us": fire_delay_us,
-        "relaxation_us": relaxation_us,
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    Summary::new("fig2c")
+        .with("amplitude_v", c.amplitude_volts)
+        .with("width_us", c.width_us)
+        .with("monitor_v", proto.monitor_volts)
+        .with("fire_delay_us", fire_delay_us)
+        .with("relaxation_us", relaxation_us)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     let title = format!(
         "Fig 2c: {} V / {} µs pulse, {} V monitor",
         c.amplitude_volts, c.width_us, proto.monitor_volts
@@ -288,24 +286,17 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     plot_trace(&dir.file("fig2c.png"), &title, &trace)?;
 
     let show = |x: Option<f64>| x.map(|v| fmt_f(v, 1)).unwrap_or_else(|| "no fire".into());
-    Ok(ExperimentReport {
-        name: "fig2c".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig2c".into(),
-                "fire delay of a 1.2 V/1 ms pulse (µs)".into(),
-                "< 1000".into(),
-                show(fire_delay_us),
-            ],
-            [
-                "fig2c".into(),
-                "relaxation after the pulse (µs)".into(),
-                "> 0".into(),
-                show(relaxation_us),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig2c", &dir)
+        .row(
+            "fire delay of a 1.2 V/1 ms pulse (µs)",
+            "< 1000",
+            show(fire_delay_us),
+        )
+        .row(
+            "relaxation after the pulse (µs)",
+            "> 0",
+            show(relaxation_us),
+        ))
 }
 
 /// Per-amplitude statistics of one quantity.
@@ -401,25 +392,25 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         ],
         &rows,
     )?;
-    let summary = json!({
-        "experiment": "fig2d",
-        "width_us": d.width_us,
-        "trials_per_amplitude": opts.trials,
-        "amplitudes_v": d.amplitudes_volts,
-        "median_integration_us": integ.median,
-        "median_relaxation_us": relax.median,
-        "iqr_integration_us": integ.iqr,
-        "iqr_relaxation_us": relax.iqr,
-        "cv_integration": integ.cv,
-        "cv_relaxation": relax.cv,
-        "device": params.name,
-        "switching_law": params.switching.name(),
-        "q1_integration_us": integ.q1, "q3_integration_us": integ.q3,
-        "q1_relaxation_us": relax.q1, "q3_relaxation_us": relax.q3,
-        "fired_fraction": fired_frac,
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    Summary::new("fig2d")
+        .with("width_us", d.width_us)
+        .with("trials_per_amplitude", opts.trials)
+        .with("amplitudes_v", &d.amplitudes_volts)
+        .with("median_integration_us", &integ.median)
+        .with("median_relaxation_us", &relax.median)
+        .with("iqr_integration_us", &integ.iqr)
+        .with("iqr_relaxation_us", &relax.iqr)
+        .with("cv_integration", &integ.cv)
+        .with("cv_relaxation", &relax.cv)
+        .with("device", &params.name)
+        .with("switching_law", params.switching.name())
+        .with("q1_integration_us", &integ.q1)
+        .with("q3_integration_us", &integ.q3)
+        .with("q1_relaxation_us", &relax.q1)
+        .with("q3_relaxation_us", &relax.q3)
+        .with("fired_fraction", &fired_frac)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     let panel = |title: &str, y: &str, s: &Spread| Panel {
         title: title.into(),
         x_label: "pulse amplitude (V)".into(),
@@ -450,30 +441,17 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         2,
         (560, 420),
     )?;
-    let list = |xs: &[f64]| {
-        xs.iter()
-            .map(|x| fmt_f(*x, 0))
-            .collect::<Vec<_>>()
-            .join(" / ")
-    };
-    Ok(ExperimentReport {
-        name: "fig2d".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig2d".into(),
-                "median integration time, 1.0→1.4 V (µs)".into(),
-                "falls".into(),
-                list(&integ.median),
-            ],
-            [
-                "fig2d".into(),
-                "median relaxation time, 1.0→1.4 V (µs)".into(),
-                "rises".into(),
-                list(&relax.median),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig2d", &dir)
+        .row(
+            "median integration time, 1.0→1.4 V (µs)",
+            "falls",
+            joined(&integ.median, 0),
+        )
+        .row(
+            "median relaxation time, 1.0→1.4 V (µs)",
+            "rises",
+            joined(&relax.median, 0),
+        ))
 }
 
 /// Pulse index (1-based) of the first fire and of the next fire after it.
@@ -549,40 +527,27 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     write_trace(&dir, "trace.csv", &trace)?;
     let m1 = median_count(&firsts);
     let m2 = median_count(&seconds);
-    let summary = json!({
-        "experiment": "fig2e",
-        "amplitude_v": t.amplitude_volts, "width_us": t.width_us, "gap_us": t.gap_us,
-        "trials": opts.trials,
-        "median_pulses_first_fire": m1,
-        "median_pulses_second_fire": m2,
-        "fired_fraction": firsts.len() as f64 / opts.trials.max(1) as f64,
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    Summary::new("fig2e")
+        .with("amplitude_v", t.amplitude_volts)
+        .with("width_us", t.width_us)
+        .with("gap_us", t.gap_us)
+        .with("trials", opts.trials)
+        .with("median_pulses_first_fire", m1)
+        .with("median_pulses_second_fire", m2)
+        .with(
+            "fired_fraction",
+            firsts.len() as f64 / opts.trials.max(1) as f64,
+        )
+        .with("seed", opts.seed)
+        .write(&dir)?;
     let title = format!(
         "Fig 2e: {} V, {} µs pulses, {} µs gaps, no refractory period",
         t.amplitude_volts, t.width_us, t.gap_us
     );
     plot_trace(&dir.file("fig2e.png"), &title, &trace)?;
-    let show = |x: Option<u32>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
-    Ok(ExperimentReport {
-        name: "fig2e".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig2e".into(),
-                "median pulses to the first fire (1.1 V)".into(),
-                "4".into(),
-                show(m1),
-            ],
-            [
-                "fig2e".into(),
-                "median pulses to the second fire".into(),
-                "fewer".into(),
-                show(m2),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig2e", &dir)
+        .row("median pulses to the first fire (1.1 V)", "4", or_none(m1))
+        .row("median pulses to the second fire", "fewer", or_none(m2)))
 }
 
 /// Fig 2f: pulses to the first fire against amplitude.
@@ -633,16 +598,17 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         &["amplitude_v", "trial", "pulses_first_fire"],
         &rows,
     )?;
-    let summary = json!({
-        "experiment": "fig2f",
-        "width_us": f.width_us, "gap_us": f.gap_us, "trials_per_amplitude": opts.trials,
-        "amplitudes_v": f.amplitudes_volts,
-        "median_pulses_first_fire": med,
-        "q1_pulses_first_fire": q1, "q3_pulses_first_fire": q3,
-        "fired_fraction": frac,
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    Summary::new("fig2f")
+        .with("width_us", f.width_us)
+        .with("gap_us", f.gap_us)
+        .with("trials_per_amplitude", opts.trials)
+        .with("amplitudes_v", &f.amplitudes_volts)
+        .with("median_pulses_first_fire", &med)
+        .with("q1_pulses_first_fire", &q1)
+        .with("q3_pulses_first_fire", &q3)
+        .with("fired_fraction", &frac)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     render_panels(
         &dir.file("fig2f.png"),
         &[Panel {
@@ -664,19 +630,9 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (700, 450),
     )?;
-    let list = med
-        .iter()
-        .map(|x| fmt_f(*x, 0))
-        .collect::<Vec<_>>()
-        .join(" / ");
-    Ok(ExperimentReport {
-        name: "fig2f".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![[
-            "fig2f".into(),
-            "median pulses to fire, 1.0→1.4 V".into(),
-            "fall".into(),
-            list,
-        ]],
-    })
+    Ok(ExperimentReport::new("fig2f", &dir).row(
+        "median pulses to fire, 1.0→1.4 V",
+        "fall",
+        joined(&med, 0),
+    ))
 }

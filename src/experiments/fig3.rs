@@ -7,14 +7,14 @@
 
 use super::single::{changes, pulses_per_fire, times, SingleNeuron};
 use super::stats::{median, median_count, quantile};
-use super::{ExperimentReport, RunOptions};
+use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
+use crate::report::{joined, or_none, yes_no, ExperimentReport, Summary};
 use anyhow::Result;
 use devices::variability::key;
 use runtime::probe::canonical_sort;
 use runtime::time::{Clock, MS, US};
-use serde_json::json;
 use std::path::Path;
 
 fn fig3_circuit(amplitude: f32, opts: &RunOptions, seed: u64, probe: bool) -> SingleNeuron {
@@ -86,20 +86,22 @@ pub fn fig3b(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         .collect();
     dir.write_csv("data.csv", &["t_us", "signal", "value"], &rows)?;
     let m = median_count(&all_pulses);
-    let summary = json!({
-        "experiment": "fig3b",
-        "input_amplitude_v": 1.8, "s1_ohms": 10000, "s2_ohms": 40000,
-        "trials": trials, "run_ms": run_ms,
-        "median_pulses_to_fire": m,
-        "q1_pulses_to_fire": quantile(&all_pulses.iter().map(|&x| x as f64).collect::<Vec<_>>(), 0.25),
-        "q3_pulses_to_fire": quantile(&all_pulses.iter().map(|&x| x as f64).collect::<Vec<_>>(), 0.75),
-        "refractory_us": median(&refractory),
-        "spike_amplitude_v": median(&spike_amp),
-        "spike_width_us": median(&spike_width),
-        "fires": fires_first,
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    let pulses: Vec<f64> = all_pulses.iter().map(|&x| x as f64).collect();
+    Summary::new("fig3b")
+        .with("input_amplitude_v", 1.8)
+        .with("s1_ohms", 10000)
+        .with("s2_ohms", 40000)
+        .with("trials", trials)
+        .with("run_ms", run_ms)
+        .with("median_pulses_to_fire", m)
+        .with("q1_pulses_to_fire", quantile(&pulses, 0.25))
+        .with("q3_pulses_to_fire", quantile(&pulses, 0.75))
+        .with("refractory_us", median(&refractory))
+        .with("spike_amplitude_v", median(&spike_amp))
+        .with("spike_width_us", median(&spike_width))
+        .with("fires", fires_first)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     let series = |kind: &str| -> Vec<(f64, f64)> {
         trace
             .iter()
@@ -139,35 +141,22 @@ pub fn fig3b(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         })
         .collect();
     render_panels(&dir.file("fig3b.png"), &panels, 1, (1000, 170))?;
-    let show = |x: Option<u32>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
-    Ok(ExperimentReport {
-        name: "fig3b".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig3b".into(),
-                "median pulses to fire (1.44 V on node 1)".into(),
-                "5".into(),
-                show(m),
-            ],
-            [
-                "fig3b".into(),
-                "refractory period (µs)".into(),
-                "500".into(),
-                fmt_f(median(&refractory), 4),
-            ],
-            [
-                "fig3b".into(),
-                "output spike (V, µs)".into(),
-                "2.0, 250".into(),
-                format!(
-                    "{}, {}",
-                    fmt_f(median(&spike_amp), 3),
-                    fmt_f(median(&spike_width), 4)
-                ),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig3b", &dir)
+        .row("median pulses to fire (1.44 V on node 1)", "5", or_none(m))
+        .row(
+            "refractory period (µs)",
+            "500",
+            fmt_f(median(&refractory), 4),
+        )
+        .row(
+            "output spike (V, µs)",
+            "2.0, 250",
+            format!(
+                "{}, {}",
+                fmt_f(median(&spike_amp), 3),
+                fmt_f(median(&spike_width), 4)
+            ),
+        ))
 }
 
 /// Fig 3c/d: spike rate against input amplitude (1.4 → 2.0 V).
@@ -203,14 +192,16 @@ pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let dir = ExperimentDir::create(out, "fig3c")?;
     dir.write_csv("data.csv", &["amplitude_v", "trial", "rate_hz"], &rows)?;
     let amps_v: Vec<f64> = amps.iter().map(|&a| a as f64).collect();
-    dir.write_json(
-        "summary.json",
-        &json!({
-            "experiment": "fig3c",
-            "amplitudes_v": amps_v, "median_rate_hz": med, "q1_rate_hz": q1, "q3_rate_hz": q3,
-            "all_spikes_identical": identical, "trials": trials, "run_ms": run_ms, "seed": opts.seed,
-        }),
-    )?;
+    Summary::new("fig3c")
+        .with("amplitudes_v", &amps_v)
+        .with("median_rate_hz", &med)
+        .with("q1_rate_hz", &q1)
+        .with("q3_rate_hz", &q3)
+        .with("all_spikes_identical", identical)
+        .with("trials", trials)
+        .with("run_ms", run_ms)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     render_panels(
         &dir.file("fig3c.png"),
         &[Panel {
@@ -229,28 +220,12 @@ pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (700, 450),
     )?;
-    let list = med
-        .iter()
-        .map(|x| fmt_f(*x, 3))
-        .collect::<Vec<_>>()
-        .join(" / ");
     let _ = US;
-    Ok(ExperimentReport {
-        name: "fig3c".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig3c".into(),
-                "median spike rate, 1.4→2.0 V (Hz)".into(),
-                "rises".into(),
-                list,
-            ],
-            [
-                "fig3c".into(),
-                "all output spikes identical".into(),
-                "yes".into(),
-                if identical { "yes".into() } else { "no".into() },
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig3c", &dir)
+        .row(
+            "median spike rate, 1.4→2.0 V (Hz)",
+            "rises",
+            joined(&med, 3),
+        )
+        .row("all output spikes identical", "yes", yes_no(identical)))
 }

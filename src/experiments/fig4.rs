@@ -16,9 +16,10 @@
 //! `fig4_conductance.png` (the programmed n = 10 array, paper Fig 4b: the plotting module
 //! draws heatmaps and x/y panels into separate images).
 
-use super::{ExperimentReport, RunOptions};
+use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_heatmaps, render_panels, Heatmap, Panel, Series, SeriesKind};
+use crate::report::{or_none, ExperimentReport, Summary};
 use anyhow::Result;
 use devices::lia::{sweep_margins, LiaArray, LiaDesign, LiaParams, Margins};
 use devices::variability::key;
@@ -273,32 +274,49 @@ pub fn fig4(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         .filter(|(_, t, _)| *t < opts.trials.max(1))
         .map(|(n, _, _)| *n)
         .collect();
-    let summary = json!({
-        "experiment": "fig4",
-        "seed": opts.seed,
-        "variability": {
-            "cycle_to_cycle": opts.variability.cycle_to_cycle,
-            "device_to_device": opts.variability.device_to_device,
-        },
-        "required_margin_v": need,
-        "comparator_offset_sigma_v": cmp.offset_sigma_volts,
-        "truth_table_ok": truth_table_ok,
-        "truth_table": {
-            "n": TRUTH_N,
-            "design": design_json(&design10),
-            "margins": margins_json(&array.margins()),
-            "conditions": conditions,
-            "note": "two simultaneous winners lift every column above V_ref: all gates close",
-        },
-        "max_n_with_margin": max_n_auto,
-        "max_n_with_margin_design": "V_ref re-chosen per n by the programming rule (bias at HRS, no sense conductance)",
-        "max_n_with_margin_fixed_vref": max_n_fixed,
-        "margin": "worst over all columns, all single-winner cases and all trials of the input difference at the comparator (its offset is budgeted by required_margin_v; after_offset_v is the slack left after the drawn offsets)",
-        "sweep": sweep_json,
-        "trials_requested": opts.trials,
-        "trials_cap": format!("trials per n = min(trials, max(1, {CELL_BUDGET} / n^2)); capped at n = {capped:?}"),
-    });
-    dir.write_json("summary.json", &summary)?;
+    Summary::new("fig4")
+        .with("seed", opts.seed)
+        .with(
+            "variability",
+            json!({
+                "cycle_to_cycle": opts.variability.cycle_to_cycle,
+                "device_to_device": opts.variability.device_to_device,
+            }),
+        )
+        .with("required_margin_v", need)
+        .with("comparator_offset_sigma_v", cmp.offset_sigma_volts)
+        .with("truth_table_ok", truth_table_ok)
+        .with(
+            "truth_table",
+            json!({
+                "n": TRUTH_N,
+                "design": design_json(&design10),
+                "margins": margins_json(&array.margins()),
+                "conditions": conditions,
+                "note": "two simultaneous winners lift every column above V_ref: all gates close",
+            }),
+        )
+        .with("max_n_with_margin", max_n_auto)
+        .with(
+            "max_n_with_margin_design",
+            "V_ref re-chosen per n by the programming rule (bias at HRS, no sense conductance)",
+        )
+        .with("max_n_with_margin_fixed_vref", max_n_fixed)
+        .with(
+            "margin",
+            "worst over all columns, all single-winner cases and all trials of the input \
+             difference at the comparator (its offset is budgeted by required_margin_v; \
+             after_offset_v is the slack left after the drawn offsets)",
+        )
+        .with("sweep", sweep_json)
+        .with("trials_requested", opts.trials)
+        .with(
+            "trials_cap",
+            format!(
+                "trials per n = min(trials, max(1, {CELL_BUDGET} / n^2)); capped at n = {capped:?}"
+            ),
+        )
+        .write(&dir)?;
 
     // Figures.
     let winner = &conds[1];
@@ -427,31 +445,22 @@ pub fn fig4(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         40,
     )?;
 
-    let show = |n: Option<usize>| n.map_or_else(|| "none".to_string(), |n| n.to_string());
-    Ok(ExperimentReport {
-        name: "fig4".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "fig4".into(),
-                "LIA truth table, n = 10".into(),
-                "ok".into(),
-                if truth_table_ok { "ok" } else { "FAILS" }.into(),
-            ],
-            [
-                "fig4".into(),
-                "largest n with comparator margin".into(),
-                "thousands".into(),
-                show(max_n_auto),
-            ],
-            [
-                "fig4".into(),
-                "largest n with margin, V_ref = 50 mV".into(),
-                "thousands".into(),
-                show(max_n_fixed),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("fig4", &dir)
+        .row(
+            "LIA truth table, n = 10",
+            "ok",
+            if truth_table_ok { "ok" } else { "FAILS" }.into(),
+        )
+        .row(
+            "largest n with comparator margin",
+            "thousands",
+            or_none(max_n_auto),
+        )
+        .row(
+            "largest n with margin, V_ref = 50 mV",
+            "thousands",
+            or_none(max_n_fixed),
+        ))
 }
 
 #[cfg(test)]
@@ -488,8 +497,8 @@ mod tests {
         for f in ["data.csv", "fig4.png", "fig4_conductance.png"] {
             assert!(out.join("fig4").join(f).is_file(), "{f}");
         }
-        assert_eq!(rep.rows[0][3], "ok");
-        assert_eq!(rep.rows[1][3], max_n.to_string());
+        assert_eq!(rep.rows[0].memsnn, "ok");
+        assert_eq!(rep.rows[1].memsnn, max_n.to_string());
         assert_eq!(trials_for(10, 200), 200);
         assert_eq!(trials_for(4096, 200), 1);
         std::fs::remove_dir_all(&out).unwrap();

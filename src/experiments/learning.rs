@@ -7,14 +7,14 @@
 
 use super::single::{changes, times, SingleNeuron};
 use super::stats::median;
-use super::{ExperimentReport, RunOptions};
+use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
+use crate::report::{ExperimentReport, Summary};
 use anyhow::Result;
 use devices::variability::key;
 use runtime::probe::canonical_sort;
 use runtime::time::MS;
-use serde_json::json;
 use std::path::Path;
 
 /// Learning run length, ms.
@@ -86,16 +86,23 @@ pub fn learning(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         .enumerate()
         .map(|(i, &r)| (i as f64 * 10.0 + 5.0, r))
         .collect();
-    let summary = json!({
-        "experiment": "learning",
-        "trials": trials, "run_ms": RUN_MS, "rate_window_ms": RATE_WINDOW_MS,
-        "s1_final_us": median(&s1), "s2_final_us": median(&s2),
-        "s1_final_us_per_trial": s1, "s2_final_us_per_trial": s2,
-        "rate_first_hz": median(&first), "rate_last_hz": median(&last),
-        "fires_trial0": changes(&rec, ids.neuron, "l1").iter().filter(|x| x.1 == 1.0).count(),
-        "seed": opts.seed,
-    });
-    dir.write_json("summary.json", &summary)?;
+    let fires_trial0 = changes(&rec, ids.neuron, "l1")
+        .iter()
+        .filter(|x| x.1 == 1.0)
+        .count();
+    Summary::new("learning")
+        .with("trials", trials)
+        .with("run_ms", RUN_MS)
+        .with("rate_window_ms", RATE_WINDOW_MS)
+        .with("s1_final_us", median(&s1))
+        .with("s2_final_us", median(&s2))
+        .with("s1_final_us_per_trial", &s1)
+        .with("s2_final_us_per_trial", &s2)
+        .with("rate_first_hz", median(&first))
+        .with("rate_last_hz", median(&last))
+        .with("fires_trial0", fires_trial0)
+        .with("seed", opts.seed)
+        .write(&dir)?;
     render_panels(
         &dir.file("learning.png"),
         &[
@@ -133,28 +140,12 @@ pub fn learning(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (900, 340),
     )?;
-    Ok(ExperimentReport {
-        name: "learning".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![
-            [
-                "learning".into(),
-                "S1 after learning (µS)".into(),
-                "~980".into(),
-                fmt_f(median(&s1), 4),
-            ],
-            [
-                "learning".into(),
-                "S2 after learning (µS)".into(),
-                "~42".into(),
-                fmt_f(median(&s2), 3),
-            ],
-            [
-                "learning".into(),
-                "spike rate first → last 50 ms (Hz)".into(),
-                "rises".into(),
-                format!("{} → {}", fmt_f(median(&first), 3), fmt_f(median(&last), 3)),
-            ],
-        ],
-    })
+    Ok(ExperimentReport::new("learning", &dir)
+        .row("S1 after learning (µS)", "~980", fmt_f(median(&s1), 4))
+        .row("S2 after learning (µS)", "~42", fmt_f(median(&s2), 3))
+        .row(
+            "spike rate first → last 50 ms (Hz)",
+            "rises",
+            format!("{} → {}", fmt_f(median(&first), 3), fmt_f(median(&last), 3)),
+        ))
 }

@@ -6,7 +6,6 @@ pub mod fig2;
 pub mod fig3;
 pub mod fig4;
 pub mod fig5;
-mod fig5_report;
 pub mod learning;
 pub mod msnn;
 pub mod propagation;
@@ -53,16 +52,7 @@ impl Default for RunOptions {
     }
 }
 
-/// What an experiment produced.
-#[derive(Clone, Debug)]
-pub struct ExperimentReport {
-    /// Experiment name (also its folder name).
-    pub name: String,
-    /// Folder with its outputs.
-    pub dir: PathBuf,
-    /// Table rows: experiment, quantity, what the paper says, what memsnn measured.
-    pub rows: Vec<[String; 4]>,
-}
+pub use crate::report::{ExperimentReport, Row};
 
 type Runner = fn(&RunOptions, &Path) -> Result<ExperimentReport>;
 

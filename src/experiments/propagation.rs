@@ -3,12 +3,12 @@
 //! the hybrid neuron's digital output stage lets spikes propagate through layers.
 //! The network is `topologies/propagation.ron`.
 
-use super::{ExperimentReport, RunOptions};
+use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
+use crate::report::{yes_no, ExperimentReport, Summary};
 use anyhow::{Context, Result};
 use runtime::topology::load;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// Where the topology lives.
@@ -40,16 +40,13 @@ pub fn propagation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let mut rows: Vec<Vec<String>> = a.iter().map(|t| vec!["A".into(), fmt_f(*t, 6)]).collect();
     rows.extend(b.iter().map(|t| vec!["B".into(), fmt_f(*t, 6)]));
     dir.write_csv("data.csv", &["neuron", "spike_ms"], &rows)?;
-    dir.write_json(
-        "summary.json",
-        &json!({
-            "experiment": "propagation",
-            "a_spikes": a.len(), "b_spikes": b.len(),
-            "a_spikes_before_first_b_spike": a_before_b,
-            "propagates": !b.is_empty(),
-            "seed": opts.seed,
-        }),
-    )?;
+    Summary::new("propagation")
+        .with("a_spikes", a.len())
+        .with("b_spikes", b.len())
+        .with("a_spikes_before_first_b_spike", a_before_b)
+        .with("propagates", !b.is_empty())
+        .with("seed", opts.seed)
+        .write(&dir)?;
     let raster = |ts: &[f64], y: f64| -> Vec<(f64, f64)> { ts.iter().map(|&t| (t, y)).collect() };
     render_panels(
         &dir.file("propagation.png"),
@@ -76,19 +73,9 @@ pub fn propagation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (900, 300),
     )?;
-    Ok(ExperimentReport {
-        name: "propagation".into(),
-        dir: dir.path().to_path_buf(),
-        rows: vec![[
-            "propagation".into(),
-            "neuron B fires from neuron A's spikes (A, B spikes)".into(),
-            "yes".into(),
-            format!(
-                "{} ({}, {})",
-                if b.is_empty() { "no" } else { "yes" },
-                a.len(),
-                b.len()
-            ),
-        ]],
-    })
+    Ok(ExperimentReport::new("propagation", &dir).row(
+        "neuron B fires from neuron A's spikes (A, B spikes)",
+        "yes",
+        format!("{} ({}, {})", yes_no(!b.is_empty()), a.len(), b.len()),
+    ))
 }

@@ -64,9 +64,8 @@
 //!   n = 4096.
 //!
 //! Device-to-device spread lowers the worst case further (the smallest of n−1 LRS cells in
-//! a column sets its loser margin): with the built-in spread the 5 mV margin holds up to
-//! n = 32 with `V_ref` = 50 mV and up to n = 64 with `V_ref` re-chosen — not "thousands"
-//! (see `memsnn reproduce fig4`). Two neurons firing in the same phase lift
+//! a column sets its loser margin): with the built-in spread the required margin holds for
+//! tens of neurons, not "thousands" (`memsnn reproduce fig4` measures the largest n). Two neurons firing in the same phase lift
 //! every column above `V_ref` (each winner's column sees the other's LRS cell): all gates
 //! close and no column learns; the hardware has no tie-break.
 

@@ -39,12 +39,11 @@
 //! the `Deliver` that carries it to its component) and every batch costs a full round trip
 //! between the coordinator's task and its components; batches of this runtime are small
 //! (one to a few events), so the executor is bounded by message latency, not by physics.
-//! Measured on the 30 × 10 winner-take-all layer of `tests/executors.rs` (2 vCPUs, `bench`
-//! test): about 0.65 µs per `Deliver` message over the reference with every actor on the
-//! caller's arbiter (a mailbox push, a oneshot reply channel, a task switch on the local
-//! executor and the reply's vectors), and about 25 µs per message with the actors on two
-//! arbiter threads (each message wakes a parked thread, each reply wakes the coordinator:
-//! two cross-thread wake-ups per batch, in sequence). It exists for fidelity and embedding;
+//! With every actor on the caller's arbiter a message costs a mailbox push, a oneshot reply
+//! channel, a task switch on the local executor and the reply's vectors; with the actors on
+//! several arbiter threads it costs far more, since each message wakes a parked thread and
+//! each reply wakes the coordinator: two cross-thread wake-ups per batch, in sequence (the
+//! `bench` test of `tests/executors.rs` measures both). It exists for fidelity and embedding;
 //! the sharded executor is the one for throughput.
 //!
 //! Components are moved into their actors at the start of every run and back into the

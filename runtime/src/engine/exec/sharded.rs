@@ -91,12 +91,12 @@
 //! the event model or components that promise quiet intervals (e.g. "no emission before
 //! my next wake-up unless an input arrives"); neither is in the present component API.
 //!
-//! Measured on 2 vCPUs (`MEMSNN_EXEC_BENCH=1 cargo test --release -p memsnn-runtime --test
-//! executors -- --nocapture bench`): on the 30 × 10 learning layer, 2 workers handle
-//! 1.07× the reference's events per second (critical path 88 % of the events, about one
-//! round per 7 events); on a 784 × 400 read-mode layer, where every fire fans out to 400
-//! columns, 1.6× (critical path 67 %). Round overhead is about 1 µs. More workers than
-//! cores only add rounds.
+//! The gain over the reference therefore grows with the fan-out: a small learning layer
+//! keeps most of its events on the critical path, while a large read-mode layer, where every
+//! fire fans out to hundreds of columns, spreads them over the workers
+//! (`MEMSNN_EXEC_BENCH=1 cargo test --release -p memsnn-runtime --test executors --
+//! --nocapture bench` measures both, with the round overhead). More workers than cores only
+//! add rounds.
 //!
 //! # Threads
 //!
