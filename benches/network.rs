@@ -24,8 +24,10 @@ fn wta_ff(c: &mut Criterion) {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("topologies/wta_ff/{size}.ron"));
         let checked = load(&path).expect("shipped topology");
-        let mut learning = checked.clone();
-        with_learning(&mut learning.topology, PAPER_WRITE_VOLTS);
+        let learning = checked
+            .clone()
+            .edit(|t| with_learning(t, PAPER_WRITE_VOLTS))
+            .expect("checks");
         for (label, ex, checked) in [
             ("reference", Executor::Reference, &checked),
             ("sharded2", Executor::Sharded(2), &checked),
@@ -34,12 +36,12 @@ fn wta_ff(c: &mut Criterion) {
             g.bench_function(format!("{size} {label}"), |b| {
                 b.iter_batched(
                     || {
-                        let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+                        let built = build(checked, 1).expect("builds");
                         let ids = NetworkIds::of(&built);
                         (ex.start(built.builder.build()).expect("executor"), ids)
                     },
                     |(mut sim, ids)| {
-                        let log = run_protocol(sim.as_mut(), &ids, &checked.topology, None)
+                        let log = run_protocol(sim.as_mut(), &ids, checked.topology(), None)
                             .expect("runs");
                         black_box(log.end_ns)
                     },

@@ -118,10 +118,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The built-in LIA parameter file.
-pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
+pub const LIA_RON: &str = devices::builtin::LIA;
 /// The built-in LIA with the winner hold (`hold: UntilReset`).
-pub const LIA_WINNER_HOLD_RON: &str =
-    include_str!("../../../topologies/devices/lia_winner_hold.ron");
+pub const LIA_WINNER_HOLD_RON: &str = devices::builtin::LIA_WINNER_HOLD;
 
 /// Input: the reset line of a winner hold ([`crate::engine::event::Control::Rest`]).
 pub const IN_CONTROL: Port = Port::MAX - 1;
