@@ -15,7 +15,7 @@ pub mod circuits;
 pub mod engine;
 pub mod model;
 
-/// The hardware blocks (an alias of [`circuits`]).
-pub use circuits as components;
 pub use engine::{component, event, exec, network, probe, time};
 pub use model::{protocol, topology};
+/// The hardware blocks (an alias of [`circuits`]).
+pub use circuits as components;

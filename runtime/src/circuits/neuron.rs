@@ -381,12 +381,7 @@ impl Neuron {
     /// there (a phase boundary, so its own advance does the same arithmetic) and predicts
     /// that phase exactly. Every phase is then integrated once, by the real device, instead
     /// of once in the look-ahead and once more when the neuron catches up.
-    fn scan(
-        &self,
-        la: &mut Lookahead,
-        phases: u32,
-        clock: &crate::engine::time::Clock,
-    ) -> Option<Ns> {
+    fn scan(&self, la: &mut Lookahead, phases: u32, clock: &crate::engine::time::Clock) -> Option<Ns> {
         let ts = &mut la.ts;
         for _ in 0..phases {
             if la.t >= la.limit {
