@@ -24,8 +24,10 @@ fn wta_ff(c: &mut Criterion) {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("topologies/wta_ff/{size}.ron"));
         let checked = load(&path).expect("shipped topology");
-        let mut learning = checked.clone();
-        with_learning(&mut learning.topology, PAPER_WRITE_VOLTS);
+        let learning = checked
+            .clone()
+            .edit(|t| with_learning(t, PAPER_WRITE_VOLTS))
+            .expect("checks");
         for (label, ex, checked) in [
             ("reference", (ExecutorKind::Reference, 1), &checked),
             ("sharded2", (ExecutorKind::Sharded, 2), &checked),
@@ -38,7 +40,7 @@ fn wta_ff(c: &mut Criterion) {
             g.bench_function(format!("{size} {label}"), |b| {
                 b.iter_batched(
                     || {
-                        let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+                        let built = build(checked, 1).expect("builds");
                         let ids = NetworkIds::of(&built);
                         (
                             ex.0.executor(built.builder.build(), ex.1)
@@ -47,7 +49,7 @@ fn wta_ff(c: &mut Criterion) {
                         )
                     },
                     |(mut sim, ids)| {
-                        let log = run_protocol(sim.as_mut(), &ids, &checked.topology, None)
+                        let log = run_protocol(sim.as_mut(), &ids, checked.topology(), None)
                             .expect("runs");
                         black_box(log.end_ns)
                     },

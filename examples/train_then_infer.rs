@@ -31,14 +31,15 @@ fn main() -> Result<()> {
 
     // 1. Train.
     let checked = load(&path)?;
-    let built = build(&checked.topology, &checked.base_dir, SEED)?;
+    let built = build(&checked, SEED)?;
     let ids = NetworkIds::of(&built);
     let layers = built.layers.clone();
     let mut sim = Simulation::new(built.builder.build());
-    run_protocol(&mut sim, &ids, &checked.topology, checked.patterns.as_ref())?;
+    run_protocol(&mut sim, &ids, checked.topology(), checked.patterns())?;
 
     // 2. Save what survives power-off.
-    let weights = SavedWeights::capture(&checked.topology.name, SEED, &sim.net, sim.now(), &layers);
+    let weights =
+        SavedWeights::capture(&checked.topology().name, SEED, &sim.net, sim.now(), &layers);
     let out = std::env::temp_dir().join("memsnn_trained.ron");
     std::fs::write(&out, weights.to_ron()?)
         .with_context(|| format!("writing {}", out.display()))?;
@@ -61,8 +62,7 @@ fn main() -> Result<()> {
     text.push_str("        SetSpikeAmplitude(layer: \"hidden\", volts: 1.45),\n");
     text.push_str("        SetGates(layer: \"output\", volts: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]),\n");
     let digits: Vec<String> = checked
-        .patterns
-        .as_ref()
+        .patterns()
         .map(|p| p.items.iter().map(|i| i.name.clone()).collect())
         .unwrap_or_default();
     for d in &digits {
@@ -72,15 +72,10 @@ fn main() -> Result<()> {
     }
     text.push_str("    ],\n)\n");
     let restored = parse_str(&text, Path::new("inference.ron"), &topologies)?;
-    let built = build(&restored.topology, &restored.base_dir, SEED)?;
+    let built = build(&restored, SEED)?;
     let ids = NetworkIds::of(&built);
     let mut sim = Simulation::new(built.builder.build());
-    let log = run_protocol(
-        &mut sim,
-        &ids,
-        &restored.topology,
-        restored.patterns.as_ref(),
-    )?;
+    let log = run_protocol(&mut sim, &ids, restored.topology(), restored.patterns())?;
 
     println!("digit  hidden fires  output fires");
     let presented = log

@@ -242,7 +242,9 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
         let mut checked = load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         check_memory(&checked, path)?;
         if let Some(v) = opts.learning_write_volts {
-            with_learning(&mut checked.topology, v);
+            checked = checked
+                .edit(|t| with_learning(t, v))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         for &exec in &kinds {
             let workers: &[usize] = if exec == ExecutorKind::Reference {
@@ -272,7 +274,7 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
 /// Refuses a topology that would not fit in the memory this machine has available
 /// (`path` names it in the message).
 pub fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
-    let need = memory_estimate_bytes(&checked.topology);
+    let need = memory_estimate_bytes(checked.topology());
     if let Some(avail) = mem_available_bytes() {
         if need > avail {
             bail!(
@@ -293,18 +295,18 @@ fn run_once(
     workers: usize,
     rep: usize,
 ) -> Result<BenchRecord> {
-    let topo = &checked.topology;
+    let topo = checked.topology();
     reset_peak_rss();
     let heap0 = crate::alloc_count::live_bytes();
     let t0 = Instant::now();
-    let built = build(topo, &checked.base_dir, opts.seed)?;
+    let built = build(checked, opts.seed)?;
     let ids = NetworkIds::of(&built);
     let net = built.builder.build();
     let mut sim = exec.executor(net, workers)?;
     let build_s = t0.elapsed().as_secs_f64();
     let heap1 = crate::alloc_count::live_bytes();
     let t1 = Instant::now();
-    let log = run_protocol(sim.as_mut(), &ids, topo, checked.patterns.as_ref())?;
+    let log = run_protocol(sim.as_mut(), &ids, topo, checked.patterns())?;
     let wall_s = t1.elapsed().as_secs_f64();
     let component_events = sim.handled_events();
     let counts = count_events(topo, &ids, sim.network(), &log);

@@ -75,7 +75,7 @@ fn problems(path: &Path, e: TopologyError) -> anyhow::Error {
 /// Loads and checks the topology at `path`, then builds it (seed 1) to count its parts.
 pub fn validate(path: &Path) -> Result<Size> {
     let checked = load(path).map_err(|e| problems(path, e))?;
-    let built = build(&checked.topology, &checked.base_dir, 1).map_err(|e| problems(path, e))?;
+    let built = build(&checked, 1).map_err(|e| problems(path, e))?;
     let graph = built.builder.graph();
     Ok(Size {
         components: graph.node_count(),
@@ -122,8 +122,8 @@ pub fn simulate_capturing(
     workers: usize,
     weights: bool,
 ) -> Result<Simulated> {
-    let topo = &checked.topology;
-    let built = build(topo, &checked.base_dir, seed)?;
+    let topo = checked.topology();
+    let built = build(checked, seed)?;
     let selection = ProbeSelection::new(topo, &built);
     let ids = NetworkIds::of(&built);
     let mut sim = executor.executor(built.builder.build(), workers)?;
@@ -137,7 +137,7 @@ pub fn simulate_capturing(
         pb.set_message(topo.name.clone());
         pb
     });
-    let log = run_protocol_observed(sim.as_mut(), &ids, topo, checked.patterns.as_ref(), |n| {
+    let log = run_protocol_observed(sim.as_mut(), &ids, topo, checked.patterns(), |n| {
         if let Some(pb) = &bar {
             pb.set_position(n as u64);
         }

@@ -89,10 +89,10 @@ fn the_memory_estimate_bounds_the_built_network() {
     let path = wta_ff_topology(784, 400);
     let checked = load(&path).expect("loads");
     let before = live_bytes().unwrap_or(0);
-    let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+    let built = build(&checked, 1).expect("builds");
     let net = built.builder.build();
     let used = live_bytes().unwrap_or(0).saturating_sub(before);
-    let estimate = memory_estimate_bytes(&checked.topology);
+    let estimate = memory_estimate_bytes(checked.topology());
     assert!(net.len() > 800);
     // Other tests allocate concurrently, so `used` is approximate; the network itself is
     // 313 600 synapses × 8 B + 160 000 LIA cells × 4 B ≈ 3.1 MB plus per-neuron structs.
@@ -193,8 +193,7 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
     let _serial = serial();
     let path = wta_ff_topology(30, 10);
     let read = load(&path).unwrap();
-    let mut learn = read.clone();
-    with_learning(&mut learn.topology, 1.6);
+    let learn = read.clone().edit(|t| with_learning(t, 1.6)).unwrap();
     let weights = |c: &runtime::topology::Checked, ex: (ExecutorKind, usize)| {
         let w = simulate_capturing(c, 2, ex.0, ex.1, true)
             .unwrap()
@@ -203,7 +202,7 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
         w.layers[0].siemens.clone()
     };
     let initial: Vec<Vec<f32>> = {
-        let built = build(&read.topology, &read.base_dir, 2).unwrap();
+        let built = build(&read, 2).unwrap();
         let net = built.builder.build();
         let ids = &built.layers["wta"];
         ids.columns

@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod builtin;
 pub mod comparator;
 pub mod energy;
 pub mod expsum;

@@ -1,43 +1,12 @@
-//! The built-in device-parameter sets (the RON files under `topologies/devices/`, embedded
-//! at compile time so the binary works anywhere) and loading of user-supplied ones.
+//! The built-in device-parameter sets as typed values (read from the table in
+//! [`crate::builtin`]) and loading of user-supplied ones.
 
+use crate::builtin::{parse_known, Kind};
 use crate::comparator::ComparatorParams;
-use crate::params::{load_ron, parse_ron, ParamError};
+use crate::params::{load_ron, ParamError};
 use crate::rs::RsParams;
 use crate::ts::TsParams;
 use std::path::Path;
-
-/// Embedded RON sources of the built-in sets: (file name, text).
-pub const BUILTIN_FILES: [(&str, &str); 7] = [
-    (
-        "ts_fig2.ron",
-        include_str!("../../topologies/devices/ts_fig2.ron"),
-    ),
-    (
-        "ts_fig2_hazard.ron",
-        include_str!("../../topologies/devices/ts_fig2_hazard.ron"),
-    ),
-    (
-        "ts_neuron.ron",
-        include_str!("../../topologies/devices/ts_neuron.ron"),
-    ),
-    (
-        "ts_neuron_hazard.ron",
-        include_str!("../../topologies/devices/ts_neuron_hazard.ron"),
-    ),
-    (
-        "ts_output.ron",
-        include_str!("../../topologies/devices/ts_output.ron"),
-    ),
-    (
-        "rs_hfo2_1t1r.ron",
-        include_str!("../../topologies/devices/rs_hfo2_1t1r.ron"),
-    ),
-    (
-        "comparator.ron",
-        include_str!("../../topologies/devices/comparator.ron"),
-    ),
-];
 
 /// A complete set of device parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,29 +27,17 @@ pub struct DeviceSet {
     pub comparator: ComparatorParams,
 }
 
-fn builtin<T: serde::de::DeserializeOwned + crate::params::Validate>(name: &str) -> T {
-    let (_, text) = BUILTIN_FILES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .expect("built-in file list is fixed");
-    match parse_ron(text, Path::new(&format!("topologies/devices/{name}"))) {
-        Ok(v) => v,
-        // The embedded files are checked by this crate's tests; reaching this is a build bug.
-        Err(e) => panic!("built-in device file is invalid:\n{e}"),
-    }
-}
-
 impl DeviceSet {
-    /// The parameter sets shipped with memsnn.
+    /// The parameter sets shipped with memsnn (the device entries of [`crate::builtin::BUILTINS`]).
     pub fn builtin() -> Self {
         DeviceSet {
-            ts_fig2: builtin("ts_fig2.ron"),
-            ts_fig2_hazard: builtin("ts_fig2_hazard.ron"),
-            ts_neuron: builtin("ts_neuron.ron"),
-            ts_neuron_hazard: builtin("ts_neuron_hazard.ron"),
-            ts_output: builtin("ts_output.ron"),
-            synapse: builtin("rs_hfo2_1t1r.ron"),
-            comparator: builtin("comparator.ron"),
+            ts_fig2: parse_known(Kind::Ts, "ts_fig2"),
+            ts_fig2_hazard: parse_known(Kind::Ts, "ts_fig2_hazard"),
+            ts_neuron: parse_known(Kind::Ts, "ts_neuron"),
+            ts_neuron_hazard: parse_known(Kind::Ts, "ts_neuron_hazard"),
+            ts_output: parse_known(Kind::Ts, "ts_output"),
+            synapse: parse_known(Kind::Rs, "rs_hfo2_1t1r"),
+            comparator: parse_known(Kind::Comparator, "comparator"),
         }
     }
 

@@ -3,12 +3,12 @@
 
 use devices::params::parse_ron;
 use devices::rs::RsParams;
-use devices::set::BUILTIN_FILES;
 use devices::ts::TsParams;
 use std::path::Path;
 
 fn text(name: &str) -> &'static str {
-    BUILTIN_FILES.iter().find(|(n, _)| *n == name).unwrap().1
+    let name = name.strip_suffix(".ron").unwrap_or(name);
+    devices::builtin::named(name).unwrap().text
 }
 
 fn rs_error(src: &str) -> String {

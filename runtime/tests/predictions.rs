@@ -23,7 +23,7 @@ fn run_with(file: &str, seed: u64, chunk: Option<u32>, bounded: bool) -> Outcome
         .join("../topologies")
         .join(file);
     let checked = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let built = runtime::topology::build(&checked.topology, &checked.base_dir, seed).unwrap();
+    let built = runtime::topology::build(&checked, seed).unwrap();
     let ids = NetworkIds::of(&built);
     let layers = built.layers.clone();
     let mut net = built.builder.build();
@@ -38,7 +38,7 @@ fn run_with(file: &str, seed: u64, chunk: Option<u32>, bounded: bool) -> Outcome
         }
     }
     let mut sim = Simulation::new(net);
-    let log = run_protocol(&mut sim, &ids, &checked.topology, checked.patterns.as_ref()).unwrap();
+    let log = run_protocol(&mut sim, &ids, checked.topology(), checked.patterns()).unwrap();
     let mut neurons = Vec::new();
     let mut columns = Vec::new();
     for l in layers.values() {
@@ -100,7 +100,7 @@ fn bounded_hazard_lookahead_gives_the_same_network_as_an_exact_one() {
             .join(file),
     )
     .unwrap();
-    let law = checked.topology.devices.ts.clone();
+    let law = checked.topology().devices.ts.clone();
     for seed in [2, 7] {
         let bounded = run_with(file, seed, None, true);
         let exact = run_with(file, seed, None, false);

@@ -19,7 +19,7 @@ fn topologies() -> PathBuf {
 fn prototype_layers_follow_their_prototypes() {
     let path = topologies().join("wta_ff/30x10.ron");
     let checked = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let built = build(&checked.topology, &checked.base_dir, 3).expect("builds");
+    let built = build(&checked, 3).expect("builds");
     let ids = NetworkIds::of(&built);
     let layer = &ids.layers["wta"];
     let net = built.builder.build();
@@ -45,7 +45,7 @@ fn prototype_layers_follow_their_prototypes() {
     // 300 Bernoulli(0.5) draws: mean 150, sd 8.7; 4 sd either side.
     assert!((115..=185).contains(&on), "{on} of 300 prototype bits on");
     // Another seed gives other prototypes.
-    let other = build(&checked.topology, &checked.base_dir, 4).expect("builds");
+    let other = build(&checked, 4).expect("builds");
     let key = NetworkIds::of(&other).layers["wta"].prototype_key;
     assert_ne!(
         prototype(key, 0, 30, 0.5),
@@ -114,10 +114,10 @@ fn a_784_input_layer_is_a_winner_take_all() {
     }
     let path = topologies().join("wta_ff/784x100.ron");
     let checked = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+    let built = build(&checked, 1).expect("builds");
     let ids = NetworkIds::of(&built);
     let mut sim = Simulation::new(built.builder.build());
-    let log = run_protocol(&mut sim, &ids, &checked.topology, None).expect("runs");
+    let log = run_protocol(&mut sim, &ids, checked.topology(), None).expect("runs");
     let fires = &log.layers["wta"].fires_per_neuron;
     // Presentation k shows neuron 10·k's prototype (5 % of pixels flipped): that neuron
     // should win its presentation and the others stay silent.
@@ -158,10 +158,10 @@ fn dormant_neurons_fire_exactly_as_awake_ones() {
     assert_ne!(probed, text);
     let run = |src: &str| {
         let checked = parse_str(src, &path, dir).unwrap_or_else(|e| panic!("{e}"));
-        let built = build(&checked.topology, &checked.base_dir, 7).expect("builds");
+        let built = build(&checked, 7).expect("builds");
         let ids = NetworkIds::of(&built);
         let mut sim = Simulation::new(built.builder.build());
-        let log = run_protocol(&mut sim, &ids, &checked.topology, None).expect("runs");
+        let log = run_protocol(&mut sim, &ids, checked.topology(), None).expect("runs");
         let per_step: Vec<_> = log.steps.iter().map(|s| s.fires.clone()).collect();
         (
             log.layers["wta"].fires_per_neuron.clone(),

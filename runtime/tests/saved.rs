@@ -58,12 +58,12 @@ fn restored_source(file: &Path) -> String {
 #[test]
 fn saved_conductances_come_back_bit_for_bit_with_the_same_seed() {
     let checked = load(&topologies().join("msnn_30x10x10.ron")).unwrap();
-    let topo = &checked.topology;
+    let topo = checked.topology();
     let dir = tempdir("roundtrip");
     let file = dir.join("weights.ron");
     let mut saved_text = None;
     for workers in [0usize, 2] {
-        let built = build(topo, &checked.base_dir, 7).unwrap();
+        let built = build(&checked, 7).unwrap();
         let ids = NetworkIds::of(&built);
         let layers = built.layers.clone();
         let net = built.builder.build();
@@ -73,7 +73,7 @@ fn saved_conductances_come_back_bit_for_bit_with_the_same_seed() {
         } else {
             Box::new(ShardedSimulation::new(net, workers))
         };
-        run_protocol(sim.as_mut(), &ids, topo, checked.patterns.as_ref()).unwrap();
+        run_protocol(sim.as_mut(), &ids, topo, checked.patterns()).unwrap();
         let w = SavedWeights::capture(&topo.name, 7, sim.network(), sim.now(), &layers);
         // The protocol trained the network: the saved state is not the initial one.
         let after: Vec<_> = w
@@ -94,7 +94,7 @@ fn saved_conductances_come_back_bit_for_bit_with_the_same_seed() {
 
     let src = restored_source(&file);
     let restored = parse_str(&src, Path::new("restored.ron"), &topologies()).unwrap();
-    let built = build(&restored.topology, &restored.base_dir, 7).unwrap();
+    let built = build(&restored, 7).unwrap();
     let got = conductances(&built.builder.build(), &built.layers);
     let want: Vec<_> = written
         .layers

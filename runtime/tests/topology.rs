@@ -66,8 +66,8 @@ fn fails(from: &str, to: &str, at: &str, field: &str, parts: &[&str]) -> String 
 #[test]
 fn small_topology_is_valid() {
     let c = check(&small()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.topology.layers.len(), 2);
-    assert_eq!(c.patterns.as_ref().map(Patterns::pixels), Some(4));
+    assert_eq!(c.topology().layers.len(), 2);
+    assert_eq!(c.patterns().map(Patterns::pixels), Some(4));
 }
 
 #[test]
@@ -181,6 +181,9 @@ fn invalid_device_file_is_located_in_that_file() {
 
 #[test]
 fn unknown_builtin_lists_the_known_ones() {
+    let known: Vec<String> = devices::builtin::names(devices::builtin::Kind::Ts)
+        .map(|n| format!("\"builtin:{n}\""))
+        .collect();
     fails(
         "\"builtin:ts_neuron\"",
         "\"builtin:ts_neurons\"",
@@ -188,9 +191,20 @@ fn unknown_builtin_lists_the_known_ones() {
         "devices.ts",
         &[
             "`builtin:ts_neurons` is not a built-in set",
-            "\"builtin:ts_neuron\", \"builtin:ts_neuron_hazard\", \"builtin:ts_output\", \"builtin:ts_fig2\", \"builtin:ts_fig2_hazard\"",
+            &format!("use one of {}, or a file path", known.join(", ")),
         ],
     );
+}
+
+/// Every TS entry of the built-ins table can be named by a topology.
+#[test]
+fn every_builtin_ts_set_resolves() {
+    for name in devices::builtin::names(devices::builtin::Kind::Ts) {
+        let src = small().replace("\"builtin:ts_neuron\"", &format!("\"builtin:{name}\""));
+        if let Err(e) = check(&src) {
+            panic!("builtin:{name}: {e}");
+        }
+    }
 }
 
 #[test]
@@ -418,11 +432,11 @@ fn mangled_topologies_never_panic() {
 
 /// Builds and runs `checked` with `seed`: (probes CSV, protocol log).
 fn simulate(checked: &Checked, seed: u64) -> (String, ProtocolLog) {
-    let built = build(&checked.topology, &checked.base_dir, seed).expect("builds");
-    let selection = ProbeSelection::new(&checked.topology, &built);
+    let built = build(checked, seed).expect("builds");
+    let selection = ProbeSelection::new(checked.topology(), &built);
     let ids = NetworkIds::of(&built);
     let mut sim = Simulation::new(built.builder.build());
-    let log = run_protocol(&mut sim, &ids, &checked.topology, checked.patterns.as_ref())
+    let log = run_protocol(&mut sim, &ids, checked.topology(), checked.patterns())
         .expect("protocol runs");
     let mut records = selection.filter(sim.take_records());
     canonical_sort(&mut records);
@@ -433,7 +447,7 @@ fn simulate(checked: &Checked, seed: u64) -> (String, ProtocolLog) {
 #[test]
 fn msnn_builds_with_the_expected_parts() {
     let c = load(&topologies().join("msnn_30x10x10.ron")).unwrap_or_else(|e| panic!("{e}"));
-    let built = build(&c.topology, &c.base_dir, 7).unwrap_or_else(|e| panic!("{e}"));
+    let built = build(&c, 7).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(built.inputs.len(), 1);
     let (hidden, output) = (&built.layers["hidden"], &built.layers["output"]);
     assert_eq!((hidden.neurons.len(), hidden.columns.len()), (10, 10));
@@ -484,7 +498,7 @@ fn runs_are_a_pure_function_of_the_seed() {
 fn protocol_decides_at_period_boundaries_and_drives_gates() {
     let c = check(&small()).unwrap_or_else(|e| panic!("{e}"));
     let (csv, log) = simulate(&c, 3);
-    let period = c.topology.clock.period_ns;
+    let period = c.topology().clock.period_ns;
     let first = &log.steps[0];
     let cycles = first.cycles.expect("PresentUntilFire logs its cycles");
     assert!((1..=20).contains(&cycles));
@@ -562,7 +576,7 @@ fn a_layer_can_override_the_neuron_devices() {
         1,
     );
     let checked = check(&with).unwrap_or_else(|e| panic!("{e}"));
-    let built = build(&checked.topology, &checked.base_dir, 1).expect("builds");
+    let built = build(&checked, 1).expect("builds");
     let ids = NetworkIds::of(&built);
     let net = built.builder.build();
     let set = devices::DeviceSet::builtin();
@@ -608,19 +622,19 @@ fn a_layer_can_override_the_neuron_devices() {
 fn the_observed_protocol_runner_reports_every_step() {
     let checked = load(&topologies().join("msnn_30x10x10.ron")).expect("valid");
     let (_, plain) = simulate(&checked, 2);
-    let built = build(&checked.topology, &checked.base_dir, 2).expect("builds");
+    let built = build(&checked, 2).expect("builds");
     let ids = NetworkIds::of(&built);
     let mut sim = Simulation::new(built.builder.build());
     let mut seen = Vec::new();
     let log = runtime::protocol::run_protocol_observed(
         &mut sim,
         &ids,
-        &checked.topology,
-        checked.patterns.as_ref(),
+        checked.topology(),
+        checked.patterns(),
         |n| seen.push(n),
     )
     .expect("protocol runs");
-    let n = checked.topology.protocol.len();
+    let n = checked.topology().protocol.len();
     assert!(n > 5);
     assert_eq!(seen, (1..=n).collect::<Vec<_>>());
     assert_eq!(

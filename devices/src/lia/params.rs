@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The built-in LIA parameter file.
-pub const LIA_RON: &str = include_str!("../../../topologies/devices/lia.ron");
+pub const LIA_RON: &str = crate::builtin::LIA;
 /// The built-in LIA with the winner hold (`hold: UntilReset`).
-pub const LIA_WINNER_HOLD_RON: &str =
-    include_str!("../../../topologies/devices/lia_winner_hold.ron");
+pub const LIA_WINNER_HOLD_RON: &str = crate::builtin::LIA_WINNER_HOLD;
 
 /// A value the programming rule chooses (`Auto`) or the user fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

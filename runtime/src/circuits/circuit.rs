@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The built-in circuit parameters (`topologies/devices/neuron_cmos.ron`).
-pub const BUILTIN_NEURON_CMOS: &str = include_str!("../../../topologies/devices/neuron_cmos.ron");
+pub const BUILTIN_NEURON_CMOS: &str = devices::builtin::NEURON_CMOS;
 
 /// The neuron circuit around the TS device (values in `topologies/devices/neuron_cmos.ron`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -63,37 +63,39 @@ pub fn setup_edited(
 ) -> Result<Setup> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
-    let mut checked =
-        load(&topo_path).with_context(|| format!("loading {}", topo_path.display()))?;
-    edit(&mut checked.topology);
-    checked.topology.variability = opts.variability;
-    // The experiment reads counters, not probes: recording for thousands of presentations
-    // would only fill memory.
-    checked.topology.probes.clear();
-    if let Some(v) = neurons {
-        checked.topology.neuron_variability = Some(v);
-    }
+    let checked = load(&topo_path)
+        .with_context(|| format!("loading {}", topo_path.display()))?
+        .edit(|t| {
+            edit(t);
+            t.variability = opts.variability;
+            // The experiment reads counters, not probes: recording for thousands of
+            // presentations would only fill memory.
+            t.probes.clear();
+            if let Some(v) = neurons {
+                t.neuron_variability = Some(v);
+            }
+        })?;
     let patterns: Patterns = match &opts.patterns {
         Some(p) => load_ron(p)?,
         None => checked
-            .patterns
-            .clone()
+            .patterns()
+            .cloned()
             .context("the topology names no pattern file: pass --patterns FILE")?,
     };
-    let built = build(&checked.topology, &checked.base_dir, opts.seed)?;
+    let built = build(&checked, opts.seed)?;
     let input = *built
         .inputs
         .values()
         .next()
         .context("the topology has no input generator")?;
     let hidden_spec = checked
-        .topology
+        .topology()
         .layers
         .iter()
         .find(|l| l.inhibition == Inhibition::Lia)
         .context("the topology has no layer with an LIA (the winner-take-all hidden layer)")?;
     let output_spec = checked
-        .topology
+        .topology()
         .layers
         .iter()
         .find(|l| matches!(l.inhibition, Inhibition::Supervised(_)))
@@ -101,8 +103,8 @@ pub fn setup_edited(
     let hidden = built.layers[&hidden_spec.name].clone();
     let output = built.layers[&output_spec.name].clone();
     let lines = checked
-        .topology
-        .input(&checked.topology.inputs[0].name)
+        .topology()
+        .input(&checked.topology().inputs[0].name)
         .map_or(0, |i| i.lines as usize);
     let items: Vec<(String, Vec<bool>)> = patterns
         .items
@@ -142,7 +144,7 @@ pub fn setup_edited(
         msnn,
         patterns: items,
         dims: (patterns.height as usize, patterns.width as usize),
-        topology: checked.topology.name.clone(),
+        topology: checked.topology().name.clone(),
         layers,
         show_progress: true,
     })

@@ -1,5 +1,5 @@
-//! Building a topology: device sets resolved, one component per neuron, synapse column,
-//! input generator, LIA and gate driver, wired on a [`NetworkBuilder`].
+//! Building a checked topology: one component per neuron, synapse column, input
+//! generator, LIA and gate driver, wired on a [`NetworkBuilder`].
 //!
 //! **Determinism.** Component ids follow the file's order (inputs, then per layer its
 //! neurons, its columns, its LIA or gate driver). Every random stream is keyed by the seed
@@ -7,29 +7,22 @@
 //! the synapse's index — never by the iteration order of a hash map.
 
 use super::built::{Built, LayerIds};
-use super::schema::{
-    Connectivity, Inhibition, Initial, LayerSpec, Signal, Topology, BUILTIN_PREFIX,
-};
-use super::validate::{check_files, located, Issue, TopologyError};
-use crate::circuits::circuit::NeuronCircuit;
+use super::check::Checked;
+use super::error::TopologyError;
+use super::resolve::{Devices, SavedByLayer};
+use super::schema::{Connectivity, Inhibition, Initial, LayerSpec, Signal, Topology};
 use crate::circuits::column::{self, Column};
 use crate::circuits::gate_driver::GateDriver;
 use crate::circuits::input::{self, InputGenerator};
-use crate::circuits::lia::{Lia, LiaArray, LiaParams};
+use crate::circuits::lia::{Lia, LiaArray};
 use crate::circuits::neuron::{self, Neuron};
 use crate::engine::component::Component;
 use crate::engine::event::{CompId, Port};
 use crate::engine::network::NetworkBuilder;
 use crate::engine::probe::Record;
-use devices::comparator::ComparatorParams;
-use devices::params::{load_ron, ParamError, Validate, Validator};
-use devices::rs::{Fault, RsParams};
-use devices::ts::TsParams;
+use devices::rs::Fault;
 use devices::variability::{key, lognormal_from_normal, KeyedStream};
-use devices::DeviceSet;
-use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Stream tag of input generators: `key(seed, &[TAG_INPUT, input index])`.
@@ -58,161 +51,15 @@ pub fn prototype(prototype_key: u64, j: usize, synapses: usize, p_on: f64) -> Ve
     (0..synapses).map(|_| s.next_open01() < p_on).collect()
 }
 
-/// The device parameter sets of a topology, resolved from files or built-ins.
-#[derive(Clone, Debug)]
-pub struct Devices {
-    /// The neurons' TS memristor.
-    pub ts: TsParams,
-    /// The 1T1R synapse (also the LIA's cells).
-    pub synapse: Arc<RsParams>,
-    /// The neuron's CMOS circuit.
-    pub circuit: NeuronCircuit,
-    /// The lateral-inhibition array, when `devices.lia` is given.
-    pub lia: Option<LiaParams>,
-    /// The LIA's comparators.
-    pub comparator: ComparatorParams,
-    /// Per layer (file order): its own TS device and circuit, where it overrides them.
-    pub layers: Vec<(Option<TsParams>, Option<NeuronCircuit>)>,
-}
-
-/// Loads `spec` (a path relative to `base_dir`, or `builtin:NAME` among `builtins`).
-fn device<T: DeserializeOwned + Validate>(
-    field: &str,
-    spec: &str,
-    base_dir: &Path,
-    builtins: &[(&str, &dyn Fn() -> T)],
-) -> Result<T, Issue> {
-    let field = if field.starts_with("layers[") {
-        field.to_string()
-    } else {
-        format!("devices.{field}")
-    };
-    if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
-        let known: Vec<String> = builtins
-            .iter()
-            .map(|b| format!("\"builtin:{}\"", b.0))
-            .collect();
-        return match builtins.iter().find(|b| b.0 == name) {
-            Some((_, make)) => Ok(make()),
-            None => Err(Issue::here(
-                field,
-                format!("`{spec}` is not a built-in set of this kind"),
-                &format!("use one of {}, or a file path", known.join(", ")),
-            )),
-        };
-    }
-    match load_ron::<T>(&base_dir.join(spec)) {
-        Ok(t) => Ok(t),
-        Err(ParamError::Io { path, source }) => Err(Issue::here(
-            field,
-            format!("cannot read `{}` ({source})", path.display()),
-            "the path is relative to the topology file's folder; or use a built-in name",
-        )),
-        Err(e) => Err(Issue::Elsewhere(e)),
-    }
-}
-
-/// Resolves every device set a topology names; all problems at once.
-pub fn resolve_devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<Issue>> {
-    let set = DeviceSet::builtin();
-    let d = &topo.devices;
-    let mut issues = Vec::new();
-    fn keep<T>(r: Result<T, Issue>, issues: &mut Vec<Issue>) -> Option<T> {
-        r.map_err(|e| issues.push(e)).ok()
-    }
-    let ts_builtins: [(&str, &dyn Fn() -> TsParams); 5] = [
-        ("ts_neuron", &|| set.ts_neuron.clone()),
-        ("ts_neuron_hazard", &|| set.ts_neuron_hazard.clone()),
-        ("ts_output", &|| set.ts_output.clone()),
-        ("ts_fig2", &|| set.ts_fig2.clone()),
-        ("ts_fig2_hazard", &|| set.ts_fig2_hazard.clone()),
-    ];
-    let ts = keep(device("ts", &d.ts, base_dir, &ts_builtins), &mut issues);
-    let rs_builtins: [(&str, &dyn Fn() -> RsParams); 1] =
-        [("rs_hfo2_1t1r", &|| set.synapse.clone())];
-    let synapse = keep(
-        device("synapse", &d.synapse, base_dir, &rs_builtins),
-        &mut issues,
-    );
-    let circuit_builtins: [(&str, &dyn Fn() -> NeuronCircuit); 1] =
-        [("neuron_cmos", &NeuronCircuit::builtin)];
-    let circuit = keep(
-        device("circuit", &d.circuit, base_dir, &circuit_builtins),
-        &mut issues,
-    );
-    let lia_builtins: [(&str, &dyn Fn() -> LiaParams); 2] = [
-        ("lia", &LiaParams::builtin),
-        ("lia_winner_hold", &LiaParams::builtin_winner_hold),
-    ];
-    let lia = match &d.lia {
-        Some(spec) => keep(device("lia", spec, base_dir, &lia_builtins), &mut issues).map(Some),
-        None => Some(None),
-    };
-    let cmp_builtins: [(&str, &dyn Fn() -> ComparatorParams); 1] =
-        [("comparator", &|| set.comparator.clone())];
-    let cmp_spec = d.comparator.as_deref().unwrap_or("builtin:comparator");
-    let comparator = keep(
-        device("comparator", cmp_spec, base_dir, &cmp_builtins),
-        &mut issues,
-    );
-    let mut layers = Vec::with_capacity(topo.layers.len());
-    for (l, spec) in topo.layers.iter().enumerate() {
-        let ts = spec.ts.as_ref().and_then(|t| {
-            keep(
-                device(&format!("layers[{l}].ts"), t, base_dir, &ts_builtins),
-                &mut issues,
-            )
-        });
-        let circuit = spec.circuit.as_ref().and_then(|c| {
-            keep(
-                device(
-                    &format!("layers[{l}].circuit"),
-                    c,
-                    base_dir,
-                    &circuit_builtins,
-                ),
-                &mut issues,
-            )
-        });
-        layers.push((ts, circuit));
-    }
-    match (ts, synapse, circuit, lia, comparator) {
-        (Some(ts), Some(synapse), Some(circuit), Some(lia), Some(comparator))
-            if issues.is_empty() =>
-        {
-            Ok(Devices {
-                ts,
-                synapse: Arc::new(synapse),
-                circuit,
-                lia,
-                comparator,
-                layers,
-            })
-        }
-        _ => Err(issues),
-    }
-}
-
-/// Builds `topo` (relative paths resolved against `base_dir`) with root seed `seed`.
-///
-/// The topology is validated first (self-contained rules and the files it names), so a
-/// topology that did not come through [`super::validate::load`] is still rejected with
-/// every problem rather than built wrong; locations are then unknown (no source text).
-pub fn build(topo: &Topology, base_dir: &Path, seed: u64) -> Result<Built, TopologyError> {
-    let origin = format!("topology `{}`", topo.name);
-    let mut v = Validator::new();
-    topo.validate(&mut v);
-    let mut issues: Vec<Issue> = v.problems().iter().cloned().map(Issue::Here).collect();
-    let files = check_files(topo, base_dir);
-    issues.extend(files.issues);
-    let devices = match files.devices {
-        Some(d) if issues.is_empty() => d,
-        _ => return Err(located(issues, None, Path::new(&origin))),
-    };
+/// Builds a checked topology with root seed `seed`. Everything it needs was resolved by
+/// the checks ([`Checked`]): building reads no file and checks nothing again, so a checked
+/// topology builds any number of times, with any seeds.
+pub fn build(checked: &Checked, seed: u64) -> Result<Built, TopologyError> {
+    let topo = checked.topology();
     Builder {
         topo,
-        devices: &devices,
-        saved: &files.saved,
+        devices: checked.devices(),
+        saved: checked.saved(),
         seed,
         b: NetworkBuilder::new(topo.clock),
     }
@@ -223,7 +70,7 @@ struct Builder<'a> {
     topo: &'a Topology,
     devices: &'a Devices,
     /// Saved conductances by layer index (`initial: Saved(..)`).
-    saved: &'a BTreeMap<usize, Vec<Vec<f32>>>,
+    saved: &'a SavedByLayer,
     seed: u64,
     b: NetworkBuilder,
 }

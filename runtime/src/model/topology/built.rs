@@ -17,7 +17,7 @@ pub struct LayerIds {
     /// The gate driver (supervised layers), if any.
     pub gate_driver: Option<CompId>,
     /// Key of the layer's prototypes (`initial: Prototypes(..)`), see
-    /// [`super::build::prototype`].
+    /// [`super::prototype`].
     pub prototype_key: u64,
 }
 

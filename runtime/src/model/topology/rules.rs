@@ -1,7 +1,7 @@
 //! The rules a topology and a pattern file obey on their own, without opening any other
 //! file: names that exist and are unique, sizes and shapes that agree, positive durations,
 //! bounded values, one driver per gate line. Each broken rule is recorded with its dotted
-//! field path (`layers[1].from`) so that [`super::validate`] can locate it in the text.
+//! field path (`layers[1].from`) so that [`super::error::located`] can locate it in the text.
 
 use super::schema::{Connectivity, Inhibition, Initial, Patterns, Signal, Step, Topology};
 use devices::params::{Validate, Validator};

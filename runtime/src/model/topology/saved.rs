@@ -18,8 +18,8 @@
 //! default); protocols that end with a rest have nothing pending.
 
 use super::built::LayerIds;
+use super::error::Issue;
 use super::schema::{Initial, Topology};
-use super::validate::Issue;
 use crate::circuits::column::Column;
 use crate::engine::network::Network;
 use crate::engine::time::Ns;

@@ -194,7 +194,7 @@ pub enum Initial {
         off_siemens: (f64, f64),
     },
     /// `Saved("weights.ron")`: the conductances a run saved (`memsnn run --save-weights`,
-    /// see [`crate::model::topology::saved`]), path relative to this file's folder; the layer
+    /// see [`crate::model::topology::SavedWeights`]), path relative to this file's folder; the layer
     /// takes the file's entry with its own name, which must have its shape. In
     /// programmable layers each value is clipped to its fabricated device's range (a no-op
     /// with the seed that saved it; stuck devices take their stuck value).
@@ -407,4 +407,9 @@ impl Topology {
     pub fn uses_lia(&self) -> bool {
         self.layers.iter().any(|l| l.inhibition == Inhibition::Lia)
     }
+}
+
+/// Microseconds to nanoseconds, saturating (durations are bounded by validation).
+pub fn us_to_ns(us: u64) -> u64 {
+    us.saturating_mul(US)
 }

@@ -1,5 +1,7 @@
-//! Validation of a topology before anything runs: every problem at once, each with the
-//! file, line and column where there is one, the field and a hint.
+//! Checking a topology before anything runs: every problem at once, each with the file,
+//! line and column where there is one, the field and a hint. What passes is a [`Checked`]
+//! topology, which owns everything the files it names resolved to; building takes nothing
+//! else, so it neither checks again nor reads a file.
 //!
 //! Three passes, all reported together:
 //! 1. ron syntax and the schema (unknown, missing or mistyped fields) — this stops early,
@@ -7,125 +9,80 @@
 //! 2. the rules a topology obeys on its own ([`Validate`] for [`Topology`], in
 //!    [`super::rules`]): names that exist and are unique, sizes and shapes, durations, one
 //!    driver per gate line;
-//! 3. the rules that need the files it names ([`check_files`]): device and pattern files
-//!    that exist and are valid, pattern names and sizes, conductances within the synapse's
-//!    range, saved weights that fit their layers.
+//! 3. the files it names, resolved by [`super::resolve`] (device and pattern files that
+//!    exist and are valid, saved weights that fit their layers), and the rules that need
+//!    them: pattern names and sizes, conductances within the synapse's range, LIAs that can
+//!    be designed for their layers.
+//!
+//! A topology edited in code goes through [`check`] again ([`Checked::edit`]), so no
+//! topology is built unchecked.
 
-use super::build::{resolve_devices, Devices};
-use super::saved::load_saved;
+use super::error::{located, Issue, TopologyError};
+use super::resolve::{self, Devices, SavedByLayer};
 use super::schema::{Inhibition, Initial, Patterns, Step, Topology};
-use crate::engine::time::US;
-use devices::params::{locate_field, parse_ron, ParamError, Problem, Validate, Validator};
+use devices::params::{parse_ron, ParamError, Validate, Validator};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Everything that can go wrong with a topology.
-#[derive(Debug, thiserror::Error)]
-pub enum TopologyError {
-    /// The topology or a file it names is invalid: one located problem per line, in the
-    /// form `file:line:col: field `x`: what is wrong — hint: what to do`.
-    #[error("{}", lines(.0))]
-    Invalid(Vec<ParamError>),
-    /// Building failed on a topology that skipped validation (call [`load`] first).
-    #[error(
-        "cannot build topology `{topology}`: {message} — hint: run `memsnn validate` on the file"
-    )]
-    Build {
-        /// The topology's name.
-        topology: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-fn lines(errors: &[ParamError]) -> String {
-    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    all.join("\n")
-}
-
-impl TopologyError {
-    /// Every problem, one per entry (nested lists flattened).
-    pub fn problems(&self) -> Vec<&ParamError> {
-        fn flat<'a>(e: &'a ParamError, out: &mut Vec<&'a ParamError>) {
-            match e {
-                ParamError::Many(v) => v.iter().for_each(|e| flat(e, out)),
-                e => out.push(e),
-            }
-        }
-        let mut out = Vec::new();
-        if let TopologyError::Invalid(v) = self {
-            v.iter().for_each(|e| flat(e, &mut out));
-        }
-        out
-    }
-}
-
-/// A problem found outside ron's parser: in the topology file (located later by field
-/// path) or in another file (already located there).
-#[derive(Debug)]
-pub enum Issue {
-    /// A problem of the topology file, at a dotted field path such as `layers[1].from`.
-    Here(Problem),
-    /// A problem of a device or pattern file, with its own location.
-    Elsewhere(ParamError),
-}
-
-impl Issue {
-    /// A problem of the topology file.
-    pub fn here(field: impl Into<String>, message: impl Into<String>, hint: &str) -> Self {
-        Issue::Here(Problem {
-            field: field.into(),
-            message: message.into(),
-            hint: hint.to_string(),
-        })
-    }
-}
-
-/// Turns issues into a [`TopologyError`], locating topology problems in `source` (when
-/// the text is at hand) at the closest enclosing key that is written in the file.
-pub fn located(issues: Vec<Issue>, source: Option<&str>, origin: &Path) -> TopologyError {
-    let errors = issues
-        .into_iter()
-        .map(|issue| match issue {
-            Issue::Elsewhere(e) => e,
-            Issue::Here(Problem {
-                field,
-                message,
-                hint,
-            }) => {
-                let segs: Vec<&str> = field.split('.').filter(|s| !s.is_empty()).collect();
-                let pos = source.and_then(|src| {
-                    (1..=segs.len())
-                        .rev()
-                        .find_map(|n| locate_field(src, &segs[..n]))
-                });
-                let num = |x: usize| u32::try_from(x).ok();
-                ParamError::Invalid {
-                    path: origin.to_path_buf(),
-                    line: pos.and_then(|p| num(p.0)),
-                    col: pos.and_then(|p| num(p.1)),
-                    field,
-                    message,
-                    hint,
-                }
-            }
-        })
-        .collect();
-    TopologyError::Invalid(errors)
-}
-
-/// A topology that passed every check, with the files it names loaded.
+/// A topology that passed every check, with what the files it names resolved to. It can be
+/// built any number of times, with any seed (by the `build` function).
 #[derive(Clone, Debug)]
 pub struct Checked {
+    topology: Topology,
+    base_dir: PathBuf,
+    devices: Devices,
+    patterns: Option<Patterns>,
+    saved: SavedByLayer,
+}
+
+impl Checked {
+    /// Checks `topology` (relative paths resolved against `base_dir`); the same as
+    /// [`check`].
+    pub fn from_topology(topology: Topology, base_dir: &Path) -> Result<Self, TopologyError> {
+        check(topology, base_dir)
+    }
+
     /// The topology.
-    pub topology: Topology,
-    /// Its device parameter sets.
-    pub devices: Devices,
-    /// Its patterns, when it names a pattern file.
-    pub patterns: Option<Patterns>,
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
     /// The folder relative paths are resolved against (the topology file's folder).
-    pub base_dir: PathBuf,
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// Its device parameter sets.
+    pub fn devices(&self) -> &Devices {
+        &self.devices
+    }
+
+    /// Its patterns, when it names a pattern file.
+    pub fn patterns(&self) -> Option<&Patterns> {
+        self.patterns.as_ref()
+    }
+
+    /// Saved conductances of the layers with `initial: Saved(..)`, by layer index.
+    pub fn saved(&self) -> &SavedByLayer {
+        &self.saved
+    }
+
+    /// The topology, giving up what was resolved.
+    pub fn into_topology(self) -> Topology {
+        self.topology
+    }
+
+    /// The topology changed by `f`, checked again (files resolved again, against the same
+    /// folder). Problems are located by field in `topology `NAME``: there is no file text.
+    pub fn edit(self, f: impl FnOnce(&mut Topology)) -> Result<Self, TopologyError> {
+        let Checked {
+            mut topology,
+            base_dir,
+            ..
+        } = self;
+        f(&mut topology);
+        check(topology, &base_dir)
+    }
 }
 
 /// Parses into a topology without running its rules (they run in [`parse_str`], together
@@ -156,6 +113,22 @@ pub fn load(path: &Path) -> Result<Checked, TopologyError> {
 pub fn parse_str(source: &str, origin: &Path, base_dir: &Path) -> Result<Checked, TopologyError> {
     let Unchecked(topology) =
         parse_ron::<Unchecked>(source, origin).map_err(|e| TopologyError::Invalid(vec![e]))?;
+    checked(topology, base_dir, Some(source), origin)
+}
+
+/// Checks a topology that is already in memory (made or edited in code); relative paths
+/// are resolved against `base_dir`. Problems are located by field in `topology `NAME``.
+pub fn check(topology: Topology, base_dir: &Path) -> Result<Checked, TopologyError> {
+    let origin = PathBuf::from(format!("topology `{}`", topology.name));
+    checked(topology, base_dir, None, &origin)
+}
+
+fn checked(
+    topology: Topology,
+    base_dir: &Path,
+    source: Option<&str>,
+    origin: &Path,
+) -> Result<Checked, TopologyError> {
     let mut v = Validator::new();
     topology.validate(&mut v);
     let mut issues: Vec<Issue> = v.problems().iter().cloned().map(Issue::Here).collect();
@@ -164,31 +137,28 @@ pub fn parse_str(source: &str, origin: &Path, base_dir: &Path) -> Result<Checked
     match (issues.is_empty(), files.devices) {
         (true, Some(devices)) => Ok(Checked {
             topology,
+            base_dir: base_dir.to_path_buf(),
             devices,
             patterns: files.patterns,
-            base_dir: base_dir.to_path_buf(),
+            saved: files.saved,
         }),
-        _ => Err(located(issues, Some(source), origin)),
+        _ => Err(located(issues, source, origin)),
     }
 }
 
 /// What [`check_files`] found.
-pub struct FileCheck {
-    /// Problems found.
-    pub issues: Vec<Issue>,
-    /// The device sets, when all loaded.
-    pub devices: Option<Devices>,
-    /// The patterns, when named and valid.
-    pub patterns: Option<Patterns>,
-    /// Saved conductances of the layers with `initial: Saved(..)`, by layer index.
-    pub saved: BTreeMap<usize, Vec<Vec<f32>>>,
+struct FileCheck {
+    issues: Vec<Issue>,
+    devices: Option<Devices>,
+    patterns: Option<Patterns>,
+    saved: SavedByLayer,
 }
 
-/// Loads the device, pattern and weights files a topology names and checks what depends
-/// on them.
-pub fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
+/// Resolves the device, pattern and weights files a topology names and checks what
+/// depends on them.
+fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
     let mut issues = Vec::new();
-    let devices = match resolve_devices(topo, base_dir) {
+    let devices = match resolve::devices(topo, base_dir) {
         Ok(d) => Some(d),
         Err(e) => {
             issues.extend(e);
@@ -201,29 +171,18 @@ pub fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
     }
     let patterns = match &topo.patterns {
         None => None,
-        Some(p) => load_patterns(p, base_dir).map_err(|e| issues.push(e)).ok(),
+        Some(p) => resolve::patterns(p, base_dir)
+            .map_err(|e| issues.push(e))
+            .ok(),
     };
     check_pattern_refs(topo, patterns.as_ref(), &mut issues);
-    let (saved, saved_issues) = load_saved(topo, base_dir);
+    let (saved, saved_issues) = resolve::saved(topo, base_dir);
     issues.extend(saved_issues);
     FileCheck {
         issues,
         devices,
         patterns,
         saved,
-    }
-}
-
-/// Loads the pattern file `rel` (relative to `base_dir`).
-pub fn load_patterns(rel: &str, base_dir: &Path) -> Result<Patterns, Issue> {
-    let path = base_dir.join(rel);
-    match devices::params::load_ron::<Patterns>(&path) {
-        Err(ParamError::Io { path, source }) => Err(Issue::here(
-            "patterns",
-            format!("cannot read `{}` ({source})", path.display()),
-            "the path is relative to the topology file's folder; check the spelling",
-        )),
-        r => r.map_err(Issue::Elsewhere),
     }
 }
 
@@ -316,9 +275,4 @@ fn check_pattern_refs(topo: &Topology, patterns: Option<&Patterns>, issues: &mut
             }
         }
     }
-}
-
-/// Microseconds to nanoseconds, saturating (durations are bounded by validation).
-pub fn us_to_ns(us: u64) -> u64 {
-    us.saturating_mul(US)
 }
