@@ -8,7 +8,17 @@
 //! * [`circuits`] — the hardware blocks: input generator, synapse column, hybrid neuron,
 //!   lateral-inhibition array, gate driver. Never sees threads or files.
 //! * [`model`] — networks described in RON files (schema, validation, building, saved
-//!   weights) and the protocol driver.
+//!   weights), the protocol driver and the embedding façade ([`Model`], [`Session`]).
+//!
+//! ```no_run
+//! use runtime::{ExecutorKind, Model};
+//!
+//! let model = Model::load("topologies/fig3b.ron")?;
+//! let mut session = model.session(1, ExecutorKind::Reference, 1)?;
+//! let log = session.run_protocol()?;
+//! println!("{} steps, {} fires", log.steps.len(), session.fires().len());
+//! # Ok::<(), runtime::Error>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod circuits;
@@ -17,5 +27,7 @@ pub mod model;
 
 /// The hardware blocks (an alias of [`circuits`]).
 pub use circuits as components;
+pub use engine::exec::ExecutorKind;
 pub use engine::{component, event, exec, network, probe, time};
+pub use model::session::{Error, Fire, Model, Session};
 pub use model::{protocol, topology};

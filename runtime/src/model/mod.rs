@@ -5,4 +5,5 @@
 //! itself (executors do) and computes no physics (devices and circuits do).
 
 pub mod protocol;
+pub mod session;
 pub mod topology;

@@ -1,0 +1,252 @@
+//! The embedding façade: a [`Model`] is a checked topology, a [`Session`] is one run of it.
+//!
+//! ```no_run
+//! use runtime::{ExecutorKind, Model};
+//!
+//! let model = Model::load("topologies/fig3b.ron")?;
+//! let mut session = model.session(1, ExecutorKind::Sharded, 2)?;
+//! session.run_protocol()?;
+//! for fire in session.fires() {
+//!     println!("{} ns: {}[{}]", fire.time_ns, fire.layer, fire.neuron);
+//! }
+//! # Ok::<(), runtime::Error>(())
+//! ```
+//!
+//! The pipeline is the command line's: load and check every file once ([`Checked`]), build
+//! with a seed, hand the network to an executor, drive the topology's protocol. A model can
+//! be edited in code ([`Model::edit`]: the edited topology is checked again, never built
+//! unchecked) and opened as many sessions as wanted; a session owns its executor.
+
+use crate::engine::event::CompId;
+use crate::engine::exec::{ExecError, Executor, ExecutorKind};
+use crate::engine::network::Network;
+use crate::engine::probe::{canonical_sort, Record};
+use crate::engine::time::Ns;
+use crate::model::protocol::{run_protocol_observed, NetworkIds, ProtocolError, ProtocolLog};
+use crate::model::topology::{
+    build, load, Checked, LayerIds, ProbeSelection, SavedWeights, Topology, TopologyError,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Everything that can go wrong between a file and a finished run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A topology, device, pattern or saved-weights file has problems (each located).
+    #[error("{0}")]
+    Topology(#[from] TopologyError),
+    /// The executor could not start or stopped (e.g. a zero-time loop).
+    #[error("{0}")]
+    Exec(#[from] ExecError),
+    /// A protocol step failed.
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// A file could not be written.
+    #[error("{path}: {message}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A checked topology, ready to run with any seed on any executor.
+#[derive(Clone, Debug)]
+pub struct Model {
+    checked: Arc<Checked>,
+}
+
+impl Model {
+    /// Loads and checks the topology at `path` and every file it names.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
+        Ok(Model::from(load(path.as_ref())?))
+    }
+
+    /// The model with its topology changed by `f`, checked again.
+    pub fn edit(&self, f: impl FnOnce(&mut Topology)) -> Result<Model, Error> {
+        Ok(Model::from(Checked::clone(&self.checked).edit(f)?))
+    }
+
+    /// The topology as checked.
+    pub fn topology(&self) -> &Topology {
+        self.checked.topology()
+    }
+
+    /// Everything the check resolved (devices, patterns, saved weights).
+    pub fn checked(&self) -> &Checked {
+        &self.checked
+    }
+
+    /// Builds the network with `seed` (every random stream is keyed by it) and starts it
+    /// on `executor` with `workers` threads (sharded, actix; ignored by the reference).
+    pub fn session(
+        &self,
+        seed: u64,
+        executor: ExecutorKind,
+        workers: usize,
+    ) -> Result<Session, Error> {
+        let built = build(&self.checked, seed)?;
+        let selection = ProbeSelection::new(self.checked.topology(), &built);
+        let ids = NetworkIds::of(&built);
+        let layers = built.layers.clone();
+        let exec = executor.executor(built.builder.build(), workers)?;
+        Ok(Session {
+            checked: Arc::clone(&self.checked),
+            seed,
+            exec,
+            ids,
+            layers,
+            selection,
+            records: Vec::new(),
+        })
+    }
+}
+
+impl From<Checked> for Model {
+    fn from(checked: Checked) -> Self {
+        Model {
+            checked: Arc::new(checked),
+        }
+    }
+}
+
+/// A fire of one neuron.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fire {
+    /// When the TS device switched on, ns.
+    pub time_ns: Ns,
+    /// The neuron's layer (its name in the topology).
+    pub layer: String,
+    /// The neuron's index in its layer.
+    pub neuron: usize,
+}
+
+/// One run of a [`Model`]: a built network on an executor.
+pub struct Session {
+    checked: Arc<Checked>,
+    seed: u64,
+    exec: Box<dyn Executor>,
+    ids: NetworkIds,
+    layers: BTreeMap<String, LayerIds>,
+    selection: ProbeSelection,
+    records: Vec<Record>,
+}
+
+impl Session {
+    /// The root seed the network was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs the topology's protocol from the current time.
+    pub fn run_protocol(&mut self) -> Result<ProtocolLog, Error> {
+        self.run_protocol_observed(|_| {})
+    }
+
+    /// [`Session::run_protocol`], calling `done` with the number of steps finished after
+    /// each step (for a progress display).
+    pub fn run_protocol_observed(&mut self, done: impl FnMut(usize)) -> Result<ProtocolLog, Error> {
+        let checked = Arc::clone(&self.checked);
+        let log = run_protocol_observed(
+            self.exec.as_mut(),
+            &self.ids,
+            checked.topology(),
+            checked.patterns(),
+            done,
+        )?;
+        self.collect();
+        Ok(log)
+    }
+
+    /// Moves the executor's new probe records into the session (only the signals the
+    /// topology's probes ask for).
+    fn collect(&mut self) {
+        let new = self.selection.filter(self.exec.take_records());
+        self.records.extend(new);
+        canonical_sort(&mut self.records);
+    }
+
+    /// The probe records so far, in canonical order (time, component, kind, index).
+    pub fn records(&mut self) -> &[Record] {
+        self.collect();
+        &self.records
+    }
+
+    /// The probed neurons' fires so far, in time order.
+    pub fn fires(&mut self) -> Vec<Fire> {
+        self.collect();
+        let whose: BTreeMap<CompId, (&str, usize)> = self
+            .layers
+            .iter()
+            .flat_map(|(name, l)| {
+                l.neurons
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, &id)| (id, (name.as_str(), j)))
+            })
+            .collect();
+        self.records
+            .iter()
+            .filter(|r| r.kind == "fire")
+            .filter_map(|r| {
+                whose.get(&r.comp).map(|&(layer, neuron)| Fire {
+                    time_ns: r.time,
+                    layer: layer.to_string(),
+                    neuron,
+                })
+            })
+            .collect()
+    }
+
+    /// Every layer's component ids.
+    pub fn layers(&self) -> &BTreeMap<String, LayerIds> {
+        &self.layers
+    }
+
+    /// The executor (to inject events or run further by hand).
+    pub fn executor(&mut self) -> &mut dyn Executor {
+        self.exec.as_mut()
+    }
+
+    /// The network as it stands (components can be inspected).
+    pub fn network(&self) -> &Network {
+        self.exec.network()
+    }
+
+    /// Every layer's conductances now: what survives power-off.
+    pub fn weights(&self) -> SavedWeights {
+        SavedWeights::capture(
+            &self.checked.topology().name,
+            self.seed,
+            self.exec.network(),
+            self.exec.now(),
+            &self.layers,
+        )
+    }
+
+    /// Writes [`Session::weights`] to `path` as RON (which `initial: Saved(..)` reads
+    /// back), replacing the file whole: a temporary file beside it, then a rename.
+    pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let fail = |message: String| Error::Write {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = self.weights().to_ron().map_err(|e| fail(e.to_string()))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| fail("not a file name".into()))?;
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::write(&tmp, text).map_err(|e| fail(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e.to_string())
+        })
+    }
+}
