@@ -10,7 +10,10 @@ fn main() -> Result<(), runtime::Error> {
     let mut session = model.session(1, ExecutorKind::Sharded, 2)?;
     let log = session.run_protocol()?;
     for fire in session.fires() {
-        println!("{:>9} ns  {}[{}] fires", fire.time_ns, fire.layer, fire.neuron);
+        println!(
+            "{:>9} ns  {}[{}] fires",
+            fire.time_ns, fire.layer, fire.neuron
+        );
     }
     println!("{} steps, ended at {} ns", log.steps.len(), log.end_ns);
     Ok(())

@@ -4,29 +4,108 @@
 //! Fig 3b: S1 = 10 kΩ on a pulsed input (1.8 V, 2 kHz, 250 µs), S2 = 40 kΩ on a grounded
 //! input, fixed resistors, depression feedback disabled; node 1 sits at
 //! 1.8 V·100 µS/125 µS ≈ 1.44 V during pulses.
+//!
+//! The circuits are the topology files `topologies/fig3b.ron` and `fig3c.ron` (embedded
+//! at build time), so that `memsnn run` and the experiment simulate the same network; the
+//! experiment only sets the device randomness, sweeps the amplitude, sets the run length
+//! and gives every trial its own root seed.
 
-use super::single::{changes, pulses_per_fire, times, SingleNeuron};
+use super::single::{changes, pulses_per_fire, times, SingleIds};
 use super::stats::{median, median_count, quantile};
 use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
 use crate::report::{joined, or_none, yes_no, ExperimentReport, Summary};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use devices::params::parse_ron;
 use devices::variability::key;
+use runtime::exec::reference::Simulation;
+use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::probe::canonical_sort;
 use runtime::time::{Clock, MS, US};
+use runtime::topology::schema::{Patterns, Step, Topology};
+use runtime::topology::{build, check};
 use std::path::Path;
 
-fn fig3_circuit(amplitude: f32, opts: &RunOptions, seed: u64, probe: bool) -> SingleNeuron {
-    SingleNeuron {
-        conductances: vec![100e-6, 25e-6],
-        programmable: false,
-        learning: false,
-        amplitude_volts: amplitude,
-        pixels: vec![true, false],
-        variability: opts.variability,
-        seed,
-        probe,
+/// The Fig 3b circuit (`topologies/fig3b.ron`).
+pub const FIG3B_TOPOLOGY: &str = include_str!("../../topologies/fig3b.ron");
+/// The Fig 3c circuit (`topologies/fig3c.ron`; its input amplitude is swept).
+pub const FIG3C_TOPOLOGY: &str = include_str!("../../topologies/fig3c.ron");
+/// The two-line patterns the single-neuron topologies name (`patterns/pair_1x2.ron`).
+const PAIR_PATTERNS: &str = include_str!("../../topologies/patterns/pair_1x2.ron");
+
+/// A single-neuron topology (input `in`, layer `neuron`) and its patterns, loaded from an
+/// embedded file, ready to be run trial after trial.
+pub struct SingleCircuit {
+    /// The topology, as edited by the experiment.
+    pub topology: Topology,
+    /// Its patterns.
+    pub patterns: Patterns,
+}
+
+impl SingleCircuit {
+    /// Parses and checks `source` (named `origin` in messages, relative to the repository
+    /// root), with the experiment's device randomness.
+    pub fn load(source: &str, origin: &str, opts: &RunOptions) -> Result<Self> {
+        let mut topology: Topology = parse_ron(source, Path::new(origin))?;
+        let patterns_origin = "topologies/patterns/pair_1x2.ron";
+        if topology.patterns.as_deref() != Some("patterns/pair_1x2.ron") {
+            bail!("{origin}: `patterns` must be \"patterns/pair_1x2.ron\" (the embedded file)");
+        }
+        let patterns: Patterns = parse_ron(PAIR_PATTERNS, Path::new(patterns_origin))?;
+        if !topology.inputs.iter().any(|i| i.name == "in") || topology.layer("neuron").is_none() {
+            bail!("{origin}: a single-neuron circuit needs an input `in` and a layer `neuron`");
+        }
+        topology.variability = opts.variability;
+        Ok(SingleCircuit { topology, patterns })
+    }
+
+    /// Sets the pulse amplitude of input `in`, volts.
+    pub fn set_amplitude(&mut self, volts: f64) {
+        for i in &mut self.topology.inputs {
+            i.amplitude_volts = volts;
+        }
+    }
+
+    /// Makes the protocol the file's first step, a `Present`, lasting `run_us` µs.
+    pub fn set_run_us(&mut self, run_us: u64) -> Result<()> {
+        let name = self.topology.name.clone();
+        let Some(Step::Present {
+            input,
+            pattern,
+            flips,
+            ..
+        }) = self.topology.protocol.first().cloned()
+        else {
+            bail!("topology `{name}`: the protocol must start with a `Present` step");
+        };
+        self.topology.protocol = vec![Step::Present {
+            input,
+            pattern,
+            flips,
+            duration_us: run_us,
+        }];
+        Ok(())
+    }
+
+    /// Builds the circuit with root seed `seed` and runs its protocol on the reference
+    /// executor from time 0.
+    pub fn simulate(&self, seed: u64) -> Result<(Simulation, SingleIds)> {
+        let topo = &self.topology;
+        let checked = check(topo.clone(), Path::new("topologies"))
+            .with_context(|| format!("checking topology `{}`", topo.name))?;
+        let built = build(&checked, seed)?;
+        let ids = NetworkIds::of(&built);
+        let layer = &built.layers["neuron"];
+        let single = SingleIds {
+            input: built.inputs["in"],
+            column: layer.columns[0],
+            neuron: layer.neurons[0],
+        };
+        let mut sim = Simulation::new(built.builder.build());
+        run_protocol(&mut sim, &ids, topo, Some(&self.patterns))
+            .with_context(|| format!("running topology `{}`", topo.name))?;
+        Ok((sim, single))
     }
 }
 
@@ -41,10 +120,11 @@ pub fn fig3b(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let mut spike_width = Vec::new();
     let mut trace = Vec::new();
     let trials = opts.trials.clamp(1, 50);
+    let mut circuit = SingleCircuit::load(FIG3B_TOPOLOGY, "topologies/fig3b.ron", opts)?;
+    circuit.set_run_us(run_ms * MS / US)?;
     for trial in 0..trials {
         let seed = key(opts.seed, &[0xf3b, trial as u64]);
-        let (mut sim, ids) = fig3_circuit(1.8, opts, seed, true).simulate();
-        sim.run_until(run_ms * MS);
+        let (mut sim, ids) = circuit.simulate(seed)?;
         let mut rec = sim.take_records();
         canonical_sort(&mut rec);
         let fires = times(&rec, ids.neuron, "fire");
@@ -167,12 +247,14 @@ pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let mut rows = Vec::new();
     let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
     let mut identical = true;
+    let mut circuit = SingleCircuit::load(FIG3C_TOPOLOGY, "topologies/fig3c.ron", opts)?;
+    circuit.set_run_us(run_ms * MS / US)?;
     for &a in &amps {
+        circuit.set_amplitude(a as f64);
         let mut rates = Vec::new();
         for trial in 0..trials {
             let seed = key(opts.seed, &[0xf3c, trial as u64]);
-            let (mut sim, ids) = fig3_circuit(a, opts, seed, true).simulate();
-            sim.run_until(run_ms * MS);
+            let (mut sim, ids) = circuit.simulate(seed)?;
             let rec = sim.take_records();
             let spikes = times(&rec, ids.neuron, "spike");
             let amps_seen: Vec<f64> = rec

@@ -3,9 +3,13 @@
 //! input pulses: +1.6 V across S1) and depresses S2 (T3 lifts node 1 during the firing
 //! phase: −2 V across S2), so S1 goes to LRS, S2 to HRS, and the spike rate rises.
 //!
+//! The circuit is the topology file `topologies/learning.ron` (embedded at build time);
+//! each trial builds it with its own root seed.
+//!
 //! Also the paper's Supp. Fig 6: a second neuron driven by the first one's spikes.
 
-use super::single::{changes, times, SingleNeuron};
+use super::fig3::SingleCircuit;
+use super::single::{changes, times};
 use super::stats::median;
 use super::RunOptions;
 use crate::output::{fmt_f, ExperimentDir};
@@ -14,8 +18,11 @@ use crate::report::{ExperimentReport, Summary};
 use anyhow::Result;
 use devices::variability::key;
 use runtime::probe::canonical_sort;
-use runtime::time::MS;
+use runtime::time::{MS, US};
 use std::path::Path;
+
+/// The learning circuit (`topologies/learning.ron`).
+pub const LEARNING_TOPOLOGY: &str = include_str!("../../topologies/learning.ron");
 
 /// Learning run length, ms.
 const RUN_MS: u64 = 300;
@@ -27,19 +34,10 @@ pub fn learning(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let trials = opts.trials.clamp(1, 20);
     let (mut s1, mut s2, mut first, mut last) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut example = None;
+    let mut circuit = SingleCircuit::load(LEARNING_TOPOLOGY, "topologies/learning.ron", opts)?;
+    circuit.set_run_us(RUN_MS * MS / US)?;
     for trial in 0..trials {
-        let cfg = SingleNeuron {
-            conductances: vec![400e-6, 400e-6],
-            programmable: true,
-            learning: true,
-            amplitude_volts: 1.6,
-            pixels: vec![true, false],
-            variability: opts.variability,
-            seed: key(opts.seed, &[0x1ea, trial as u64]),
-            probe: true,
-        };
-        let (mut sim, ids) = cfg.simulate();
-        sim.run_until(RUN_MS * MS);
+        let (mut sim, ids) = circuit.simulate(key(opts.seed, &[0x1ea, trial as u64]))?;
         let mut rec = sim.take_records();
         canonical_sort(&mut rec);
         let col: &runtime::components::column::Column = sim.net.get(ids.column).expect("column");

@@ -2,10 +2,11 @@
 //! without supervision (winner-take-all through the LIA), layer 2 trained by gating, then
 //! inference with noise pixels.
 //!
-//! The driver acts like the paper's MATLAB-controlled pulse generator: it decides only at
-//! CLK-period boundaries (after observing a fire it lets the refractory cycle run, which
-//! carries the potentiation, then grounds the inputs), so every executor gives the same
-//! answer.
+//! The schedule is built on the runtime's protocol driver ([`runtime::model::driver`]),
+//! which acts like the paper's MATLAB-controlled pulse generator: it decides only at
+//! CLK-period boundaries (after observing a fire this schedule lets the refractory cycle
+//! run, which carries the potentiation, then grounds the inputs), so every executor gives
+//! the same answer.
 //!
 //! **Learning on and off.** Learning is a circuit mode, not a flag in the physics:
 //! * *write mode*: input pulses at 1.6 V, spikes at 2.0 V, the depression feedback (T3)
@@ -24,14 +25,10 @@
 //! randomness the paper credits with suppressing the greedy neuron would act only on
 //! neurons that already win.
 
-use runtime::components::column::{self, Column};
-use runtime::components::gate_driver;
-use runtime::components::input;
-use runtime::components::lia;
-use runtime::components::neuron::{self, Neuron};
-use runtime::event::{CompId, Control, Payload};
+use runtime::event::CompId;
 use runtime::exec::reference::Simulation;
-use runtime::time::{Clock, Ns};
+use runtime::exec::Executor;
+use runtime::model::driver::{conductances, fire_counts, grown, increase, spike_counts, Driver};
 use runtime::topology::built::LayerIds;
 use std::sync::Arc;
 
@@ -59,10 +56,10 @@ impl Default for Levels {
     }
 }
 
-/// A running 30×10×10-style network (any sizes).
-pub struct Msnn {
-    /// The simulation (reference executor).
-    pub sim: Simulation,
+/// A running 30×10×10-style network (any sizes), on any executor `E`.
+pub struct Msnn<E: Executor = Simulation> {
+    /// The simulation.
+    pub sim: E,
     /// The input generator.
     pub input: CompId,
     /// Hidden (winner-take-all) layer.
@@ -113,119 +110,66 @@ pub struct Presentation {
     pub cycles: u64,
 }
 
-impl Msnn {
-    fn clock(&self) -> Clock {
-        self.sim.net.clock
-    }
-
-    fn period(&self) -> Ns {
-        self.clock().period_ns
-    }
-
-    /// The next period boundary at or after now.
-    fn boundary(&self) -> Ns {
-        self.clock().rising_at_or_after(self.sim.now())
-    }
-
-    fn run_cycles(&mut self, n: u64) {
-        let end = self.boundary() + n * self.period();
-        self.sim.run_until(end);
-    }
-
-    fn send(&mut self, dst: CompId, port: u32, c: Control) {
-        let at = self.sim.now();
-        self.sim.inject(at, dst, port, Payload::Control(c));
+impl<E: Executor> Msnn<E> {
+    /// The driver of the simulation.
+    fn driver(&mut self) -> Driver<'_> {
+        Driver::new(&mut self.sim)
     }
 
     /// Fire counters of a layer's neurons.
     pub fn fires(&self, layer: &LayerIds) -> Vec<u64> {
-        layer
-            .neurons
-            .iter()
-            .map(|&id| self.sim.net.get::<Neuron>(id).map_or(0, Neuron::fires))
-            .collect()
+        fire_counts(&self.sim, &layer.neurons)
     }
 
     /// Spike counters of a layer's neurons.
     pub fn spikes(&self, layer: &LayerIds) -> Vec<u64> {
-        layer
-            .neurons
-            .iter()
-            .map(|&id| self.sim.net.get::<Neuron>(id).map_or(0, Neuron::spikes))
-            .collect()
+        spike_counts(&self.sim, &layer.neurons)
     }
 
     /// Conductances of a layer (row `j` = the column into neuron `j`), siemens.
     pub fn weights(&self, layer: &LayerIds) -> Vec<Vec<f64>> {
-        layer
-            .columns
-            .iter()
-            .map(|&id| {
-                self.sim
-                    .net
-                    .get::<Column>(id)
-                    .map(|c| c.conductances().iter().map(|&g| g as f64).collect())
-                    .unwrap_or_default()
-            })
-            .collect()
+        conductances(&self.sim, &layer.columns)
     }
 
     /// Sets a layer's learning mode (the T3 enable line).
     pub fn set_learning(&mut self, layer: &LayerIds, on: bool) {
-        for &id in &layer.neurons.clone() {
-            self.send(id, neuron::IN_CONTROL, Control::Learning(on));
-        }
+        self.driver().set_learning(&layer.neurons, on);
     }
 
     /// Sets the spike rail of a layer's neurons.
     pub fn set_spike_amplitude(&mut self, layer: &LayerIds, volts: f32) {
-        for &id in &layer.neurons.clone() {
-            self.send(id, neuron::IN_CONTROL, Control::SpikeAmplitude(volts));
-        }
+        self.driver().set_spike_amplitude(&layer.neurons, volts);
     }
 
     /// Sets the input amplitude.
     pub fn set_input_amplitude(&mut self, volts: f32) {
-        self.send(self.input, input::IN_CONTROL, Control::Amplitude(volts));
+        let input = self.input;
+        self.driver().set_amplitude(input, volts);
     }
 
     /// Sets the gate levels of a supervised layer.
     pub fn set_gates(&mut self, layer: &LayerIds, levels: Vec<f32>) {
         if let Some(d) = layer.gate_driver {
-            self.send(
-                d,
-                gate_driver::IN_CONTROL,
-                Control::Gates(Arc::from(levels)),
-            );
+            self.driver().set_gates(d, Arc::from(levels));
         }
+    }
+
+    /// Both layers' neurons, hidden first.
+    fn all_neurons(&self) -> Vec<CompId> {
+        let both = self.hidden.neurons.iter().chain(&self.output.neurons);
+        both.copied().collect()
     }
 
     /// The rest between two presentations: inputs grounded for `rest_cycles` periods, then
     /// every idle neuron of both layers starts from a relaxed TS device with a new switching
-    /// cycle ([`Control::Rest`]) and the reset line of a winner-holding LIA releases it. The protocol makes the rest several cluster-leak time
-    /// constants long, so this only discards the last percent of the decayed state; what it
-    /// adds is the fresh switching point, which a device that never fired would otherwise
-    /// keep for the whole experiment. Returns how many neurons were reset.
+    /// cycle ([`Driver::reset_neurons`]) and the reset line of a winner-holding LIA releases
+    /// it; the instant is settled before anything else is presented. The protocol makes
+    /// the rest several cluster-leak time constants long, so this only discards the last
+    /// percent of the decayed state; what it adds is the fresh switching point, which a
+    /// device that never fired would otherwise keep for the whole experiment. Returns how
+    /// many neurons were reset.
     pub fn rest(&mut self) -> usize {
-        self.run_cycles(self.rest_cycles);
-        let ids: Vec<CompId> = self
-            .hidden
-            .neurons
-            .iter()
-            .chain(&self.output.neurons)
-            .copied()
-            .collect();
-        let rests = |m: &Self| -> u64 {
-            ids.iter()
-                .filter_map(|&id| m.sim.net.get::<Neuron>(id))
-                .map(Neuron::rests)
-                .sum()
-        };
-        let before = rests(self);
-        for &id in &ids {
-            self.send(id, neuron::IN_CONTROL, Control::Rest);
-        }
-        // The reset line of a winner-holding LIA (a no-op for one that follows).
+        let ids = self.all_neurons();
         let banks: Vec<CompId> = self
             .hidden
             .lia
@@ -233,11 +177,23 @@ impl Msnn {
             .chain(&self.output.lia)
             .copied()
             .collect();
-        for id in banks {
-            self.send(id, lia::IN_CONTROL, Control::Rest);
-        }
-        self.sim.run_instant();
-        (rests(self) - before) as usize
+        let rest_cycles = self.rest_cycles;
+        let mut d = self.driver();
+        d.run_cycles(rest_cycles);
+        let before: u64 = d.rests(&ids).iter().sum();
+        d.reset_neurons(&ids);
+        // The reset line of a winner-holding LIA (a no-op for one that follows).
+        d.release_lia(&banks);
+        d.settle();
+        let after: u64 = d.rests(&ids).iter().sum();
+        (after - before) as usize
+    }
+
+    /// Grounds the inputs, then rests.
+    fn stop_and_rest(&mut self) {
+        let input = self.input;
+        self.driver().stop(&[input]);
+        self.rest();
     }
 
     /// Presents `pixels` (with `flips` noise pixels) until `fires` fire events are seen in
@@ -253,38 +209,33 @@ impl Msnn {
         fires: u64,
         max_cycles: u64,
     ) -> Presentation {
-        self.run_cycles(0);
-        let layer = layer.clone();
-        let before = self.fires(&layer);
-        self.send(
-            self.input,
-            input::IN_CONTROL,
-            Control::Present {
-                pixels: pixels.into(),
-                flips,
-            },
-        );
-        let mut cycles = 0;
+        let input = self.input;
+        let neurons = &layer.neurons;
+        let mut d = self.driver();
+        d.run_cycles(0);
+        let before = d.fires(neurons);
+        d.present(input, pixels, flips);
         let mut fired = Vec::new();
-        while cycles < max_cycles {
-            self.run_cycles(1);
-            cycles += 1;
-            let now = self.fires(&layer);
-            let new: Vec<usize> = (0..now.len()).filter(|&j| now[j] > before[j]).collect();
+        let stopped = d.cycles_until(max_cycles, |sim, _| {
+            let now = fire_counts(sim, neurons);
             let count: u64 = match target {
                 Some(t) => now[t] - before[t],
-                None => now.iter().zip(&before).map(|(a, b)| a - b).sum(),
+                None => increase(&now, &before).iter().sum(),
             };
             if count >= fires {
-                fired = new;
-                // The refractory cycle: T1 grounds node 1 while the inputs still pulse.
-                self.run_cycles(1);
-                cycles += 1;
-                break;
+                fired = grown(&now, &before);
             }
-        }
-        self.send(self.input, input::IN_CONTROL, Control::Stop);
-        self.rest();
+            count >= fires
+        });
+        let cycles = match stopped {
+            Some(c) => {
+                // The refractory cycle: T1 grounds node 1 while the inputs still pulse.
+                d.run_cycles(1);
+                c + 1
+            }
+            None => max_cycles,
+        };
+        self.stop_and_rest();
         Presentation { fired, cycles }
     }
 
@@ -332,28 +283,21 @@ impl Msnn {
         target: usize,
         max_cycles: u64,
     ) -> Option<u64> {
-        self.run_cycles(0);
-        let layer = layer.clone();
-        let before = self.fires(&layer)[target];
-        let mut result = None;
-        for c in 1..=max_cycles {
-            let at = self.sim.now();
-            for &col in &layer.columns {
-                self.sim.inject(
-                    at,
-                    col,
-                    column::IN_LINE_BASE + line as u32,
-                    Payload::Spike {
-                        amplitude_volts: volts,
-                    },
-                );
-            }
-            self.run_cycles(1);
-            if self.fires(&layer)[target] > before {
-                result = Some(c);
-                break;
-            }
+        let (columns, watched) = (&layer.columns, &layer.neurons[target..=target]);
+        let mut d = self.driver();
+        d.run_cycles(0);
+        let before = d.fires(watched)[0];
+        if max_cycles > 0 {
+            d.pulse_line(columns, line, volts);
         }
+        let result = d.cycles_until(max_cycles, |sim, cycle| {
+            let fired = fire_counts(sim, watched)[0] > before;
+            if !fired && cycle < max_cycles {
+                // The next period's pulse.
+                Driver::new(sim).pulse_line(columns, line, volts);
+            }
+            fired
+        });
         self.rest();
         result
     }
@@ -366,34 +310,19 @@ impl Msnn {
         flips: u32,
         cycles: u64,
     ) -> (Vec<u64>, Vec<u64>) {
-        self.run_cycles(0);
-        let (h0, o0) = (
-            self.spikes(&self.hidden.clone()),
-            self.spikes(&self.output.clone()),
-        );
-        self.send(
-            self.input,
-            input::IN_CONTROL,
-            Control::Present {
-                pixels: pixels.into(),
-                flips,
-            },
-        );
-        self.run_cycles(cycles);
-        let (h1, o1) = (
-            self.spikes(&self.hidden.clone()),
-            self.spikes(&self.output.clone()),
-        );
-        self.send(self.input, input::IN_CONTROL, Control::Stop);
-        self.rest();
-        (
-            h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
-            o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
-        )
+        let (input, hidden, output) = (self.input, &self.hidden.neurons, &self.output.neurons);
+        let mut d = Driver::new(&mut self.sim);
+        d.run_cycles(0);
+        let (h0, o0) = (d.spikes(hidden), d.spikes(output));
+        d.present(input, pixels, flips);
+        d.run_cycles(cycles);
+        let (h1, o1) = (d.spikes(hidden), d.spikes(output));
+        self.stop_and_rest();
+        (increase(&h1, &h0), increase(&o1, &o0))
     }
 }
 
-impl Msnn {
+impl<E: Executor> Msnn<E> {
     /// Reads `pixels` (already noisy: the same stimulus for every race) in `races`
     /// presentations of `cycles` periods, each followed by the rest, and returns the spikes
     /// of both layers and layer 1's votes summed over the races. With a winner-holding LIA
@@ -451,46 +380,38 @@ impl Msnn {
     /// period. The reading's votes are the hidden neuron that fired first (none if two did
     /// in the same period, or none fired).
     pub fn race_until_output_fire(&mut self, pixels: &[bool], max_cycles: u64) -> Reading {
-        self.run_cycles(0);
-        let (hidden, output) = (self.hidden.clone(), self.output.clone());
-        let (h0, o0) = (self.spikes(&hidden), self.spikes(&output));
-        let hf0 = self.fires(&hidden);
-        let fires0: u64 = self.fires(&output).iter().sum();
-        self.send(
-            self.input,
-            input::IN_CONTROL,
-            Control::Present {
-                pixels: pixels.into(),
-                flips: 0,
-            },
-        );
-        let mut votes = vec![0; hidden.neurons.len()];
+        let (input, hidden, output) = (self.input, &self.hidden.neurons, &self.output.neurons);
+        let mut d = Driver::new(&mut self.sim);
+        d.run_cycles(0);
+        let (h0, o0) = (d.spikes(hidden), d.spikes(output));
+        let hf0 = d.fires(hidden);
+        let fires0: u64 = d.fires(output).iter().sum();
+        d.present(input, pixels, 0);
+        let mut votes = vec![0; hidden.len()];
         let mut decided = false;
-        let mut presented = 0;
-        while presented < max_cycles {
-            self.run_cycles(1);
-            presented += 1;
+        let stopped = d.cycles_until(max_cycles, |sim, _| {
             if !decided {
-                let hf = self.fires(&hidden);
-                let first: Vec<usize> = (0..hf.len()).filter(|&j| hf[j] > hf0[j]).collect();
+                let first = grown(&fire_counts(sim, hidden), &hf0);
                 if let [j] = first[..] {
                     votes[j] = 1;
                 }
                 decided = !first.is_empty();
             }
-            if self.fires(&output).iter().sum::<u64>() > fires0 {
+            fire_counts(sim, output).iter().sum::<u64>() > fires0
+        });
+        let presented = match stopped {
+            Some(c) => {
                 // The fire's spike comes in the next CLK-high phase.
-                self.run_cycles(1);
-                presented += 1;
-                break;
+                d.run_cycles(1);
+                c + 1
             }
-        }
-        let (h1, o1) = (self.spikes(&hidden), self.spikes(&output));
-        self.send(self.input, input::IN_CONTROL, Control::Stop);
-        self.rest();
+            None => max_cycles,
+        };
+        let (h1, o1) = (d.spikes(hidden), d.spikes(output));
+        self.stop_and_rest();
         Reading {
-            hidden: h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
-            output: o1.iter().zip(&o0).map(|(a, b)| a - b).collect(),
+            hidden: increase(&h1, &h0),
+            output: increase(&o1, &o0),
             votes,
             cycles: presented,
             races: 1,
@@ -505,4 +426,119 @@ pub fn winner(counts: &[u64]) -> Option<usize> {
         return None;
     }
     counts.iter().position(|&c| c == max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime::exec::sharded::ShardedSimulation;
+    use runtime::network::Network;
+    use runtime::topology::build::build;
+    use runtime::topology::load;
+    use runtime::topology::schema::Inhibition;
+    use std::path::Path;
+
+    /// The 30×10×10 network (seed 1, no probes), its patterns' pixels and a start of its
+    /// executor.
+    fn network<E: Executor>(start: impl Fn(Network) -> E) -> (Msnn<E>, Vec<Vec<bool>>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+        let checked = load(&path)
+            .expect("topology")
+            .edit(|t| t.probes.clear())
+            .expect("checked");
+        let built = build(&checked, 1).expect("built");
+        let layer = |f: &dyn Fn(&Inhibition) -> bool| {
+            let spec = checked.topology().layers.iter().find(|l| f(&l.inhibition));
+            built.layers[&spec.expect("layer").name].clone()
+        };
+        let hidden = layer(&|i| *i == Inhibition::Lia);
+        let output = layer(&|i| matches!(i, Inhibition::Supervised(_)));
+        let patterns = checked.patterns().cloned().expect("patterns");
+        let pixels = patterns
+            .items
+            .iter()
+            .map(|p| patterns.get(&p.name).unwrap());
+        let msnn = Msnn {
+            input: *built.inputs.values().next().expect("input"),
+            sim: start(built.builder.build()),
+            hidden,
+            output,
+            levels: Levels::default(),
+            rest_cycles: 20,
+        };
+        (msnn, pixels.collect())
+    }
+
+    /// What a short Fig 5-like schedule gave.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        presentations: Vec<Presentation>,
+        layer2_cycles: Vec<Option<u64>>,
+        readings: Vec<Reading>,
+        weights: Vec<Vec<f64>>,
+        end_ns: u64,
+        events: u64,
+    }
+
+    /// Layer 1 unsupervised, layer 2 gated, then race reads and a window read, on
+    /// three patterns.
+    fn short_run<E: Executor>(m: &mut Msnn<E>, patterns: &[Vec<bool>]) -> Outcome {
+        let (hidden, output) = (m.hidden.clone(), m.output.clone());
+        let mut presentations = Vec::new();
+        m.set_input_amplitude(m.levels.input_write_volts);
+        m.set_learning(&hidden, true);
+        for px in &patterns[..3] {
+            presentations.push(m.present_until_fire(px, 0, &hidden, None, 1, 40));
+        }
+        presentations.push(m.present_in_pulse_trials(&patterns[0], &hidden, 1, 6));
+        m.set_learning(&hidden, false);
+        m.set_learning(&output, true);
+        let mut layer2_cycles = Vec::new();
+        for (k, p) in presentations[..3].iter().enumerate() {
+            let gates = (0..output.neurons.len())
+                .map(|j| if j == k { m.levels.gate_on_volts } else { 0.0 })
+                .collect();
+            m.set_gates(&output, gates);
+            let h = p.fired.first().copied().unwrap_or(0);
+            let volts = m.levels.spike_write_volts;
+            layer2_cycles.push(m.pulse_line_until_fire(&output, h, volts, k, 40));
+        }
+        m.set_learning(&output, false);
+        m.set_gates(&output, vec![m.levels.gate_on_volts; output.neurons.len()]);
+        m.set_input_amplitude(m.levels.read_volts);
+        m.set_spike_amplitude(&output, m.levels.read_volts);
+        let mut readings = Vec::new();
+        for px in &patterns[..3] {
+            readings.push(m.read(px, 2, 30, true, 0));
+            readings.push(m.read(px, 1, 8, false, 0));
+        }
+        let mut weights = m.weights(&hidden);
+        weights.extend(m.weights(&output));
+        Outcome {
+            presentations,
+            layer2_cycles,
+            readings,
+            weights,
+            end_ns: m.sim.now(),
+            events: m.sim.handled_events(),
+        }
+    }
+
+    #[test]
+    fn a_short_fig5_schedule_is_the_same_on_reference_and_sharded() {
+        let (mut reference, patterns) = network(Simulation::new);
+        let expected = short_run(&mut reference, &patterns);
+        assert!(
+            expected.presentations.iter().any(|p| !p.fired.is_empty()),
+            "something fires: {expected:?}"
+        );
+        for workers in [1, 2] {
+            let (mut sharded, _) = network(|net| ShardedSimulation::new(net, workers));
+            assert_eq!(
+                short_run(&mut sharded, &patterns),
+                expected,
+                "{workers} workers"
+            );
+        }
+    }
 }

@@ -1,24 +1,21 @@
 //! Protocols: a topology's list of steps (present a pattern, rest, present until a layer
 //! fires, switch learning, set amplitudes and gates) run on any [`Executor`].
 //!
-//! Steps act only through [`Payload::Control`] events injected with
-//! [`Executor::inject`] at the current instant; a component handles them in the first
-//! batch of that instant, before the network's own events. Decisions (has the layer fired
-//! enough?) are taken only at CLK-period boundaries, after running the simulation one
-//! period at a time and reading [`Neuron::fires`] — a quantity every executor computes
-//! identically — so the protocol takes the same path on every executor.
+//! Each step is a few of the [`Driver`]'s primitive operations: steps act only through
+//! control events injected at the current instant (a component handles them in the first
+//! batch of that instant, with the network's own events), and decisions (has the layer
+//! fired enough?) are taken only at CLK-period boundaries, from [`Neuron::fires`] — so
+//! the protocol takes the same path on every executor.
 //!
 //! Steps without a duration (`SetLearning`, `SetAmplitude`, `SetSpikeAmplitude`,
 //! `SetGates`) take effect when the next step runs the simulation; at the very end of a
 //! protocol they have no effect.
 
-use crate::circuits::gate_driver;
-use crate::circuits::input;
-use crate::circuits::lia;
-use crate::circuits::neuron::{self, Neuron};
-use crate::engine::event::{CompId, Control, Payload};
+use crate::circuits::neuron::Neuron;
+use crate::engine::event::CompId;
 use crate::engine::exec::Executor;
 use crate::engine::time::Ns;
+use crate::model::driver::Driver;
 use crate::model::topology::build::prototype;
 use crate::model::topology::built::{Built, LayerIds};
 use crate::model::topology::schema::us_to_ns;
@@ -153,15 +150,16 @@ fn deltas(before: &BTreeMap<String, LayerCounts>, after: &BTreeMap<String, Layer
     (fires, spikes)
 }
 
-struct Driver<'a> {
-    sim: &'a mut dyn Executor,
+/// Runs the steps of one protocol through a [`Driver`].
+struct Steps<'a> {
+    driver: Driver<'a>,
     topo: &'a Topology,
     ids: &'a NetworkIds,
     patterns: Option<&'a Patterns>,
     step: usize,
 }
 
-impl Driver<'_> {
+impl Steps<'_> {
     fn fail(&self, message: String) -> ProtocolError {
         ProtocolError::Step {
             step: self.step,
@@ -179,9 +177,8 @@ impl Driver<'_> {
         ids.ok_or_else(|| self.fail(format!("no layer is called `{name}`")))
     }
 
-    fn send(&mut self, dst: CompId, port: u32, control: Control) {
-        let now = self.sim.now();
-        self.sim.inject(now, dst, port, Payload::Control(control));
+    fn neurons(&self, name: &str) -> Result<Vec<CompId>, ProtocolError> {
+        Ok(self.layer(name)?.neurons.clone())
     }
 
     fn present(&mut self, input: &str, pattern: &str, flips: u32) -> Result<(), ProtocolError> {
@@ -190,23 +187,8 @@ impl Driver<'_> {
             .patterns
             .and_then(|p| p.get(pattern))
             .ok_or_else(|| self.fail(format!("no pattern is called `{pattern}`")))?;
-        let pixels = pixels.into();
-        self.send(id, input::IN_CONTROL, Control::Present { pixels, flips });
+        self.driver.present(id, &pixels, flips);
         Ok(())
-    }
-
-    fn send_to_layer(&mut self, layer: &str, control: Control) -> Result<(), ProtocolError> {
-        let neurons = self.layer(layer)?.neurons.clone();
-        for id in neurons {
-            self.send(id, neuron::IN_CONTROL, control.clone());
-        }
-        Ok(())
-    }
-
-    fn layer_fires(&self, layer: &LayerIds) -> u64 {
-        let net = self.sim.network();
-        let fires = |&id: &CompId| net.get::<Neuron>(id).map_or(0, |n| n.fires());
-        layer.neurons.iter().map(fires).sum()
     }
 
     /// Runs one step; returns `(cycles, reached)` for `PresentUntilFire`.
@@ -219,8 +201,7 @@ impl Driver<'_> {
                 duration_us,
             } => {
                 self.present(input, pattern, *flips)?;
-                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
-                self.sim.run_until(end);
+                self.driver.run_for(us_to_ns(*duration_us));
             }
             Step::PresentPrototype {
                 input,
@@ -239,25 +220,13 @@ impl Driver<'_> {
                     }
                     _ => return Err(self.fail(format!("layer `{layer}` has no prototypes"))),
                 };
-                let pixels = pixels.into();
-                self.send(
-                    id,
-                    input::IN_CONTROL,
-                    Control::Present {
-                        pixels,
-                        flips: *flips,
-                    },
-                );
-                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
-                self.sim.run_until(end);
+                self.driver.present(id, &pixels, *flips);
+                self.driver.run_for(us_to_ns(*duration_us));
             }
             Step::Rest { duration_us } => {
                 let inputs: Vec<CompId> = self.ids.inputs.values().copied().collect();
-                for id in inputs {
-                    self.send(id, input::IN_CONTROL, Control::Stop);
-                }
-                let end = self.sim.now().saturating_add(us_to_ns(*duration_us));
-                self.sim.run_until(end);
+                self.driver.stop(&inputs);
+                self.driver.run_for(us_to_ns(*duration_us));
                 // The reset line of winner-holding LIAs ends the rest (the paper's LIA
                 // ignores it); it takes effect when the next step runs.
                 let banks: Vec<CompId> = self
@@ -266,9 +235,7 @@ impl Driver<'_> {
                     .values()
                     .flat_map(|l| l.lia.iter().copied())
                     .collect();
-                for id in banks {
-                    self.send(id, lia::IN_CONTROL, Control::Rest);
-                }
+                self.driver.release_lia(&banks);
             }
             Step::PresentUntilFire {
                 input,
@@ -278,27 +245,24 @@ impl Driver<'_> {
                 fires,
                 max_cycles,
             } => {
-                let ids = self.layer(layer)?.clone();
+                let neurons = self.neurons(layer)?;
                 self.present(input, pattern, *flips)?;
-                let start = self.layer_fires(&ids);
-                let period = self.sim.network().clock.period_ns;
-                for cycle in 1..=*max_cycles {
-                    let now = self.sim.now();
-                    let boundary = (now / period).saturating_add(1).saturating_mul(period);
-                    self.sim.run_until(boundary);
-                    if self.layer_fires(&ids).saturating_sub(start) >= u64::from(*fires) {
-                        return Ok(Some((cycle, true)));
-                    }
-                }
-                return Ok(Some((*max_cycles, false)));
+                let outcome = self
+                    .driver
+                    .until_fires(&neurons, u64::from(*fires), *max_cycles);
+                return Ok(Some(outcome));
             }
-            Step::SetLearning { layer, on } => self.send_to_layer(layer, Control::Learning(*on))?,
+            Step::SetLearning { layer, on } => {
+                let neurons = self.neurons(layer)?;
+                self.driver.set_learning(&neurons, *on);
+            }
             Step::SetSpikeAmplitude { layer, volts } => {
-                self.send_to_layer(layer, Control::SpikeAmplitude(*volts as f32))?
+                let neurons = self.neurons(layer)?;
+                self.driver.set_spike_amplitude(&neurons, *volts as f32);
             }
             Step::SetAmplitude { input, volts } => {
                 let id = self.input(input)?;
-                self.send(id, input::IN_CONTROL, Control::Amplitude(*volts as f32));
+                self.driver.set_amplitude(id, *volts as f32);
             }
             Step::SetGates { layer, volts } => {
                 let driver = self.layer(layer)?.gate_driver;
@@ -308,7 +272,7 @@ impl Driver<'_> {
                     ))
                 })?;
                 let levels: Arc<[f32]> = volts.iter().map(|&v| v as f32).collect();
-                self.send(driver, gate_driver::IN_CONTROL, Control::Gates(levels));
+                self.driver.set_gates(driver, levels);
             }
         }
         Ok(None)
@@ -336,30 +300,30 @@ pub fn run_protocol_observed(
     mut done: impl FnMut(usize),
 ) -> Result<ProtocolLog, ProtocolError> {
     let mut steps = Vec::with_capacity(topo.protocol.len());
-    let mut driver = Driver {
-        sim,
+    let mut steps_run = Steps {
+        driver: Driver::new(sim),
         topo,
         ids,
         patterns,
         step: 0,
     };
     for (index, step) in topo.protocol.iter().enumerate() {
-        driver.step = index;
-        let before = counts(driver.sim, ids);
-        let start_ns = driver.sim.now();
-        let outcome = driver.run(step)?;
-        if let Some(e) = driver.sim.halted() {
+        steps_run.step = index;
+        let before = counts(steps_run.driver.sim, ids);
+        let start_ns = steps_run.driver.now();
+        let outcome = steps_run.run(step)?;
+        if let Some(e) = steps_run.driver.sim.halted() {
             return Err(ProtocolError::Halted {
                 step: index,
                 message: e.to_string(),
             });
         }
-        let (fires, spikes) = deltas(&before, &counts(driver.sim, ids));
+        let (fires, spikes) = deltas(&before, &counts(steps_run.driver.sim, ids));
         steps.push(StepLog {
             index,
             step: step.clone(),
             start_ns,
-            end_ns: driver.sim.now(),
+            end_ns: steps_run.driver.now(),
             cycles: outcome.map(|o| o.0),
             reached: outcome.map(|o| o.1),
             fires,
@@ -370,7 +334,7 @@ pub fn run_protocol_observed(
     Ok(ProtocolLog {
         topology: topo.name.clone(),
         steps,
-        end_ns: driver.sim.now(),
-        layers: counts(driver.sim, ids),
+        end_ns: steps_run.driver.now(),
+        layers: counts(steps_run.driver.sim, ids),
     })
 }

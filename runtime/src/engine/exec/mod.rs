@@ -90,6 +90,9 @@ pub trait Executor {
     fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload);
     /// Processes every event with time `< until`.
     fn run_until(&mut self, until: Ns);
+    /// Processes every event at the current instant (all its delta cycles), leaving the
+    /// time where it is: what is injected afterwards at `now()` is handled after them.
+    fn run_instant(&mut self);
     /// The network (components are inspected between runs).
     fn network(&self) -> &Network;
     /// Takes the probe records collected so far (see [`crate::engine::probe::canonical_sort`]).
@@ -112,6 +115,9 @@ impl Executor for reference::Simulation {
     }
     fn run_until(&mut self, until: Ns) {
         reference::Simulation::run_until(self, until)
+    }
+    fn run_instant(&mut self) {
+        reference::Simulation::run_instant(self)
     }
     fn network(&self) -> &Network {
         &self.net

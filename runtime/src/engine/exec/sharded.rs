@@ -1120,6 +1120,12 @@ impl Executor for ShardedSimulation {
     fn run_until(&mut self, until: Ns) {
         ShardedSimulation::run_until(self, until)
     }
+    fn run_instant(&mut self) {
+        // Workers keep no clock of their own: run through the instant, then stand at it.
+        let now = self.now;
+        ShardedSimulation::run_until(self, now.saturating_add(1));
+        self.now = now;
+    }
     fn network(&self) -> &Network {
         &self.net
     }
