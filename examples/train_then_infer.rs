@@ -3,11 +3,11 @@
 //!
 //! 1. Load the shipped 30×10×10 topology and run its protocol (layer-1 learning, gated
 //!    layer-2 learning, a first inference) on the reference executor.
-//! 2. Capture every layer's conductances (the synapses are the non-volatile part of the
-//!    hardware) and write them as RON.
-//! 3. Build the same network again with both layers starting from that file and a
-//!    read-only protocol (learning off, inputs and spikes below the SET threshold, every
-//!    output gate open), present each digit once and print the spike counts.
+//! 2. Save every layer's conductances (the synapses are the non-volatile part of the
+//!    hardware) as RON.
+//! 3. Edit the model in code: both layers start from that file, and a read-only protocol
+//!    (learning off, inputs and spikes below the SET threshold, every output gate open)
+//!    presents each digit once. The edited model is checked again before it runs.
 //!
 //! The shipped protocol is a short illustration (three digits in layer 1, one in layer 2),
 //! so few output neurons answer; `memsnn reproduce fig5` trains the whole network and
@@ -15,67 +15,76 @@
 //!
 //! Run with `cargo run --release --example train_then_infer`.
 
-use anyhow::{Context, Result};
-use runtime::exec::reference::Simulation;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::topology::schema::Step;
-use runtime::topology::{build, load, parse_str, SavedWeights};
-use std::path::Path;
+use runtime::topology::schema::{Initial, Step};
+use runtime::{ExecutorKind, Model};
 
 /// Root seed: the same seed restores onto the same fabricated devices, bit for bit.
 const SEED: u64 = 1;
+/// Read level of inputs and spikes, volts: below the synapses' 1.5 V SET threshold.
+const READ_VOLTS: f64 = 1.45;
+/// Gate level that opens every output column, volts.
+const GATE_ON_VOLTS: f64 = 3.0;
 
-fn main() -> Result<()> {
-    let topologies = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
-    let path = topologies.join("msnn_30x10x10.ron");
+fn main() -> Result<(), runtime::Error> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/msnn_30x10x10.ron");
+    let model = Model::load(path)?;
 
-    // 1. Train.
-    let checked = load(&path)?;
-    let built = build(&checked, SEED)?;
-    let ids = NetworkIds::of(&built);
-    let layers = built.layers.clone();
-    let mut sim = Simulation::new(built.builder.build());
-    run_protocol(&mut sim, &ids, checked.topology(), checked.patterns())?;
+    // 1. Train. 2. Save what survives power-off.
+    let mut training = model.session(SEED, ExecutorKind::Reference, 1)?;
+    training.run_protocol()?;
+    let saved = std::env::temp_dir().join("memsnn_trained.ron");
+    training.save_weights(&saved)?;
+    println!("saved the conductances to {}", saved.display());
 
-    // 2. Save what survives power-off.
-    let weights =
-        SavedWeights::capture(&checked.topology().name, SEED, &sim.net, sim.now(), &layers);
-    let out = std::env::temp_dir().join("memsnn_trained.ron");
-    std::fs::write(&out, weights.to_ron()?)
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("saved {} layers to {}", weights.layers.len(), out.display());
-
-    // 3. The same file, both layers restored, with a read-only protocol.
-    let source = std::fs::read_to_string(&path)?;
-    let saved = format!("Saved({:?})", out.display().to_string());
-    let mut text = source
-        .replace("Uniform(400.0e-6, 0.05)", &saved)
-        .replace("Uniform(40.0e-6, 0.05)", &saved);
-    let start = text
-        .find("    protocol: [")
-        .context("the topology has a protocol")?;
-    text.truncate(start);
-    text.push_str("    protocol: [\n");
-    text.push_str("        SetLearning(layer: \"hidden\", on: false),\n");
-    text.push_str("        SetLearning(layer: \"output\", on: false),\n");
-    text.push_str("        SetAmplitude(input: \"pixels\", volts: 1.45),\n");
-    text.push_str("        SetSpikeAmplitude(layer: \"hidden\", volts: 1.45),\n");
-    text.push_str("        SetGates(layer: \"output\", volts: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]),\n");
-    let digits: Vec<String> = checked
+    // 3. The same network, restored, with a read-only protocol.
+    let digits: Vec<String> = model
+        .checked()
         .patterns()
         .map(|p| p.items.iter().map(|i| i.name.clone()).collect())
         .unwrap_or_default();
-    for d in &digits {
-        text.push_str(&format!(
-            "        Present(input: \"pixels\", pattern: \"{d}\", duration_us: 100000),\n        Rest(duration_us: 200000),\n"
-        ));
-    }
-    text.push_str("    ],\n)\n");
-    let restored = parse_str(&text, Path::new("inference.ron"), &topologies)?;
-    let built = build(&restored, SEED)?;
-    let ids = NetworkIds::of(&built);
-    let mut sim = Simulation::new(built.builder.build());
-    let log = run_protocol(&mut sim, &ids, restored.topology(), restored.patterns())?;
+    let input = model.topology().inputs[0].name.clone();
+    let reading = model.edit(|t| {
+        let outputs = t.layers.last().map_or(0, |l| l.neurons as usize);
+        for layer in &mut t.layers {
+            layer.initial = Initial::Saved(saved.display().to_string());
+        }
+        let mut steps = Vec::new();
+        for layer in t.layers.iter().map(|l| l.name.clone()) {
+            steps.push(Step::SetLearning {
+                layer: layer.clone(),
+                on: false,
+            });
+            steps.push(Step::SetSpikeAmplitude {
+                layer,
+                volts: READ_VOLTS,
+            });
+        }
+        steps.push(Step::SetAmplitude {
+            input: input.clone(),
+            volts: READ_VOLTS,
+        });
+        if let Some(output) = t.layers.last().map(|l| l.name.clone()) {
+            steps.push(Step::SetGates {
+                layer: output,
+                volts: vec![GATE_ON_VOLTS; outputs],
+            });
+        }
+        for digit in &digits {
+            steps.push(Step::Present {
+                input: input.clone(),
+                pattern: digit.clone(),
+                flips: 0,
+                duration_us: 100_000,
+            });
+            steps.push(Step::Rest {
+                duration_us: 200_000,
+            });
+        }
+        t.protocol = steps;
+    })?;
+    let log = reading
+        .session(SEED, ExecutorKind::Reference, 1)?
+        .run_protocol()?;
 
     println!("digit  hidden fires  output fires");
     let presented = log

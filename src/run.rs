@@ -17,9 +17,10 @@
 use crate::output::ExperimentDir;
 use anyhow::{anyhow, bail, Context, Result};
 use runtime::exec::ExecutorKind;
-use runtime::probe::{canonical_sort, to_csv};
-use runtime::protocol::{run_protocol_observed, NetworkIds, ProtocolLog};
-use runtime::topology::{build, load, Checked, ProbeSelection, SavedWeights, TopologyError};
+use runtime::probe::to_csv;
+use runtime::protocol::ProtocolLog;
+use runtime::topology::{build, load, Checked, SavedWeights, TopologyError};
+use runtime::Model;
 use std::path::{Path, PathBuf};
 
 /// Protocols with at least this many steps show a progress bar.
@@ -122,11 +123,9 @@ pub fn simulate_capturing(
     workers: usize,
     weights: bool,
 ) -> Result<Simulated> {
-    let topo = checked.topology();
-    let built = build(checked, seed)?;
-    let selection = ProbeSelection::new(topo, &built);
-    let ids = NetworkIds::of(&built);
-    let mut sim = executor.executor(built.builder.build(), workers)?;
+    let model = Model::from(checked.clone());
+    let mut session = model.session(seed, executor, workers)?;
+    let topo = model.topology();
     // A progress bar on long protocols (hidden when stderr is not a terminal).
     let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
         let pb = indicatif::ProgressBar::new(topo.protocol.len() as u64);
@@ -137,7 +136,7 @@ pub fn simulate_capturing(
         pb.set_message(topo.name.clone());
         pb
     });
-    let log = run_protocol_observed(sim.as_mut(), &ids, topo, checked.patterns(), |n| {
+    let log = session.run_protocol_observed(|n| {
         if let Some(pb) = &bar {
             pb.set_position(n as u64);
         }
@@ -146,19 +145,17 @@ pub fn simulate_capturing(
         pb.finish_and_clear();
     }
     let log = log?;
-    let mut records = selection.filter(sim.take_records());
-    canonical_sort(&mut records);
-    let names = &sim.network().names;
+    let weights = weights.then(|| session.weights());
+    let names = session.network().names.clone();
     let name = |id: u32| {
         names
             .get(id as usize)
             .cloned()
             .unwrap_or_else(|| format!("#{id}"))
     };
-    let weights = weights
-        .then(|| SavedWeights::capture(&topo.name, seed, sim.network(), sim.now(), &built.layers));
+    let records = session.records();
     Ok(Simulated {
-        probes_csv: to_csv(&records, name),
+        probes_csv: to_csv(records, name),
         records: records.len(),
         log,
         weights,

@@ -13,7 +13,7 @@
 
 #[cfg(feature = "actix")]
 pub mod actix_exec;
-pub mod core;
+pub(crate) mod core;
 pub mod error;
 pub mod kind;
 pub mod reference;
@@ -35,7 +35,7 @@ use crate::engine::time::Ns;
 /// `(t, d + 1)` (zero-delay wires), or `(at, 0)` for a later wake-up. Every executor routes
 /// through this one function, so event numbering — and with it the order of events into
 /// each component — is the same everywhere.
-pub fn route<'a>(
+pub(crate) fn route<'a>(
     (src, t, d): (CompId, Ns, u32),
     seq: &mut u64,
     emissions: &mut Vec<Emission>,
@@ -69,17 +69,6 @@ pub fn route<'a>(
             payload: Payload::Wake { tag },
         });
     }
-}
-
-/// Why a run stopped at a zero-time loop: more than [`reference::MAX_DELTA`] delta
-/// cycles at `t_ns`, naming (from `names`, the network's) the first few components of
-/// the looping batch, `ids` — the text of [`ExecError::ZeroTimeLoop`].
-pub fn zero_time_loop_message(
-    t_ns: Ns,
-    ids: impl IntoIterator<Item = CompId>,
-    names: &[String],
-) -> String {
-    ExecError::zero_time_loop(t_ns, ids, names).to_string()
 }
 
 /// What protocol drivers need from an executor.
