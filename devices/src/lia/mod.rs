@@ -26,7 +26,7 @@
 //! * [`params`]: the parameter file ([`LiaParams`]) and its validation;
 //! * [`design`]: the programming rule and its derivation, the nominal levels and margins,
 //!   and how they scale with n;
-//! * [`array`]: one fabricated and programmed instance ([`LiaArray`]), its comparator
+//! * [`mod@array`]: one fabricated and programmed instance ([`LiaArray`]), its comparator
 //!   inputs, gates and worst-case margins, and streaming margin sweeps ([`sweep_margins`]).
 
 pub mod array;
