@@ -11,7 +11,7 @@
 //! `(time, delta)` batch at a time (the executors' shared queue, which sorts it): every
 //! component with events in the batch gets one `Deliver` message carrying them in
 //! `(src, seq)` order; the actor hands them to its component, numbers and routes the component's emissions and wake-ups through the
-//! executors' shared [`core`](super::core) (one `seq` per delivered copy, fan-out order, then wake-ups) and
+//! executors' shared `core` (one `seq` per delivered copy, fan-out order, then wake-ups) and
 //! replies with the resulting events and probe records. The coordinator collects every
 //! reply before it releases the next batch.
 //!

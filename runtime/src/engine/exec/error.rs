@@ -7,7 +7,7 @@ use std::fmt;
 /// Why an executor could not be made, or why a run stopped for good.
 ///
 /// Every executor reports the same error for the same network and the same calls: the
-/// checks live in the shared core ([`super::core`]), not in the executors.
+/// checks live in the shared core (`core`), not in the executors.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// More than [`super::reference::MAX_DELTA`] delta cycles at one instant: components

@@ -3,7 +3,7 @@
 //! Every executor implements [`Executor`] and must give results bit-identical to
 //! [`reference::Simulation`], the semantic ground truth, for any worker count. What they
 //! all do — queueing, injection, batch order, delivery to a component, zero-time loops,
-//! unknown destinations — is in one place, [`core`]; each executor's own module keeps only
+//! unknown destinations — is in one place, `core`; each executor's own module keeps only
 //! how it spreads the work (threads and rounds, actors). [`ExecutorKind`] names them and
 //! makes them; [`ExecError`] is what they report.
 //!

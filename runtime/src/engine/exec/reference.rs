@@ -44,7 +44,7 @@ pub struct Simulation {
 
 impl Simulation {
     /// A simulation of `net` at time 0. A network with a wire to a component it does not
-    /// have is [halted](Self::halted) from the start (see [`super::core`]).
+    /// have is [halted](Self::halted) from the start (see the shared `core`).
     pub fn new(net: Network) -> Self {
         let n = net.len();
         Simulation {

@@ -11,7 +11,7 @@
 //! then fan-out order), then one per wake-up. This executor reproduces exactly that:
 //!
 //! * **seq numbering** is done by the worker that owns the *source*, through the executors'
-//!   shared [`core`](super::core) and [`route`](super::route), for local and remote destinations alike; injected events get
+//!   shared `core` and `route`, for local and remote destinations alike; injected events get
 //!   `src = EXTERNAL` and the external counter, assigned by the caller's thread in call
 //!   order;
 //! * a worker handles its components' events in `(time, delta)` order, each local batch
@@ -72,7 +72,7 @@
 //! each hop costs at most one round.
 //!
 //! **Zero-time loops** halt the run where the reference halts it (see
-//! [`core`](super::core)): at the first batch beyond the delta limit, after every earlier
+//! `core`): at the first batch beyond the delta limit, after every earlier
 //! batch on every worker. A worker's horizon therefore also stays at or below the looping
 //! delta of the earliest instant any other worker may still hold an event at (a loop can
 //! only appear there), which costs nothing when the workers reach each other; a worker
