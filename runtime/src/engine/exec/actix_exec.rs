@@ -63,24 +63,7 @@ use actix::{Actor, Addr, Arbiter, Context, Handler, Message, MessageResult, Syst
 use std::any::Any;
 use std::sync::Arc;
 
-/// Why the actix executor could not start or continue.
-#[derive(Debug, thiserror::Error)]
-pub enum ActixError {
-    /// No actix System runs on this thread.
-    #[error("no actix System runs on this thread; call from inside one (e.g. `System::new().block_on(..)` or `#[actix::main]`), or use `BlockingActixSimulation`")]
-    NoSystem,
-    /// An arbiter thread could not be started.
-    #[error("cannot start an actix arbiter: {0}")]
-    Arbiter(#[from] std::io::Error),
-    /// A component's actor stopped (its component panicked); the simulation is unusable.
-    #[error(
-        "the actor of component {0} stopped (its component panicked?); this simulation is unusable"
-    )]
-    ActorFailed(CompId),
-    /// An earlier run failed.
-    #[error("an earlier run failed; this simulation is unusable")]
-    Poisoned,
-}
+pub use super::error::ActixError;
 
 /// Counters of work done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //!   order of [`crate::engine::event`] — and detects a zero-time loop (a batch beyond
 //!   [`MAX_DELTA`]);
 //! * `Queue::handle_batch` and `deliver`: one batch of one partition, one batch of one
-//!   component — the [`Ctx`] of each step, the routing through [`super::route`], the
+//!   component — the [`Ctx`] of each step, the routing through `route`, the
 //!   probe records;
 //! * `Injector`: events from outside the network, numbered in call order;
 //! * `check_wires`: a network whose wires lead to missing components is refused.
@@ -19,8 +19,8 @@
 //! the run before anything further is processed; on a wire, the executor processes nothing.
 
 use super::error::{ExecError, Origin};
-use super::reference::{EXTERNAL, MAX_DELTA};
-use crate::engine::component::{Component, Ctx, Scratch};
+use super::reserved::{EXTERNAL, LOOP_NAMES, MAX_DELTA, WAKE_PORT};
+use crate::engine::component::{Component, Ctx, Emission, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::time::{Clock, Ns};
@@ -28,9 +28,6 @@ use std::collections::BTreeMap;
 
 /// A batch key `(time ns, delta)`.
 pub(crate) type Key = (Ns, u32);
-
-/// Components a zero-time-loop error names.
-pub(crate) const LOOP_NAMES: usize = 4;
 
 /// The delta of a looping batch: the first one beyond [`MAX_DELTA`].
 pub(crate) const LOOP_DELTA: u32 = MAX_DELTA + 1;
@@ -62,7 +59,7 @@ pub(crate) struct Slot<'c> {
     pub comp: &'c mut dyn Component,
     /// Its id.
     pub id: CompId,
-    /// Its emission counter (see [`super::route`]).
+    /// Its emission counter (see `route`).
     pub seq: &'c mut u64,
 }
 
@@ -93,7 +90,7 @@ impl<F: Fn(CompId) -> usize> Members<'_, F> {
 pub(crate) fn start(env: &Env, slot: Slot, scratch: &mut Scratch, sink: &mut impl FnMut(Event)) {
     let mut ctx = Ctx::new(0, slot.id, env.clock, env.probed[slot.id as usize], scratch);
     slot.comp.start(&mut ctx);
-    route(env, slot.id, (0, 0), slot.seq, scratch, sink);
+    route_step(env, slot.id, (0, 0), slot.seq, scratch, sink);
 }
 
 /// Hands a component its `events` of the batch `key` (already in `(src, seq)` order)
@@ -113,12 +110,12 @@ pub(crate) fn deliver(
     for ev in events {
         let mut ctx = Ctx::new(key.0, id, env.clock, probing, scratch);
         slot.comp.handle(ev, &mut ctx);
-        route(env, id, key, slot.seq, scratch, sink);
+        route_step(env, id, key, slot.seq, scratch, sink);
     }
 }
 
 #[inline]
-fn route(
+fn route_step(
     env: &Env,
     src: CompId,
     (t, d): Key,
@@ -126,7 +123,7 @@ fn route(
     scratch: &mut Scratch,
     sink: &mut impl FnMut(Event),
 ) {
-    super::route(
+    route(
         (src, t, d),
         seq,
         &mut scratch.emissions,
@@ -366,4 +363,47 @@ fn push(batches: &mut BTreeMap<Key, Vec<Event>>, spare: &mut Vec<Vec<Event>>, ev
         .entry((ev.time, ev.delta))
         .or_insert_with(|| spare.pop().unwrap_or_default())
         .push(ev);
+}
+
+/// Turns what component `src` produced while handling an event at `(t, d)` (passed as
+/// `(src, t, d)`) into events:
+/// each emission is copied once per wire of its port (in wire order), then each wake-up
+/// follows; every copy takes the next number of the source's counter `seq`. Delivery is at
+/// `(t, d + 1)` (zero-delay wires), or `(at, 0)` for a later wake-up. Every executor routes
+/// through this one function, so event numbering — and with it the order of events into
+/// each component — is the same everywhere.
+pub fn route<'a>(
+    (src, t, d): (CompId, Ns, u32),
+    seq: &mut u64,
+    emissions: &mut Vec<Emission>,
+    wakes: &mut Vec<(Ns, u64)>,
+    wires: impl Fn(Port) -> &'a [(CompId, Port)],
+    mut sink: impl FnMut(Event),
+) {
+    for em in emissions.drain(..) {
+        for &(dst, port) in wires(em.port) {
+            *seq += 1;
+            sink(Event {
+                time: t,
+                delta: d + 1,
+                dst,
+                port,
+                src,
+                seq: *seq,
+                payload: em.payload.clone(),
+            });
+        }
+    }
+    for (at, tag) in wakes.drain(..) {
+        *seq += 1;
+        sink(Event {
+            time: at,
+            delta: if at == t { d + 1 } else { 0 },
+            dst: src,
+            port: WAKE_PORT,
+            src,
+            seq: *seq,
+            payload: Payload::Wake { tag },
+        });
+    }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 /// checks live in the shared core (`core`), not in the executors.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// More than [`super::reference::MAX_DELTA`] delta cycles at one instant: components
+    /// More than [`super::reserved::MAX_DELTA`] delta cycles at one instant: components
     /// keep re-triggering each other without delay. The run halts at that instant.
     #[error("{}", zero_time_loop_text(*time_ns, components))]
     ZeroTimeLoop {
@@ -37,7 +37,7 @@ pub enum ExecError {
     /// The actix executor could not start.
     #[cfg(feature = "actix")]
     #[error(transparent)]
-    Actix(#[from] super::actix_exec::ActixError),
+    Actix(#[from] ActixError),
 }
 
 /// Where an event for an unknown destination came from.
@@ -76,7 +76,7 @@ fn zero_time_loop_text(t_ns: Ns, names: &[String]) -> String {
         "zero-time loop: more than {} delta cycles at t = {t_ns} ns (e.g. {}); components \
          keep re-triggering each other without delay — give the lateral-inhibition array a \
          comparator delay (`comparator_delay_ns`)",
-        super::reference::MAX_DELTA,
+        super::reserved::MAX_DELTA,
         names.join(", ")
     )
 }
@@ -93,7 +93,7 @@ impl ExecError {
             time_ns: t_ns,
             components: ids
                 .into_iter()
-                .take(super::core::LOOP_NAMES)
+                .take(super::reserved::LOOP_NAMES)
                 .map(|id| {
                     names
                         .get(id as usize)
@@ -103,4 +103,24 @@ impl ExecError {
                 .collect(),
         }
     }
+}
+
+#[cfg(feature = "actix")]
+/// Why the actix executor could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum ActixError {
+    /// No actix System runs on this thread.
+    #[error("no actix System runs on this thread; call from inside one (e.g. `System::new().block_on(..)` or `#[actix::main]`), or use `BlockingActixSimulation`")]
+    NoSystem,
+    /// An arbiter thread could not be started.
+    #[error("cannot start an actix arbiter: {0}")]
+    Arbiter(#[from] std::io::Error),
+    /// A component's actor stopped (its component panicked); the simulation is unusable.
+    #[error(
+        "the actor of component {0} stopped (its component panicked?); this simulation is unusable"
+    )]
+    ActorFailed(CompId),
+    /// An earlier run failed.
+    #[error("an earlier run failed; this simulation is unusable")]
+    Poisoned,
 }

@@ -1,9 +1,9 @@
 //! The executors by name, and the one place that makes them.
 
 use super::error::ExecError;
+use super::executor::Executor;
 use super::reference::Simulation;
 use super::sharded::ShardedSimulation;
-use super::Executor;
 use crate::engine::network::Network;
 use std::fmt;
 use std::str::FromStr;

@@ -5,19 +5,14 @@
 
 use super::core::{check_wires, Env, Injector, Key, Members, Queue};
 use super::error::ExecError;
+use super::executor::Executor;
 use crate::engine::component::Scratch;
 use crate::engine::event::{CompId, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::Ns;
 
-/// Source id of events injected from outside the network (protocol drivers).
-pub const EXTERNAL: CompId = CompId::MAX;
-/// Port on which wake-ups are delivered.
-pub const WAKE_PORT: Port = Port::MAX;
-/// Delta cycles allowed at one instant before the run is stopped as a zero-time loop
-/// (e.g. latches and ideal comparators toggling each other with no delay).
-pub const MAX_DELTA: u32 = 100_000;
+pub use super::reserved::{EXTERNAL, MAX_DELTA, WAKE_PORT};
 
 /// Counters of work done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -195,6 +190,33 @@ impl Simulation {
     /// Processes every event with time `<= until`.
     pub fn run_through(&mut self, until: Ns) {
         self.run_until(until.saturating_add(1));
+    }
+}
+
+impl Executor for Simulation {
+    fn now(&self) -> Ns {
+        Simulation::now(self)
+    }
+    fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
+        Simulation::inject(self, at, dst, port, payload)
+    }
+    fn run_until(&mut self, until: Ns) {
+        Simulation::run_until(self, until)
+    }
+    fn run_instant(&mut self) {
+        Simulation::run_instant(self)
+    }
+    fn network(&self) -> &Network {
+        &self.net
+    }
+    fn take_records(&mut self) -> Vec<Record> {
+        Simulation::take_records(self)
+    }
+    fn handled_events(&self) -> u64 {
+        self.stats().events
+    }
+    fn halted(&self) -> Option<&ExecError> {
+        Simulation::halted(self)
     }
 }
 

@@ -1,0 +1,31 @@
+//! The interface protocol drivers use, implemented by every executor.
+
+use super::error::ExecError;
+use crate::engine::event::{CompId, Payload, Port};
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::Ns;
+
+/// What protocol drivers need from an executor.
+pub trait Executor {
+    /// Current time: every event before it has been processed.
+    fn now(&self) -> Ns;
+    /// Delivers `payload` to `(dst, port)` at `at` (≥ now), from outside the network.
+    fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload);
+    /// Processes every event with time `< until`.
+    fn run_until(&mut self, until: Ns);
+    /// Processes every event at the current instant (all its delta cycles), leaving the
+    /// time where it is: what is injected afterwards at `now()` is handled after them.
+    fn run_instant(&mut self);
+    /// The network (components are inspected between runs).
+    fn network(&self) -> &Network;
+    /// Takes the probe records collected so far (see [`crate::engine::probe::canonical_sort`]).
+    fn take_records(&mut self) -> Vec<Record>;
+    /// Events handled so far (deliveries and wake-ups).
+    fn handled_events(&self) -> u64;
+    /// Why the run stopped for good (a zero-time loop, an event for a component the
+    /// network does not have), if it did; it then processes nothing more.
+    fn halted(&self) -> Option<&ExecError> {
+        None
+    }
+}
