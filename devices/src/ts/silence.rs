@@ -144,9 +144,9 @@ mod tests {
         let set = DeviceSet::builtin();
         for seed in 1..6 {
             let dev = TsDevice::new(&set.ts_neuron, Variability::FULL, seed);
-            let weak = dev.silence_bound(0.3, PHASE_NS, 0.0, PHASE_NS);
+            let weak = dev.silence_bound(0.01, PHASE_NS, 0.0, PHASE_NS);
             assert!(dev.is_silent(&weak), "seed {seed}");
-            assert!(!switches(&dev, 0.3, 0.0, 2000));
+            assert!(!switches(&dev, 0.01, 0.0, 2000));
             // A drive that fires the device has no proof.
             let strong = dev.silence_bound(1.4, PHASE_NS, 0.0, PHASE_NS);
             assert!(!dev.is_silent(&strong));

@@ -192,7 +192,8 @@ impl<D: ThresholdSwitch> Neuron<D> {
 
     /// Where the device offers a bounded advance (the hazard law), look ahead on an upper
     /// bound of the switching progress and integrate exactly only in the phase that could
-    /// switch (default true), or integrate every phase of the look-ahead exactly. Only the amount of work depends on it, never the result.
+    /// switch (default true), or integrate every phase of the look-ahead exactly. Only the
+    /// amount of work depends on it, never the result.
     pub fn with_bounded_lookahead(mut self, on: bool) -> Self {
         self.bounded_lookahead = on;
         self
