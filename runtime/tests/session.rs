@@ -24,7 +24,9 @@ fn a_session_gives_the_same_fires_on_every_executor() {
     assert!(!reference.is_empty());
     assert_eq!(reference.len() as u64, counted);
     assert!(reference.windows(2).all(|w| w[0].time_ns < w[1].time_ns));
-    assert!(reference.iter().all(|f| f.layer == "neuron" && f.neuron == 0));
+    assert!(reference
+        .iter()
+        .all(|f| f.layer == "neuron" && f.neuron == 0));
     assert_eq!(fires(ExecutorKind::Sharded, 2).0, reference);
     assert_eq!(fires(ExecutorKind::Actix, 1).0, reference);
 }
