@@ -217,7 +217,7 @@ fn run(cli: Cli) -> Result<()> {
             save_weights,
             plot,
         } => {
-            let opts = memsnn::run::RunOptions {
+            let opts = memsnn::run::RunConfig {
                 seed,
                 out,
                 executor,

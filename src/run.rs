@@ -3,10 +3,10 @@
 //! (`--save-weights FILE`, read back by `initial: Saved(FILE)`) out.
 //!
 //! ```no_run
-//! use memsnn::run::{run, RunOptions};
+//! use memsnn::run::{run, RunConfig};
 //! use std::path::Path;
 //!
-//! let opts = RunOptions { seed: 1, ..RunOptions::default() };
+//! let opts = RunConfig { seed: 1, ..RunConfig::default() };
 //! let report = run(Path::new("topologies/fig3b.ron"), &opts)?;
 //! for line in report.summary() {
 //!     println!("{line}");
@@ -28,7 +28,7 @@ const PROGRESS_MIN_STEPS: usize = 50;
 
 /// Options of `memsnn run`.
 #[derive(Clone, Debug)]
-pub struct RunOptions {
+pub struct RunConfig {
     /// Root seed: every random stream is keyed by it.
     pub seed: u64,
     /// Output folder (created if needed).
@@ -44,9 +44,9 @@ pub struct RunOptions {
     pub plot: Option<PathBuf>,
 }
 
-impl Default for RunOptions {
+impl Default for RunConfig {
     fn default() -> Self {
-        RunOptions {
+        RunConfig {
             seed: 1,
             out: PathBuf::from("results/run"),
             executor: "reference".into(),
@@ -201,7 +201,7 @@ fn output_dir(out: &Path) -> Result<ExperimentDir> {
 
 /// `memsnn run`: loads, checks, builds and runs the topology at `path`, then writes
 /// `probes.csv` and `log.json` atomically into `opts.out`.
-pub fn run(path: &Path, opts: &RunOptions) -> Result<RunReport> {
+pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     let executor: ExecutorKind = opts.executor.parse()?;
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;

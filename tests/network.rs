@@ -271,7 +271,7 @@ fn too_many_noise_pixels_is_a_clear_error() {
 fn run_saves_weights_that_read_back() {
     let dir = fresh_dir("save");
     let file = dir.join("w.ron");
-    let opts = memsnn::run::RunOptions {
+    let opts = memsnn::run::RunConfig {
         out: dir.join("run"),
         save_weights: Some(file.clone()),
         ..Default::default()
@@ -333,7 +333,7 @@ fn a_protocol_file_with_out_of_range_values_is_refused() {
 #[test]
 fn save_weights_into_a_folder_is_refused_before_the_run() {
     let dir = fresh_dir("savedir");
-    let opts = memsnn::run::RunOptions {
+    let opts = memsnn::run::RunConfig {
         out: dir.join("run"),
         save_weights: Some(dir.clone()),
         ..Default::default()
@@ -355,7 +355,7 @@ fn save_weights_into_a_folder_is_refused_before_the_run() {
 fn run_draws_what_its_probes_recorded() {
     let dir = fresh_dir("runplot");
     let png_path = dir.join("run.png");
-    let opts = memsnn::run::RunOptions {
+    let opts = memsnn::run::RunConfig {
         out: dir.join("run"),
         plot: Some(png_path.clone()),
         ..Default::default()

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 /// Voltages of the write and read modes.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Levels {
+pub struct DriveLevels {
     /// Input pulse amplitude while training, volts (paper: 1.6 V).
     pub input_write_volts: f32,
     /// Spike amplitude while training layer 2, volts (paper: 2.0 V).
@@ -45,9 +45,9 @@ pub struct Levels {
     pub gate_on_volts: f32,
 }
 
-impl Default for Levels {
+impl Default for DriveLevels {
     fn default() -> Self {
-        Levels {
+        DriveLevels {
             input_write_volts: 1.6,
             spike_write_volts: 2.0,
             read_volts: 1.45,
@@ -67,7 +67,7 @@ pub struct Msnn<E: Executor = Simulation> {
     /// Output (supervised) layer.
     pub output: LayerIds,
     /// Voltages of the modes.
-    pub levels: Levels,
+    pub levels: DriveLevels,
     /// Cycles of rest (inputs grounded) after each presentation.
     pub rest_cycles: u64,
 }
@@ -463,7 +463,7 @@ mod tests {
             sim: start(built.builder.build()),
             hidden,
             output,
-            levels: Levels::default(),
+            levels: DriveLevels::default(),
             rest_cycles: 20,
         };
         (msnn, pixels.collect())

@@ -94,7 +94,7 @@ fn one() -> u32 {
     1
 }
 
-/// Write and read voltages (see [`Levels`](crate::experiments::msnn::Levels)).
+/// Write and read voltages (see [`DriveLevels`](crate::experiments::msnn::DriveLevels)).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LevelsSpec {

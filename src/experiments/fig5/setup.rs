@@ -3,7 +3,7 @@
 //! winner-take-all layer and the supervised output layer found by their inhibition.
 
 use super::protocol::{default_protocol_path, load_protocol, Fig5Protocol};
-use crate::experiments::msnn::{Levels, Msnn};
+use crate::experiments::msnn::{DriveLevels, Msnn};
 use crate::experiments::RunOptions;
 use anyhow::{bail, Context, Result};
 use devices::params::load_ron;
@@ -132,7 +132,7 @@ pub fn setup_edited(
         input,
         hidden,
         output,
-        levels: Levels {
+        levels: DriveLevels {
             input_write_volts: l.input_write_volts,
             spike_write_volts: l.spike_write_volts,
             read_volts: l.read_volts,
