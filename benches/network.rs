@@ -11,9 +11,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use devices::ts::TsDevice;
 use devices::{DeviceSet, Variability};
 use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
-use runtime::exec::ExecutorKind;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::topology::{build, load};
+use runtime::engine::exec::ExecutorKind;
+use runtime::model::protocol::{run_protocol, NetworkIds};
+use runtime::model::topology::{build, load};
 use std::hint::black_box;
 use std::path::Path;
 

@@ -12,15 +12,15 @@ use actix::prelude::*;
 use anyhow::Context as _;
 use devices::variability::key;
 use devices::{DeviceSet, Variability};
-use runtime::components::circuit::NeuronCircuit;
-use runtime::components::column::{self, Column};
-use runtime::components::input::{self, InputGenerator};
-use runtime::components::lia::{Lia, LiaArray, LiaParams};
-use runtime::components::neuron::{self, Neuron};
-use runtime::event::{CompId, Control, Payload, Port};
-use runtime::exec::actix_exec::ActixSimulation;
-use runtime::network::{Network, NetworkBuilder};
-use runtime::time::{Clock, MS};
+use runtime::circuits::circuit::NeuronCircuit;
+use runtime::circuits::column::{self, Column};
+use runtime::circuits::input::{self, InputGenerator};
+use runtime::circuits::lia::{Lia, LiaArray, LiaParams};
+use runtime::circuits::neuron::{self, Neuron};
+use runtime::engine::event::{CompId, Control, Payload, Port};
+use runtime::engine::exec::actix_exec::ActixSimulation;
+use runtime::engine::network::{Network, NetworkBuilder};
+use runtime::engine::time::{Clock, MS};
 use std::sync::Arc;
 
 /// Inputs and neurons of the layer.

@@ -15,7 +15,7 @@
 //!
 //! Run with `cargo run --release --example train_then_infer`.
 
-use runtime::topology::schema::{Initial, Step};
+use runtime::model::topology::schema::{Initial, Step};
 use runtime::{ExecutorKind, Model};
 
 /// Root seed: the same seed restores onto the same fabricated devices, bit for bit.

@@ -23,12 +23,12 @@
 
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
 use anyhow::{bail, Context, Result};
-use runtime::components::input::InputGenerator;
-use runtime::exec::ExecutorKind;
-use runtime::network::Network;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::topology::schema::{Connectivity, Inhibition, Topology};
-use runtime::topology::{build, load, memory_estimate_bytes, Checked};
+use runtime::circuits::input::InputGenerator;
+use runtime::engine::exec::ExecutorKind;
+use runtime::engine::network::Network;
+use runtime::model::protocol::{run_protocol, NetworkIds};
+use runtime::model::topology::schema::{Connectivity, Inhibition, Topology};
+use runtime::model::topology::{build, load, memory_estimate_bytes, Checked};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -116,7 +116,7 @@ pub struct BenchOptions {
 /// the paper's 1.6 V write level a winner's active synapses are potentiated against its
 /// grounded node 1 (T1) and its grounded ones depressed by the lift (T3) at every fire —
 /// memsnn's counterpart of the baselines' `wta_ff_stdp` (pair-based STDP).
-pub fn with_learning(topo: &mut runtime::topology::Topology, write_volts: f64) {
+pub fn with_learning(topo: &mut runtime::model::topology::Topology, write_volts: f64) {
     for input in &mut topo.inputs {
         input.amplitude_volts = write_volts;
     }
@@ -372,7 +372,7 @@ fn count_events(
     topo: &Topology,
     ids: &NetworkIds,
     net: &Network,
-    log: &runtime::protocol::ProtocolLog,
+    log: &runtime::model::protocol::ProtocolLog,
 ) -> Counts {
     let mut c = Counts {
         spikes_in: 0,

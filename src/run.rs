@@ -16,10 +16,10 @@
 
 use crate::output::ExperimentDir;
 use anyhow::{anyhow, bail, Context, Result};
-use runtime::exec::ExecutorKind;
-use runtime::probe::to_csv;
-use runtime::protocol::ProtocolLog;
-use runtime::topology::{build, load, Checked, SavedWeights, TopologyError};
+use runtime::engine::exec::ExecutorKind;
+use runtime::engine::probe::to_csv;
+use runtime::model::protocol::ProtocolLog;
+use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
 use runtime::Model;
 use std::path::{Path, PathBuf};
 

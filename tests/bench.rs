@@ -4,7 +4,7 @@
 
 use memsnn::alloc_count::{live_bytes, CountingAlloc};
 use memsnn::bench::{bench, parse_sizes, wta_ff_topology, BenchOptions, Workload};
-use runtime::topology::{build, load, memory_estimate_bytes};
+use runtime::model::topology::{build, load, memory_estimate_bytes};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -141,7 +141,7 @@ fn a_network_that_cannot_fit_is_refused_before_building() {
 fn a_784x400_wta_layer_is_identical_on_every_executor() {
     let _serial = serial();
     use memsnn::run::simulate_on;
-    use runtime::exec::ExecutorKind;
+    use runtime::engine::exec::ExecutorKind;
     if cfg!(debug_assertions) {
         eprintln!("skipped in debug builds");
         return;
@@ -189,12 +189,12 @@ fn bench_sizes_parse_or_explain() {
 fn the_learning_workload_programs_synapses_identically_on_every_executor() {
     use memsnn::bench::with_learning;
     use memsnn::run::simulate_capturing;
-    use runtime::exec::ExecutorKind;
+    use runtime::engine::exec::ExecutorKind;
     let _serial = serial();
     let path = wta_ff_topology(30, 10);
     let read = load(&path).unwrap();
     let learn = read.clone().edit(|t| with_learning(t, 1.6)).unwrap();
-    let weights = |c: &runtime::topology::Checked, ex: (ExecutorKind, usize)| {
+    let weights = |c: &runtime::model::topology::Checked, ex: (ExecutorKind, usize)| {
         let w = simulate_capturing(c, 2, ex.0, ex.1, true)
             .unwrap()
             .weights
@@ -208,7 +208,7 @@ fn the_learning_workload_programs_synapses_identically_on_every_executor() {
         ids.columns
             .iter()
             .map(|&c| {
-                net.get::<runtime::components::column::Column>(c)
+                net.get::<runtime::circuits::column::Column>(c)
                     .unwrap()
                     .conductances()
                     .to_vec()

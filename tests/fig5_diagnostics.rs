@@ -323,7 +323,7 @@ struct Means {
 fn sweep(
     seeds: std::ops::RangeInclusive<u64>,
     edit_proto: &(dyn Fn(&mut memsnn::experiments::fig5::Fig5Protocol) + Sync),
-    edit_topo: &(dyn Fn(&mut runtime::topology::schema::Topology) + Sync),
+    edit_topo: &(dyn Fn(&mut runtime::model::topology::schema::Topology) + Sync),
 ) -> Means {
     use memsnn::experiments::fig5::{
         distinct, hidden_labels, hidden_readout_accuracy, level_winners, patterns_recognised,

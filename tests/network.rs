@@ -114,9 +114,9 @@ fn with_one_hidden_neuron_per_pattern_layer2_recognises_above_chance() {
 #[test]
 fn every_executor_runs_a_topology_identically() {
     use memsnn::run::simulate_on;
-    use runtime::exec::ExecutorKind;
+    use runtime::engine::exec::ExecutorKind;
     let path = msnn_topology();
-    let checked = runtime::topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let checked = runtime::model::topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let want = simulate_on(&checked, 5, ExecutorKind::Reference, 1).expect("reference");
     assert!(want.records > 0);
     for ex in [
@@ -146,7 +146,7 @@ fn every_executor_runs_a_topology_identically() {
 #[test]
 fn a_rest_starts_a_new_switching_cycle_in_idle_neurons() {
     use memsnn::devices::Variability;
-    use runtime::components::neuron::Neuron;
+    use runtime::circuits::neuron::Neuron;
     let path = default_protocol_path();
     let proto = load_protocol(&path).unwrap();
     let opts = RunOptions::default();
@@ -234,7 +234,7 @@ fn a_protocol_file_replaces_the_built_in_one() {
     );
     // The trained conductances are saved for `initial: Saved(..)`: both layers, and the
     // output layer's selected synapses were set by the gated training.
-    let w: runtime::topology::SavedWeights =
+    let w: runtime::model::topology::SavedWeights =
         devices::params::load_ron(&out.join("fig5/trained.ron")).unwrap();
     let names: Vec<&str> = w.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["hidden", "output"]);
@@ -278,7 +278,7 @@ fn run_saves_weights_that_read_back() {
     };
     let path = msnn_topology();
     memsnn::run::run(&path, &opts).unwrap();
-    let w: runtime::topology::SavedWeights = devices::params::load_ron(&file).unwrap();
+    let w: runtime::model::topology::SavedWeights = devices::params::load_ron(&file).unwrap();
     let shape: Vec<(String, usize, usize)> = w
         .layers
         .iter()

@@ -25,9 +25,5 @@ pub mod circuits;
 pub mod engine;
 pub mod model;
 
-/// The hardware blocks (an alias of [`circuits`]).
-pub use circuits as components;
 pub use engine::exec::ExecutorKind;
-pub use engine::{component, event, exec, network, probe, time};
 pub use model::session::{Error, Fire, Model, Session};
-pub use model::{protocol, topology};

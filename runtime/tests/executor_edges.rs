@@ -3,13 +3,13 @@
 //! same instant, the same records and event count — because the shared executor core
 //! decides them.
 
-use runtime::component::{Component, Ctx};
-use runtime::event::{Event, Payload};
-use runtime::exec::sharded::{Partition, ShardedSimulation};
-use runtime::exec::{ExecError, Executor, ExecutorKind};
-use runtime::network::{Network, NetworkBuilder};
-use runtime::probe::canonical_sort;
-use runtime::time::{Clock, Ns};
+use runtime::engine::component::{Component, Ctx};
+use runtime::engine::event::{Event, Payload};
+use runtime::engine::exec::sharded::{Partition, ShardedSimulation};
+use runtime::engine::exec::{ExecError, Executor, ExecutorKind};
+use runtime::engine::network::{Network, NetworkBuilder};
+use runtime::engine::probe::canonical_sort;
+use runtime::engine::time::{Clock, Ns};
 use std::any::Any;
 
 /// Re-emits on port 0 whatever reaches it: two of them wired both ways loop at one
@@ -240,7 +240,7 @@ fn a_wire_to_a_missing_component_is_refused_by_every_executor() {
     let mut direct: Vec<(&str, Box<dyn Executor>)> = vec![
         (
             "reference",
-            Box::new(runtime::exec::reference::Simulation::new(miswired())),
+            Box::new(runtime::engine::exec::reference::Simulation::new(miswired())),
         ),
         ("sharded", Box::new(ShardedSimulation::new(miswired(), 2))),
     ];
@@ -248,7 +248,8 @@ fn a_wire_to_a_missing_component_is_refused_by_every_executor() {
     direct.push((
         "actix",
         Box::new(
-            runtime::exec::actix_exec::BlockingActixSimulation::new(miswired(), 1).expect("actix"),
+            runtime::engine::exec::actix_exec::BlockingActixSimulation::new(miswired(), 1)
+                .expect("actix"),
         ),
     ));
     for (label, ex) in &mut direct {

@@ -19,20 +19,20 @@ use devices::variability::key;
 use devices::{DeviceSet, Variability};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use runtime::components::circuit::NeuronCircuit;
-use runtime::components::column::{self, Column};
-use runtime::components::gate_driver::{self, GateDriver};
-use runtime::components::input::{self, InputGenerator};
-use runtime::components::lia::{Lia, LiaArray, LiaParams};
-use runtime::components::neuron::{self, Neuron};
-use runtime::event::{CompId, Control, Payload, Port};
-use runtime::exec::actix_exec::{ActixSimulation, BlockingActixSimulation};
-use runtime::exec::reference::Simulation;
-use runtime::exec::sharded::{Partition, ShardedSimulation};
-use runtime::exec::Executor;
-use runtime::network::{Network, NetworkBuilder};
-use runtime::probe::{canonical_sort, Record};
-use runtime::time::{Clock, Ns, MS};
+use runtime::circuits::circuit::NeuronCircuit;
+use runtime::circuits::column::{self, Column};
+use runtime::circuits::gate_driver::{self, GateDriver};
+use runtime::circuits::input::{self, InputGenerator};
+use runtime::circuits::lia::{Lia, LiaArray, LiaParams};
+use runtime::circuits::neuron::{self, Neuron};
+use runtime::engine::event::{CompId, Control, Payload, Port};
+use runtime::engine::exec::actix_exec::{ActixSimulation, BlockingActixSimulation};
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::exec::sharded::{Partition, ShardedSimulation};
+use runtime::engine::exec::Executor;
+use runtime::engine::network::{Network, NetworkBuilder};
+use runtime::engine::probe::{canonical_sort, Record};
+use runtime::engine::time::{Clock, Ns, MS};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -678,11 +678,15 @@ fn actix_inside_a_callers_system() {
 /// A component that panics on its first event.
 struct Bomb;
 
-impl runtime::component::Component for Bomb {
+impl runtime::engine::component::Component for Bomb {
     fn kind(&self) -> &'static str {
         "bomb"
     }
-    fn handle(&mut self, _ev: &runtime::event::Event, _ctx: &mut runtime::component::Ctx) {
+    fn handle(
+        &mut self,
+        _ev: &runtime::engine::event::Event,
+        _ctx: &mut runtime::engine::component::Ctx,
+    ) {
         panic!("boom");
     }
     fn as_any(&self) -> &dyn std::any::Any {
@@ -715,7 +719,7 @@ fn a_panicking_component_is_reported() {
     let mut a = BlockingActixSimulation::new(bombs(), 1).expect("actix system");
     a.inject(0, 1, 0, Payload::Wake { tag: 0 });
     match a.try_run_until(MS) {
-        Err(runtime::exec::actix_exec::ActixError::ActorFailed(1)) => {}
+        Err(runtime::engine::exec::actix_exec::ActixError::ActorFailed(1)) => {}
         other => panic!("expected ActorFailed(1), got {other:?}"),
     }
     assert!(a.try_run_until(2 * MS).is_err());
@@ -723,7 +727,7 @@ fn a_panicking_component_is_reported() {
 
 #[test]
 fn bad_inputs_are_errors() {
-    use runtime::exec::sharded::PartitionError;
+    use runtime::engine::exec::sharded::PartitionError;
     let net = bombs();
     assert!(matches!(
         Partition::new(&net, &[0], 1),
@@ -828,14 +832,18 @@ fn bench() {
 /// Two components that re-trigger each other at the same instant for ever.
 struct PingPong;
 
-impl runtime::component::Component for PingPong {
+impl runtime::engine::component::Component for PingPong {
     fn kind(&self) -> &'static str {
         "pingpong"
     }
-    fn start(&mut self, ctx: &mut runtime::component::Ctx) {
+    fn start(&mut self, ctx: &mut runtime::engine::component::Ctx) {
         ctx.emit(0, Payload::Level { volts: 1.0 });
     }
-    fn handle(&mut self, _ev: &runtime::event::Event, ctx: &mut runtime::component::Ctx) {
+    fn handle(
+        &mut self,
+        _ev: &runtime::engine::event::Event,
+        ctx: &mut runtime::engine::component::Ctx,
+    ) {
         ctx.emit(0, Payload::Level { volts: 1.0 });
     }
     fn as_any(&self) -> &dyn std::any::Any {

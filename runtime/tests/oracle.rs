@@ -8,15 +8,15 @@
 use devices::ts::TsParams;
 use devices::variability::key;
 use devices::{DeviceSet, Variability};
-use runtime::components::circuit::NeuronCircuit;
-use runtime::components::column::{self, Column};
-use runtime::components::input::{self, InputGenerator};
-use runtime::components::neuron::{self, Neuron};
-use runtime::event::{Control, Payload};
-use runtime::exec::reference::Simulation;
-use runtime::network::NetworkBuilder;
-use runtime::probe::canonical_sort;
-use runtime::time::{Clock, Ns, MS};
+use runtime::circuits::circuit::NeuronCircuit;
+use runtime::circuits::column::{self, Column};
+use runtime::circuits::input::{self, InputGenerator};
+use runtime::circuits::neuron::{self, Neuron};
+use runtime::engine::event::{Control, Payload};
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::network::NetworkBuilder;
+use runtime::engine::probe::canonical_sort;
+use runtime::engine::time::{Clock, Ns, MS};
 use std::sync::Arc;
 
 struct Case {

@@ -3,11 +3,11 @@
 //! runs twice — default chunks and one scan of the whole horizon — and must end with the
 //! same fires, spikes, TS device states and conductances, bit for bit, and the same log.
 
-use runtime::components::column::Column;
-use runtime::components::neuron::Neuron;
-use runtime::exec::reference::Simulation;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::topology::load;
+use runtime::circuits::column::Column;
+use runtime::circuits::neuron::Neuron;
+use runtime::engine::exec::reference::Simulation;
+use runtime::model::protocol::{run_protocol, NetworkIds};
+use runtime::model::topology::load;
 use std::path::Path;
 
 /// Per neuron: fires, spikes and the TS state's bits; per column: conductance bits; the
@@ -23,7 +23,7 @@ fn run_with(file: &str, seed: u64, chunk: Option<u32>, bounded: bool) -> Outcome
         .join("../topologies")
         .join(file);
     let checked = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let built = runtime::topology::build(&checked, seed).unwrap();
+    let built = runtime::model::topology::build(&checked, seed).unwrap();
     let ids = NetworkIds::of(&built);
     let layers = built.layers.clone();
     let mut net = built.builder.build();

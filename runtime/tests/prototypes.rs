@@ -1,14 +1,14 @@
 //! Layers "as if trained" (`initial: Prototypes(..)`), `PresentPrototype` steps, and the
 //! input generator's pulse count — the pieces of the `wta_ff` benchmark workload.
 
-use runtime::components::column::Column;
-use runtime::components::input::{self, InputGenerator};
-use runtime::event::{Control, Payload};
-use runtime::exec::reference::Simulation;
-use runtime::network::NetworkBuilder;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::time::{Clock, MS};
-use runtime::topology::{build, load, parse_str, prototype};
+use runtime::circuits::column::Column;
+use runtime::circuits::input::{self, InputGenerator};
+use runtime::engine::event::{Control, Payload};
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::network::NetworkBuilder;
+use runtime::engine::time::{Clock, MS};
+use runtime::model::protocol::{run_protocol, NetworkIds};
+use runtime::model::topology::{build, load, parse_str, prototype};
 use std::path::{Path, PathBuf};
 
 fn topologies() -> PathBuf {

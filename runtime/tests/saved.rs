@@ -2,13 +2,13 @@
 //! back bit for bit in a network built with the same seed, on every executor; bad weights
 //! files and files that do not fit their layer are located errors.
 
-use runtime::components::column::Column;
-use runtime::exec::reference::Simulation;
-use runtime::exec::sharded::ShardedSimulation;
-use runtime::exec::Executor;
-use runtime::network::Network;
-use runtime::protocol::{run_protocol, NetworkIds};
-use runtime::topology::{build, load, parse_str, LayerIds, SavedWeights};
+use runtime::circuits::column::Column;
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::exec::sharded::ShardedSimulation;
+use runtime::engine::exec::Executor;
+use runtime::engine::network::Network;
+use runtime::model::protocol::{run_protocol, NetworkIds};
+use runtime::model::topology::{build, load, parse_str, LayerIds, SavedWeights};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -167,7 +167,7 @@ fn the_written_file_reads_back_whatever_the_topology_is_called() {
         topology: "two\nlines\r// and a comment".into(),
         seed: 3,
         time_ns: 5,
-        layers: vec![runtime::topology::saved::SavedLayer {
+        layers: vec![runtime::model::topology::saved::SavedLayer {
             name: "l".into(),
             siemens: vec![vec![4.0e-4, 1.25e-5]],
         }],

@@ -1,7 +1,7 @@
 //! The embedding façade: `Model::load` → `session` → `run_protocol`, the same on every
 //! executor; edits are checked again; saved weights restore bit for bit.
 
-use runtime::topology::schema::Initial;
+use runtime::model::topology::schema::Initial;
 use runtime::{Error, ExecutorKind, Model};
 use std::path::Path;
 

@@ -6,11 +6,11 @@
 //! one problem, and check that the message names `bad.ron`, the line and column of the
 //! mutated text, the field and the point.
 
-use runtime::exec::reference::Simulation;
-use runtime::probe::{canonical_sort, to_csv};
-use runtime::protocol::{run_protocol, NetworkIds, ProtocolLog};
-use runtime::topology::schema::Patterns;
-use runtime::topology::{build, load, parse_str, Checked, ProbeSelection, TopologyError};
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::probe::{canonical_sort, to_csv};
+use runtime::model::protocol::{run_protocol, NetworkIds, ProtocolLog};
+use runtime::model::topology::schema::Patterns;
+use runtime::model::topology::{build, load, parse_str, Checked, ProbeSelection, TopologyError};
 use std::path::{Path, PathBuf};
 
 fn data() -> PathBuf {
@@ -566,7 +566,7 @@ fn every_shipped_topology_and_pattern_file_validates() {
 /// A layer may have its own TS device and circuit; a bad one is located at the layer.
 #[test]
 fn a_layer_can_override_the_neuron_devices() {
-    use runtime::components::neuron::Neuron;
+    use runtime::circuits::neuron::Neuron;
     let good = small();
     let from = "            learning: true,\n        ),\n        (\n            name: \"out\",";
     assert!(good.contains(from), "small.ron changed");
@@ -626,7 +626,7 @@ fn the_observed_protocol_runner_reports_every_step() {
     let ids = NetworkIds::of(&built);
     let mut sim = Simulation::new(built.builder.build());
     let mut seen = Vec::new();
-    let log = runtime::protocol::run_protocol_observed(
+    let log = runtime::model::protocol::run_protocol_observed(
         &mut sim,
         &ids,
         checked.topology(),

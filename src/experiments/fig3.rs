@@ -19,12 +19,12 @@ use crate::report::{joined, or_none, yes_no, ExperimentReport, Summary};
 use anyhow::{bail, Context, Result};
 use devices::params::parse_ron;
 use devices::variability::key;
-use runtime::exec::reference::Simulation;
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::probe::canonical_sort;
+use runtime::engine::time::{Clock, MS, US};
 use runtime::model::protocol::{run_protocol, NetworkIds};
-use runtime::probe::canonical_sort;
-use runtime::time::{Clock, MS, US};
-use runtime::topology::schema::{Patterns, Step, Topology};
-use runtime::topology::{build, check};
+use runtime::model::topology::schema::{Patterns, Step, Topology};
+use runtime::model::topology::{build, check};
 use std::path::Path;
 
 /// The Fig 3b circuit (`topologies/fig3b.ron`).

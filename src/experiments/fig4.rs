@@ -1,7 +1,7 @@
 //! The paper's Fig 4: the lateral-inhibition array (LIA) and its scaling.
 //!
 //! * **Truth table** (Fig 4c/d) for n = 10: the array programmed by the rule of
-//!   [`runtime::components::lia`] (diagonal HRS, off-diagonal LRS, bias and sense chosen to
+//!   [`runtime::circuits::lia`] (diagonal HRS, off-diagonal LRS, bias and sense chosen to
 //!   centre the levels on the paper's `V_ref` = 50 mV), drawn with the run's variability
 //!   and seed; nobody firing must open every gate (3 V), one winner must open only its own.
 //!   Two simultaneous winners are shown too (every gate closes).

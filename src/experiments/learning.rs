@@ -17,8 +17,8 @@ use crate::plot::{render_panels, Panel, Series, SeriesKind};
 use crate::report::{ExperimentReport, Summary};
 use anyhow::Result;
 use devices::variability::key;
-use runtime::probe::canonical_sort;
-use runtime::time::{MS, US};
+use runtime::engine::probe::canonical_sort;
+use runtime::engine::time::{MS, US};
 use std::path::Path;
 
 /// The learning circuit (`topologies/learning.ron`).
@@ -40,7 +40,7 @@ pub fn learning(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         let (mut sim, ids) = circuit.simulate(key(opts.seed, &[0x1ea, trial as u64]))?;
         let mut rec = sim.take_records();
         canonical_sort(&mut rec);
-        let col: &runtime::components::column::Column = sim.net.get(ids.column).expect("column");
+        let col: &runtime::circuits::column::Column = sim.net.get(ids.column).expect("column");
         s1.push(col.conductances()[0] as f64 * 1e6);
         s2.push(col.conductances()[1] as f64 * 1e6);
         let spikes = times(&rec, ids.neuron, "spike");

@@ -25,11 +25,11 @@
 //! randomness the paper credits with suppressing the greedy neuron would act only on
 //! neurons that already win.
 
-use runtime::event::CompId;
-use runtime::exec::reference::Simulation;
-use runtime::exec::Executor;
+use runtime::engine::event::CompId;
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::exec::Executor;
 use runtime::model::driver::{conductances, fire_counts, grown, increase, spike_counts, Driver};
-use runtime::topology::built::LayerIds;
+use runtime::model::topology::built::LayerIds;
 use std::sync::Arc;
 
 /// Voltages of the write and read modes.
@@ -431,11 +431,11 @@ pub fn winner(counts: &[u64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime::exec::sharded::ShardedSimulation;
-    use runtime::network::Network;
-    use runtime::topology::build::build;
-    use runtime::topology::load;
-    use runtime::topology::schema::Inhibition;
+    use runtime::engine::exec::sharded::ShardedSimulation;
+    use runtime::engine::network::Network;
+    use runtime::model::topology::build::build;
+    use runtime::model::topology::load;
+    use runtime::model::topology::schema::Inhibition;
     use std::path::Path;
 
     /// The 30×10×10 network (seed 1, no probes), its patterns' pixels and a start of its

@@ -8,7 +8,7 @@ use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
 use crate::report::{yes_no, ExperimentReport, Summary};
 use anyhow::{Context, Result};
-use runtime::topology::load;
+use runtime::model::topology::load;
 use std::path::{Path, PathBuf};
 
 /// Where the topology lives.

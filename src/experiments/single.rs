@@ -4,15 +4,15 @@
 
 use devices::variability::key;
 use devices::{DeviceSet, Variability};
-use runtime::components::circuit::NeuronCircuit;
-use runtime::components::column::{self, Column};
-use runtime::components::input::{self, InputGenerator};
-use runtime::components::neuron::{self, Neuron};
-use runtime::event::{CompId, Control, Payload};
-use runtime::exec::reference::Simulation;
-use runtime::network::NetworkBuilder;
-use runtime::probe::Record;
-use runtime::time::{Clock, Ns};
+use runtime::circuits::circuit::NeuronCircuit;
+use runtime::circuits::column::{self, Column};
+use runtime::circuits::input::{self, InputGenerator};
+use runtime::circuits::neuron::{self, Neuron};
+use runtime::engine::event::{CompId, Control, Payload};
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::network::NetworkBuilder;
+use runtime::engine::probe::Record;
+use runtime::engine::time::{Clock, Ns};
 use std::sync::Arc;
 
 /// How to build one neuron circuit.

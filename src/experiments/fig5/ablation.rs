@@ -16,7 +16,7 @@ use crate::plot::{render_bars, render_heatmaps, Bars};
 use crate::report::{percent, Summary};
 use anyhow::{bail, Result};
 use devices::Variability;
-use runtime::topology::schema::Inhibition;
+use runtime::model::topology::schema::Inhibition;
 use serde_json::{json, Value};
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use devices::params::{load_ron, Validate, Validator};
-use runtime::topology::rules::MAX_VOLTS;
+use runtime::model::topology::rules::MAX_VOLTS;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

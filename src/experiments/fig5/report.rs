@@ -14,7 +14,7 @@ use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_heatmaps, render_panels, Heatmap, Panel, Series, SeriesKind};
 use crate::report::{percent, Summary};
 use anyhow::Result;
-use runtime::components::neuron::Neuron;
+use runtime::circuits::neuron::Neuron;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 

@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use devices::params::load_ron;
 use devices::Variability;
 use indicatif::{ProgressBar, ProgressStyle};
-use runtime::exec::reference::Simulation;
-use runtime::topology::schema::{Inhibition, Patterns};
-use runtime::topology::{build, load, LayerIds, SavedWeights};
+use runtime::engine::exec::reference::Simulation;
+use runtime::model::topology::schema::{Inhibition, Patterns};
+use runtime::model::topology::{build, load, LayerIds, SavedWeights};
 use std::path::Path;
 
 /// The network of a protocol, ready to train.
@@ -59,7 +59,7 @@ pub fn setup_edited(
     proto_path: &Path,
     opts: &RunOptions,
     neurons: Option<Variability>,
-    edit: &dyn Fn(&mut runtime::topology::schema::Topology),
+    edit: &dyn Fn(&mut runtime::model::topology::schema::Topology),
 ) -> Result<Setup> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
@@ -161,7 +161,7 @@ pub(super) struct Variant {
     /// Randomness of the neurons' TS devices (`None`: the topology's).
     pub neurons: Option<Variability>,
     /// Changes to the topology before it is built.
-    pub topology: fn(&mut runtime::topology::schema::Topology),
+    pub topology: fn(&mut runtime::model::topology::schema::Topology),
     /// Changes to the protocol.
     pub protocol: fn(&mut Fig5Protocol),
 }

@@ -133,7 +133,7 @@ pub fn set_ideal_layer1(s: &mut Setup, high_siemens: f32, low_siemens: f32) {
             .msnn
             .sim
             .net
-            .get_mut::<runtime::components::column::Column>(*col)
+            .get_mut::<runtime::circuits::column::Column>(*col)
         {
             c.set_conductances(&g);
         }

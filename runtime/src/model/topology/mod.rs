@@ -19,7 +19,7 @@
 //! * [`size`] — the memory a topology needs, estimated before building it.
 //!
 //! ```no_run
-//! use runtime::topology::{build, load};
+//! use runtime::model::topology::{build, load};
 //! use std::path::Path;
 //!
 //! let checked = load(Path::new("topologies/fig3b.ron"))?;
@@ -28,7 +28,7 @@
 //! // Edited in code: checked again before it can be built.
 //! let quiet = checked.edit(|t| t.probes.clear())?;
 //! let _ = build(&quiet, 2)?;
-//! # Ok::<(), runtime::topology::TopologyError>(())
+//! # Ok::<(), runtime::model::topology::TopologyError>(())
 //! ```
 
 pub mod build;

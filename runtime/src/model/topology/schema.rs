@@ -43,7 +43,7 @@ pub struct Topology {
     pub neuron_variability: Option<Variability>,
     /// Randomness of the lateral-inhibition arrays' cells and comparators alone, overriding
     /// `variability` for them. Beyond a few tens of neurons a resistive-divider LIA's
-    /// margin is smaller than the devices' spread (`runtime::components::lia`), so large
+    /// margin is smaller than the devices' spread (`runtime::circuits::lia`), so large
     /// winner-take-all layers are studied with nominal arrays (`Some((cycle_to_cycle:
     /// false, device_to_device: false))`).
     #[serde(default)]
