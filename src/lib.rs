@@ -16,6 +16,7 @@ pub use runtime;
 
 pub mod alloc_count;
 pub mod bench;
+pub mod data;
 pub mod experiments;
 pub mod output;
 pub mod plot;
