@@ -524,11 +524,14 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// How many labels of each class 0–9.
+    /// How many labels of each class 0–9 (labels above 9, possible only in a hand-built
+    /// `Labels`, are not counted).
     pub fn class_counts(&self) -> [usize; 10] {
         let mut c = [0; 10];
         for &l in &self.0 {
-            c[l as usize] += 1;
+            if let Some(n) = c.get_mut(l as usize) {
+                *n += 1;
+            }
         }
         c
     }
