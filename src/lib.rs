@@ -5,7 +5,8 @@
 //!
 //! This facade re-exports the workspace crates and adds what the command line does:
 //! the paper's experiments ([`experiments`]), their output files ([`output`]), figures
-//! ([`plot`]) and paper-vs-memsnn rows ([`report`]), and running any topology file ([`run`]).
+//! ([`plot`]) and paper-vs-memsnn rows ([`report`]), running any topology file ([`run`]),
+//! and image input data — MNIST's IDX files and pixel-to-pulse coding ([`data`]).
 //!
 //! * [`devices`] — device physics (TS memristor, 1T1R synapse, switches, comparators).
 //! * [`runtime`] — events, components, topologies, executors, probes and protocols.
@@ -16,6 +17,7 @@ pub use runtime;
 
 pub mod alloc_count;
 pub mod bench;
+pub mod data;
 pub mod experiments;
 pub mod output;
 pub mod plot;
