@@ -92,7 +92,10 @@ impl SingleCircuit {
     /// executor from time 0.
     pub fn simulate(&self, seed: u64) -> Result<(Simulation, SingleIds)> {
         let topo = &self.topology;
-        let checked = check(topo.clone(), Path::new("topologies"))
+        // The topology's relative paths (its pattern file) are the repository's, as for
+        // the other experiments' default files.
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+        let checked = check(topo.clone(), &base)
             .with_context(|| format!("checking topology `{}`", topo.name))?;
         let built = build(&checked, seed)?;
         let ids = NetworkIds::of(&built);
