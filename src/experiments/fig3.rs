@@ -17,87 +17,87 @@ use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_panels, Panel, Series, SeriesKind, SpreadSeries};
 use crate::report::{joined, or_none, yes_no, ExperimentReport, Summary};
 use anyhow::{bail, Context, Result};
-use devices::params::parse_ron;
 use devices::variability::key;
 use runtime::engine::exec::reference::Simulation;
 use runtime::engine::probe::canonical_sort;
 use runtime::engine::time::{Clock, MS, US};
 use runtime::model::protocol::{run_protocol, NetworkIds};
-use runtime::model::topology::schema::{Patterns, Step, Topology};
-use runtime::model::topology::{build, check};
+use runtime::model::topology::schema::{Step, Topology};
+use runtime::model::topology::{build, parse_str, Checked};
 use std::path::Path;
 
 /// The Fig 3b circuit (`topologies/fig3b.ron`).
 pub const FIG3B_TOPOLOGY: &str = include_str!("../../topologies/fig3b.ron");
 /// The Fig 3c circuit (`topologies/fig3c.ron`; its input amplitude is swept).
 pub const FIG3C_TOPOLOGY: &str = include_str!("../../topologies/fig3c.ron");
-/// The two-line patterns the single-neuron topologies name (`patterns/pair_1x2.ron`).
-const PAIR_PATTERNS: &str = include_str!("../../topologies/patterns/pair_1x2.ron");
-
-/// A single-neuron topology (input `in`, layer `neuron`) and its patterns, loaded from an
-/// embedded file, ready to be run trial after trial.
+/// A single-neuron topology (input `in`, layer `neuron`), checked once with its files,
+/// ready to be run trial after trial.
 pub struct SingleCircuit {
-    /// The topology, as edited by the experiment.
-    pub topology: Topology,
-    /// Its patterns.
-    pub patterns: Patterns,
+    /// The topology as edited by the experiment, with everything it names.
+    pub checked: Checked,
 }
 
 impl SingleCircuit {
-    /// Parses and checks `source` (named `origin` in messages, relative to the repository
-    /// root), with the experiment's device randomness.
+    /// Parses and checks `source` (named `origin` in messages) with the experiment's
+    /// device randomness. Its relative paths (the pattern file) are the repository's, as
+    /// for the other experiments' default files.
     pub fn load(source: &str, origin: &str, opts: &RunOptions) -> Result<Self> {
-        let mut topology: Topology = parse_ron(source, Path::new(origin))?;
-        let patterns_origin = "topologies/patterns/pair_1x2.ron";
-        if topology.patterns.as_deref() != Some("patterns/pair_1x2.ron") {
-            bail!("{origin}: `patterns` must be \"patterns/pair_1x2.ron\" (the embedded file)");
-        }
-        let patterns: Patterns = parse_ron(PAIR_PATTERNS, Path::new(patterns_origin))?;
-        if !topology.inputs.iter().any(|i| i.name == "in") || topology.layer("neuron").is_none() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+        let checked = parse_str(source, Path::new(origin), &base)?;
+        let t = checked.topology();
+        if !t.inputs.iter().any(|i| i.name == "in") || t.layer("neuron").is_none() {
             bail!("{origin}: a single-neuron circuit needs an input `in` and a layer `neuron`");
         }
-        topology.variability = opts.variability;
-        Ok(SingleCircuit { topology, patterns })
+        let variability = opts.variability;
+        Ok(SingleCircuit {
+            checked: checked.edit(|t| t.variability = variability)?,
+        })
     }
 
-    /// Sets the pulse amplitude of input `in`, volts.
-    pub fn set_amplitude(&mut self, volts: f64) {
-        for i in &mut self.topology.inputs {
-            i.amplitude_volts = volts;
-        }
+    /// Sets the pulse amplitude of input `in`, volts (the edited topology is checked again).
+    pub fn set_amplitude(&mut self, volts: f64) -> Result<()> {
+        self.edit(|t| {
+            for i in &mut t.inputs {
+                i.amplitude_volts = volts;
+            }
+        })
     }
 
     /// Makes the protocol the file's first step, a `Present`, lasting `run_us` µs.
     pub fn set_run_us(&mut self, run_us: u64) -> Result<()> {
-        let name = self.topology.name.clone();
+        let t = self.checked.topology();
         let Some(Step::Present {
             input,
             pattern,
             flips,
             ..
-        }) = self.topology.protocol.first().cloned()
+        }) = t.protocol.first().cloned()
         else {
-            bail!("topology `{name}`: the protocol must start with a `Present` step");
+            bail!(
+                "topology `{}`: the protocol must start with a `Present` step",
+                t.name
+            );
         };
-        self.topology.protocol = vec![Step::Present {
-            input,
-            pattern,
-            flips,
-            duration_us: run_us,
-        }];
+        self.edit(|t| {
+            t.protocol = vec![Step::Present {
+                input,
+                pattern,
+                flips,
+                duration_us: run_us,
+            }]
+        })
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut Topology)) -> Result<()> {
+        self.checked = self.checked.clone().edit(f)?;
         Ok(())
     }
 
     /// Builds the circuit with root seed `seed` and runs its protocol on the reference
     /// executor from time 0.
     pub fn simulate(&self, seed: u64) -> Result<(Simulation, SingleIds)> {
-        let topo = &self.topology;
-        // The topology's relative paths (its pattern file) are the repository's, as for
-        // the other experiments' default files.
-        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
-        let checked = check(topo.clone(), &base)
-            .with_context(|| format!("checking topology `{}`", topo.name))?;
-        let built = build(&checked, seed)?;
+        let topo = self.checked.topology();
+        let built = build(&self.checked, seed)?;
         let ids = NetworkIds::of(&built);
         let layer = &built.layers["neuron"];
         let single = SingleIds {
@@ -106,7 +106,7 @@ impl SingleCircuit {
             neuron: layer.neurons[0],
         };
         let mut sim = Simulation::new(built.builder.build());
-        run_protocol(&mut sim, &ids, topo, Some(&self.patterns))
+        run_protocol(&mut sim, &ids, topo, self.checked.patterns())
             .with_context(|| format!("running topology `{}`", topo.name))?;
         Ok((sim, single))
     }
@@ -253,7 +253,7 @@ pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let mut circuit = SingleCircuit::load(FIG3C_TOPOLOGY, "topologies/fig3c.ron", opts)?;
     circuit.set_run_us(run_ms * MS / US)?;
     for &a in &amps {
-        circuit.set_amplitude(a as f64);
+        circuit.set_amplitude(a as f64)?;
         let mut rates = Vec::new();
         for trial in 0..trials {
             let seed = key(opts.seed, &[0xf3c, trial as u64]);

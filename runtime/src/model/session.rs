@@ -164,8 +164,10 @@ impl Session {
     /// topology's probes ask for).
     fn collect(&mut self) {
         let new = self.selection.filter(self.exec.take_records());
-        self.records.extend(new);
-        canonical_sort(&mut self.records);
+        if !new.is_empty() {
+            self.records.extend(new);
+            canonical_sort(&mut self.records);
+        }
     }
 
     /// The probe records so far, in canonical order (time, component, kind, index).
