@@ -60,9 +60,11 @@ pub const NEURON_CMOS: &str = include_str!("../params/neuron_cmos.ron");
 pub const LIA: &str = include_str!("../params/lia.ron");
 /// The lateral-inhibition array with the winner hold (`builtin:lia_winner_hold`).
 pub const LIA_WINNER_HOLD: &str = include_str!("../params/lia_winner_hold.ron");
+/// The hierarchical lateral-inhibition array for large layers (`builtin:lia_hierarchical`).
+pub const LIA_HIERARCHICAL: &str = include_str!("../params/lia_hierarchical.ron");
 
 /// Every built-in set. Within a kind, the order is the one hints list the names in.
-pub const BUILTINS: [Builtin; 10] = [
+pub const BUILTINS: [Builtin; 11] = [
     Builtin {
         name: "ts_neuron",
         kind: Kind::Ts,
@@ -107,6 +109,11 @@ pub const BUILTINS: [Builtin; 10] = [
         name: "lia_winner_hold",
         kind: Kind::Lia,
         text: LIA_WINNER_HOLD,
+    },
+    Builtin {
+        name: "lia_hierarchical",
+        kind: Kind::Lia,
+        text: LIA_HIERARCHICAL,
     },
     Builtin {
         name: "comparator",

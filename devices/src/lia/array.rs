@@ -227,6 +227,18 @@ impl LiaArray {
             .collect()
     }
 
+    /// Comparator decisions (`true` = output "1", gate open) of the columns in `columns`
+    /// with the rows in `active` high: the comparisons [`Self::gates_of`] makes.
+    pub fn decisions_of(&self, active: &[usize], columns: Range<usize>) -> Vec<bool> {
+        let vr = self.design.v_ref_volts;
+        let offsets = &self.offsets[columns.clone()];
+        self.comparator_inputs_of(active, columns)
+            .iter()
+            .zip(offsets)
+            .map(|(&v, &o)| vr - v > o)
+            .collect()
+    }
+
     /// Worst-case margins over all columns and all single-winner cases, `O(n)` (each
     /// column's loser case only needs its smallest off-diagonal cell, kept at build time).
     pub fn margins(&self) -> Margins {

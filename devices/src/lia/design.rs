@@ -350,6 +350,41 @@ impl LiaDesign {
         }
     }
 
+    /// A lower bound of the worst-case margin, volts, with the cells' device-to-device
+    /// spread and the comparators' offsets at `k_sigma` standard deviations, all in the
+    /// harmful direction at once (first order in the spreads):
+    ///
+    /// ```text
+    /// m ≥ m_nom − k·(σ_o·g_o·V_H + σ_b·G_b·V_B + σ_o·g_o·√(n−1)·V_l)/D − k·σ_c
+    /// ```
+    ///
+    /// `m_nom` is the nominal margin; the terms are the loser's pull-up cell low (LRS
+    /// spread `σ_o` = `g_max_cv`; it dominates the winner's HRS term, `g_d ≪ g_o`), the
+    /// bias cell off (`σ_b` = the larger of the two cvs), the column's `n − 1` other cells
+    /// summing high (the denominator, `√(n−1)` independent draws, scaling the loser level
+    /// `V_l`) and the comparator offset (`σ_c`). A column holds its margin with probability
+    /// about `1 − Φ(−k)` per term; `k` = 5 leaves ~3·10⁻⁷ per device (thousands of devices
+    /// per layer). Negative: no guarantee at that `k`.
+    pub fn spread_margin_bound_volts(
+        &self,
+        rs: &crate::rs::RsParams,
+        comparator: &crate::comparator::ComparatorParams,
+        k_sigma: f64,
+    ) -> f64 {
+        let d2d = &rs.device_to_device;
+        let (so, sb) = (d2d.g_max_cv, d2d.g_max_cv.max(d2d.g_min_cv));
+        let dn = self.nominal_denominator_siemens();
+        let go = self.g_off_diagonal_siemens;
+        let vl = self.nominal_levels().loser_volts;
+        let others = ((self.n.max(1) - 1) as f64).sqrt();
+        let cells = so * go * self.li_high_volts
+            + sb * self.g_bias_siemens * self.v_bias_volts
+            + so * go * others * vl;
+        self.nominal_margins().worst_volts()
+            - k_sigma * cells / dn
+            - k_sigma * comparator.offset_sigma_volts
+    }
+
     /// Upper bound of the margin of any divider LIA with these cells, whatever `V_ref`,
     /// bias and sense conductance: `(g_o − g_d)·V_H / (2·((n−1)·g_o + g_d))`, volts.
     pub fn margin_bound_volts(&self) -> f64 {

@@ -27,12 +27,18 @@
 //! * [`design`]: the programming rule and its derivation, the nominal levels and margins,
 //!   and how they scale with n;
 //! * [`mod@array`]: one fabricated and programmed instance ([`LiaArray`]), its comparator
-//!   inputs, gates and worst-case margins, and streaming margin sweeps ([`sweep_margins`]).
+//!   inputs, gates and worst-case margins, and streaming margin sweeps ([`sweep_margins`]);
+//! * [`hierarchy`]: the circuit extension *hierarchical LIA* (`hierarchy: Groups(size:
+//!   ..)`, [`HierarchicalLia`]): small arrays per group of neurons and over the groups, so
+//!   the margin does not fall as `1/n`; [`LiaCircuit`] is either organisation, and
+//!   [`scaling_margins`] compares their margins at one layer size.
 
 pub mod array;
 pub mod design;
+pub mod hierarchy;
 pub mod params;
 
 pub use array::{sweep_margins, LiaArray};
 pub use design::{Levels, LiaDesign, LiaError, Margins, Regime};
-pub use params::{Choice, Hold, LiaParams, LIA_RON, LIA_WINNER_HOLD_RON};
+pub use hierarchy::{scaling_margins, HierarchicalLia, Hierarchy, LiaCircuit, ScalingPoint};
+pub use params::{Choice, Hold, LiaParams, LIA_HIERARCHICAL_RON, LIA_RON, LIA_WINNER_HOLD_RON};

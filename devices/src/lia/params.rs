@@ -3,6 +3,7 @@
 //! Cell targets, the comparator reference and the bias and sense conductances are given
 //! here; the ones left `Auto` are chosen by the programming rule ([`super::design`]).
 
+use super::hierarchy::Hierarchy;
 use crate::params::{load_ron, parse_ron, ParamError, Validate, Validator};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -11,6 +12,8 @@ use std::path::Path;
 pub const LIA_RON: &str = crate::builtin::LIA;
 /// The built-in LIA with the winner hold (`hold: UntilReset`).
 pub const LIA_WINNER_HOLD_RON: &str = crate::builtin::LIA_WINNER_HOLD;
+/// The built-in hierarchical LIA for large layers (`hierarchy: Groups(size: 16)`).
+pub const LIA_HIERARCHICAL_RON: &str = crate::builtin::LIA_HIERARCHICAL;
 
 /// A value the programming rule chooses (`Auto`) or the user fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +52,13 @@ pub struct LiaParams {
     /// configuration until the reset line of the next rest; see [`Hold`]).
     #[serde(default)]
     pub hold: Hold,
+    /// How the array is organised: `Flat` (default, the paper's single n×(n+1) array) or
+    /// `Groups(size: S)` (circuit extension *hierarchical LIA*: groups of at most `S`
+    /// neurons, each with its own array, and arrays over the groups' OR lines, so that no
+    /// divider has more than `S` rows; see [`super::hierarchy`]). `S` is a row count
+    /// (≥ 2).
+    #[serde(default, skip_serializing_if = "Hierarchy::is_flat")]
+    pub hierarchy: Hierarchy,
 }
 
 /// Whether the LIA's gate lines follow the comparators or hold the first winner.
@@ -100,6 +110,16 @@ impl Validate for LiaParams {
                 "use Auto, Fixed(0.0) for a high-impedance comparator input, or a positive value",
             );
         }
+        if let Hierarchy::Groups { size } = self.hierarchy {
+            v.nested("hierarchy", |v| {
+                v.check(
+                    "size",
+                    size >= 2,
+                    &format!("must be a number of rows >= 2 (got {size})"),
+                    "use e.g. `hierarchy: Groups(size: 32)` (a flat array holds its margin up to a few tens of rows), or `Flat`",
+                );
+            });
+        }
         v.positive("diagonal_siemens", self.diagonal_siemens);
         v.positive("off_diagonal_siemens", self.off_diagonal_siemens);
         v.less_than(
@@ -136,6 +156,18 @@ impl LiaParams {
         }
     }
 
+    /// The built-in hierarchical LIA (`topologies/devices/lia_hierarchical.ron`).
+    pub fn builtin_hierarchical() -> Self {
+        match parse_ron(
+            LIA_HIERARCHICAL_RON,
+            Path::new("topologies/devices/lia_hierarchical.ron"),
+        ) {
+            Ok(p) => p,
+            // Checked by this module's tests; reaching this is a build bug.
+            Err(e) => panic!("built-in LIA file is invalid:\n{e}"),
+        }
+    }
+
     /// Loads a LIA parameter file.
     pub fn load(path: &Path) -> Result<Self, ParamError> {
         load_ron(path)
@@ -165,6 +197,34 @@ mod tests {
             },
             a
         );
+    }
+
+    #[test]
+    fn hierarchical_file_is_the_paper_file_with_groups() {
+        let (a, h) = (LiaParams::builtin(), LiaParams::builtin_hierarchical());
+        assert_eq!(h.hierarchy, Hierarchy::Groups { size: 16 });
+        assert_eq!(a.hierarchy, Hierarchy::Flat);
+        assert_eq!(
+            LiaParams {
+                hierarchy: Hierarchy::Flat,
+                comparator_delay_ns: a.comparator_delay_ns,
+                ..h
+            },
+            a
+        );
+        // Flat parameters serialise as before (no `hierarchy` field).
+        let text = ron::to_string(&a).unwrap();
+        assert!(!text.contains("hierarchy"), "{text}");
+        let bad = LIA_HIERARCHICAL_RON.replace("Groups(size: 16)", "Groups(size: 1)");
+        let e = parse_ron::<LiaParams>(&bad, Path::new("h.ron")).unwrap_err();
+        let s = e.to_string();
+        let line = 1 + bad[..bad.find("size: 1)").unwrap()].matches('\n').count();
+        assert!(
+            s.starts_with(&format!("h.ron:{line}:")) && s.contains("field `hierarchy.size`"),
+            "{s}"
+        );
+        let bad = LIA_HIERARCHICAL_RON.replace("Groups(size: 16)", "Tree(16)");
+        assert!(parse_ron::<LiaParams>(&bad, Path::new("h.ron")).is_err());
     }
 
     #[test]
