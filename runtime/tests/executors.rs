@@ -23,7 +23,7 @@ use runtime::circuits::circuit::NeuronCircuit;
 use runtime::circuits::column::{self, Column};
 use runtime::circuits::gate_driver::{self, GateDriver};
 use runtime::circuits::input::{self, InputGenerator};
-use runtime::circuits::lia::{Lia, LiaArray, LiaParams};
+use runtime::circuits::lia::{Lia, LiaArray, LiaCircuit, LiaParams};
 use runtime::circuits::neuron::{self, Neuron};
 use runtime::engine::event::{CompId, Control, Payload, Port};
 use runtime::engine::exec::actix_exec::{ActixSimulation, BlockingActixSimulation};
@@ -284,6 +284,9 @@ struct Wta {
     learning: bool,
     amplitude: f32,
     seed: u64,
+    /// The hidden layer's LIA is the hierarchical one (`lia_hierarchical.ron`), with the
+    /// cells' spread and comparator offsets on at any size.
+    hierarchical: bool,
 }
 
 impl Wta {
@@ -337,7 +340,9 @@ impl Wta {
                 b.add(format!("hidden.column[{j}]"), Box::new(c))
             })
             .collect();
-        let params = if self.hidden > 45 {
+        let params = if self.hierarchical {
+            LiaParams::builtin_hierarchical()
+        } else if self.hidden > 45 {
             LiaParams::builtin().with_auto_reference()
         } else {
             LiaParams::builtin()
@@ -349,22 +354,34 @@ impl Wta {
         // spread (see the `lia` module docs): a fabricated array would close a winner's
         // own gate, and its L1 (transparent while CLK is high) would then oscillate with
         // the LIA at zero delay. Large layers use nominal cells and comparators.
-        let lia_var = if self.hidden > 32 {
+        let lia_var = if self.hidden > 32 && !self.hierarchical {
             Variability::NONE
         } else {
             var
         };
-        let array = LiaArray::new(
-            &design,
-            &set.synapse,
-            &set.comparator,
-            lia_var,
-            key(self.seed, &[4]),
-        );
-        // `Lia::new` has no comparator delay: the cascade neuron → LIA → columns happens
+        let inhibition = if self.hierarchical {
+            LiaCircuit::new(
+                &params,
+                self.hidden,
+                &set.synapse,
+                &set.comparator,
+                lia_var,
+                key(self.seed, &[4]),
+            )
+            .expect("hierarchical LIA")
+        } else {
+            LiaCircuit::Flat(LiaArray::new(
+                &design,
+                &set.synapse,
+                &set.comparator,
+                lia_var,
+                key(self.seed, &[4]),
+            ))
+        };
+        // `Lia::whole` has no comparator delay: the cascade neuron → LIA → columns happens
         // within one instant, across workers. (The shipped 1 µs delay turns the same-phase
         // double latch of the large layer into a 1 µs oscillation: 20× the work.)
-        let lia = b.add("hidden.lia", Box::new(Lia::new(array)));
+        let lia = b.add("hidden.lia", Box::new(Lia::whole(inhibition)));
         for (j, (&n, &c)) in neurons.iter().zip(&columns).enumerate() {
             b.connect(inp, input::OUT_LINES, c, column::IN_PATTERN);
             b.connect(c, column::OUT_COLUMN, n, neuron::IN_COLUMN);
@@ -499,7 +516,30 @@ fn wta_b() -> Wta {
         learning: true,
         amplitude: 1.6,
         seed: 5,
+        hierarchical: false,
     }
+}
+
+/// A 30×100 layer with the hierarchical LIA (groups of 16, two levels) and every spread
+/// on: every executor agrees bit for bit.
+#[test]
+fn hierarchical_lia_layer() {
+    let done = watchdog("hierarchical_lia_layer", 240);
+    let w = Wta {
+        hidden: 100,
+        seed: 17,
+        hierarchical: true,
+        ..wta_b()
+    };
+    let plan = w.plan(&w.build().1, 4, 40 * MS, 0.5);
+    let want = check_all("wta30x100_hierarchical", &|| w.build().0, &plan);
+    assert!(
+        want.spikes > 3,
+        "hidden neurons must spike ({})",
+        want.spikes
+    );
+    assert!(want.changed > 10, "synapses must learn ({})", want.changed);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[test]
@@ -571,6 +611,7 @@ fn wta_big() -> Wta {
         learning: false,
         amplitude: 1.45,
         seed: 21,
+        hierarchical: false,
     }
 }
 

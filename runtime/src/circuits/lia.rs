@@ -4,7 +4,12 @@
 //! The array itself — its parameters, the programming rule, the fabricated instance with
 //! its comparator inputs and margins — is device physics and lives in [`devices::lia`]
 //! (re-exported here); this module only keeps which neurons are active, which gates were
-//! last driven, the comparators' delay and the winner hold.
+//! last driven, the comparators' delay and the winner hold. The component drives either
+//! organisation of [`LiaCircuit`]: the paper's flat array or the circuit extension
+//! *hierarchical LIA* (`hierarchy: Groups(size: ..)`, small arrays per group of neurons
+//! and over the groups' OR lines, [`HierarchicalLia`]); the gate lines are a function of
+//! the set of active neurons either way, so the events are the same kind and banks split
+//! the work the same way.
 //!
 //! Ports — in: `i` = neuron `i`'s lateral-inhibition level ([`Payload::Level`], "1" when
 //! at least half the LI high level), [`IN_CONTROL`] (the reset line of a winner hold,
@@ -14,8 +19,9 @@ use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Control, Event, Payload, Port};
 use crate::engine::time::Ns;
 pub use devices::lia::{
-    sweep_margins, Choice, Hold, Levels, LiaArray, LiaDesign, LiaError, LiaParams, Margins, Regime,
-    LIA_RON, LIA_WINNER_HOLD_RON,
+    scaling_margins, sweep_margins, Choice, HierarchicalLia, Hierarchy, Hold, Levels, LiaArray,
+    LiaCircuit, LiaDesign, LiaError, LiaParams, Margins, Regime, ScalingPoint,
+    LIA_HIERARCHICAL_RON, LIA_RON, LIA_WINNER_HOLD_RON,
 };
 use std::any::Any;
 use std::ops::Range;
@@ -26,12 +32,13 @@ pub const IN_CONTROL: Port = Port::MAX - 1;
 
 /// The LIA as a component: levels in, gate lines out. One component may hold all the
 /// comparators or a *bank* of them (a range of columns, [`Lia::bank`]): every comparator
-/// reads its own column line of the shared array, so banks give exactly the gates of the
+/// reads its own column line of the shared array (in a hierarchical LIA, each gate line's
+/// AND reads its own path of comparators), so banks give exactly the gates of the
 /// whole, and large layers split the work of a fire (hundreds of gate lines) over
 /// components that executors can run in parallel.
 #[derive(Clone, Debug)]
 pub struct Lia {
-    array: Arc<LiaArray>,
+    circuit: Arc<LiaCircuit>,
     columns: Range<usize>,
     threshold_volts: f32,
     active: Vec<usize>,
@@ -47,18 +54,24 @@ pub struct Lia {
 impl Lia {
     /// A component with all the comparators of a programmed array, in the quiet state.
     pub fn new(array: LiaArray) -> Self {
-        let n = array.n();
-        Self::bank(Arc::new(array), 0..n)
+        Self::whole(LiaCircuit::Flat(array))
     }
 
-    /// The comparators of columns `columns` of a shared array (gate line `j` on output
-    /// port `j`), in the quiet state. Every bank receives every neuron's LI level.
-    pub fn bank(array: Arc<LiaArray>, columns: Range<usize>) -> Self {
-        let columns = columns.start.min(array.n())..columns.end.min(array.n());
-        let gates = array.gates_of(&[], columns.clone());
+    /// A component with all the gate lines of a programmed LIA of either organisation, in
+    /// the quiet state.
+    pub fn whole(circuit: LiaCircuit) -> Self {
+        let n = circuit.n();
+        Self::bank(Arc::new(circuit), 0..n)
+    }
+
+    /// The gate lines of columns `columns` of a shared LIA (gate line `j` on output port
+    /// `j`), in the quiet state. Every bank receives every neuron's LI level.
+    pub fn bank(circuit: Arc<LiaCircuit>, columns: Range<usize>) -> Self {
+        let columns = columns.start.min(circuit.n())..columns.end.min(circuit.n());
+        let gates = circuit.gates_of(&[], columns.clone());
         Lia {
-            threshold_volts: (0.5 * array.design().li_high_volts) as f32,
-            array,
+            threshold_volts: (0.5 * circuit.li_high_volts()) as f32,
+            circuit,
             columns,
             active: Vec::new(),
             target: gates.clone(),
@@ -85,9 +98,17 @@ impl Lia {
         self.columns.clone()
     }
 
-    /// The programmed array.
-    pub fn array(&self) -> &LiaArray {
-        &self.array
+    /// The programmed LIA.
+    pub fn circuit(&self) -> &LiaCircuit {
+        &self.circuit
+    }
+
+    /// The programmed array, if the LIA is the paper's flat one.
+    pub fn array(&self) -> Option<&LiaArray> {
+        match &*self.circuit {
+            LiaCircuit::Flat(a) => Some(a),
+            LiaCircuit::Hierarchical(_) => None,
+        }
     }
 }
 
@@ -139,7 +160,7 @@ impl Component for Lia {
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
-        self.gates = self.array.gates_of(&self.active, self.columns.clone());
+        self.gates = self.circuit.gates_of(&self.active, self.columns.clone());
         let j0 = self.columns.start;
         for (k, &v) in self.gates.iter().enumerate() {
             ctx.emit((j0 + k) as Port, Payload::Gate { volts: v });
@@ -159,7 +180,7 @@ impl Component for Lia {
             // The reset line: release a held winner; the gates follow the comparators again.
             if self.held {
                 self.held = false;
-                self.target = self.array.gates_of(&self.active, self.columns.clone());
+                self.target = self.circuit.gates_of(&self.active, self.columns.clone());
                 self.drive(ctx);
             }
             return;
@@ -168,8 +189,8 @@ impl Component for Lia {
             return;
         };
         let i = ev.port as usize;
-        if i >= self.array.n() {
-            debug_assert!(false, "LIA level on port {i} (n = {})", self.array.n());
+        if i >= self.circuit.n() {
+            debug_assert!(false, "LIA level on port {i} (n = {})", self.circuit.n());
             return;
         }
         let on = volts >= self.threshold_volts;
@@ -183,7 +204,7 @@ impl Component for Lia {
         if self.held {
             return;
         }
-        self.target = self.array.gates_of(&self.active, self.columns.clone());
+        self.target = self.circuit.gates_of(&self.active, self.columns.clone());
         if self.delay_ns == 0 {
             self.drive(ctx);
         } else if self.wake.is_none() && self.target != self.gates {
@@ -296,6 +317,43 @@ mod tests {
             port,
             payload: Payload::Gate { volts },
         }
+    }
+
+    #[test]
+    fn hierarchical_component_follows_the_truth_table() {
+        let set = DeviceSet::builtin();
+        let p = LiaParams::builtin_hierarchical();
+        let circuit =
+            LiaCircuit::new(&p, 40, &set.synapse, &set.comparator, Variability::FULL, 5).unwrap();
+        assert_eq!(circuit.depth(), 2);
+        let circuit = Arc::new(circuit);
+        let mut banks = [
+            Lia::bank(Arc::clone(&circuit), 0..16).with_hold(Hold::UntilReset),
+            Lia::bank(Arc::clone(&circuit), 16..40).with_hold(Hold::UntilReset),
+        ];
+        assert!(banks[0].array().is_none());
+        for b in &mut banks {
+            run(b, &[], true);
+        }
+        // Neuron 23 (second group) fires: every other gate closes, in both banks.
+        let em: Vec<_> = banks
+            .iter_mut()
+            .flat_map(|b| run(b, &[(23, 1.5)], false))
+            .collect();
+        let want: Vec<_> = (0..40).filter(|&j| j != 23).map(|j| gate(j, 0.0)).collect();
+        assert_eq!(em, want);
+        // Held: a later fire of neuron 2 changes nothing until the reset line.
+        for b in &mut banks {
+            assert!(run(b, &[(23, 0.0), (2, 1.5)], false).is_empty());
+        }
+        let gates: Vec<f32> = banks
+            .iter()
+            .flat_map(|b| b.gate_levels().to_vec())
+            .collect();
+        assert_eq!(gates, only(40, 23));
+        // Released with neuron 2 still high: neuron 2 is the lone winner now.
+        let em: Vec<_> = banks.iter_mut().flat_map(reset).collect();
+        assert_eq!(em, vec![gate(2, 3.0), gate(23, 0.0)]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::schema::{Connectivity, Inhibition, Initial, LayerSpec, Signal, Topolo
 use crate::circuits::column::{self, Column};
 use crate::circuits::gate_driver::GateDriver;
 use crate::circuits::input::{self, InputGenerator};
-use crate::circuits::lia::{Lia, LiaArray};
+use crate::circuits::lia::{Lia, LiaCircuit};
 use crate::circuits::neuron::{self, Neuron};
 use crate::engine::component::Component;
 use crate::engine::event::{CompId, Port};
@@ -255,18 +255,19 @@ impl Builder<'_> {
                         spec.name
                     ))
                 })?;
-                let design = params
-                    .design(&self.devices.synapse, n)
-                    .map_err(|e| self.fail(format!("layer `{}`: {e}", spec.name)))?;
                 let seed = key(self.seed, &[TAG_LIA, l as u64]);
-                let array = LiaArray::new(
-                    &design,
+                let circuit = LiaCircuit::new(
+                    params,
+                    n,
                     &self.devices.synapse,
                     &self.devices.comparator,
                     topo.lia_variability.unwrap_or(topo.variability),
                     seed,
-                );
-                let array = Arc::new(array);
+                )
+                .map_err(|e| self.fail(format!("layer `{}`: {e}", spec.name)))?;
+                // A hierarchical LIA's gate line waits for one comparator per level.
+                let delay = params.comparator_delay_ns * circuit.depth() as u64;
+                let array = Arc::new(circuit);
                 let banks = n.div_ceil(LIA_BANK_COLUMNS);
                 for b in 0..banks {
                     let columns = b * LIA_BANK_COLUMNS..((b + 1) * LIA_BANK_COLUMNS).min(n);
@@ -276,7 +277,7 @@ impl Builder<'_> {
                         format!("{}.lia[{b}]", spec.name)
                     };
                     let bank = Lia::bank(Arc::clone(&array), columns)
-                        .with_delay(params.comparator_delay_ns)
+                        .with_delay(delay)
                         .with_hold(params.hold);
                     ids.lia.push(self.b.add(name, Box::new(bank)));
                 }
