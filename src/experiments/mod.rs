@@ -7,6 +7,7 @@ pub mod fig3;
 pub mod fig4;
 pub mod fig5;
 pub mod learning;
+pub mod lia_scaling;
 pub mod msnn;
 pub mod propagation;
 pub mod pulse;
@@ -67,6 +68,7 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("learning", learning::learning),
     ("propagation", propagation::propagation),
     ("fig4", fig4::fig4),
+    ("lia-scaling", lia_scaling::lia_scaling),
     ("fig5", fig5::fig5),
     ("ablation", fig5::ablation),
 ];
@@ -75,7 +77,7 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
 pub const GROUPS: &[(&str, &[&str])] = &[
     ("devices", &["fig2c", "fig2d", "fig2e", "fig2f"]),
     ("neuron", &["fig3b", "fig3c", "learning", "propagation"]),
-    ("lia", &["fig4"]),
+    ("lia", &["fig4", "lia-scaling"]),
     ("network", &["fig5", "ablation"]),
 ];
 
