@@ -45,7 +45,8 @@ pub struct Topology {
     /// `variability` for them. Beyond a few tens of neurons a resistive-divider LIA's
     /// margin is smaller than the devices' spread (`runtime::circuits::lia`), so large
     /// winner-take-all layers are studied with nominal arrays (`Some((cycle_to_cycle:
-    /// false, device_to_device: false))`).
+    /// false, device_to_device: false))`), or with the hierarchical LIA
+    /// (`builtin:lia_hierarchical`), which keeps its margin with the spread on.
     #[serde(default)]
     pub lia_variability: Option<Variability>,
     /// Programming sub-step of synapse columns, ns (default 10 000 ns = 10 µs): while a
