@@ -65,7 +65,9 @@
 //!
 //! Device-to-device spread lowers the worst case further (the smallest of n−1 LRS cells in
 //! a column sets its loser margin): with the built-in spread the required margin holds for
-//! tens of neurons, not "thousands" (`memsnn reproduce fig4` measures the largest n). Two neurons firing in the same phase lift
+//! tens of neurons, not "thousands" (`memsnn reproduce fig4` measures the largest n; the
+//! circuit extension in [`super::hierarchy`] keeps every divider small instead, and
+//! `memsnn reproduce lia-scaling` compares the two). Two neurons firing in the same phase lift
 //! every column above `V_ref` (each winner's column sees the other's LRS cell): all gates
 //! close and no column learns; the hardware has no tie-break.
 

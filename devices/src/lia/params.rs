@@ -116,7 +116,7 @@ impl Validate for LiaParams {
                     "size",
                     size >= 2,
                     &format!("must be a number of rows >= 2 (got {size})"),
-                    "use e.g. `hierarchy: Groups(size: 32)` (a flat array holds its margin up to a few tens of rows), or `Flat`",
+                    "use e.g. `hierarchy: Groups(size: 16)` (the largest group an array on a 50 mV reference keeps sense-centred), or `Flat`",
                 );
             });
         }
