@@ -55,6 +55,36 @@ enum Command {
         /// device of your own.
         #[arg(long)]
         device: Option<PathBuf>,
+        /// mnist: folder with the four IDX files (train-images-idx3-ubyte, train-labels-
+        /// idx1-ubyte, t10k-… or test-…, each optionally .gz); default: the 300/100-digit
+        /// fixture shipped in tests/data/mnist-small.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// mnist: hidden (winner-take-all) neurons (default: the protocol's, 100).
+        #[arg(long)]
+        neurons: Option<usize>,
+        /// mnist: training images used, the first K of the training split (default: all).
+        #[arg(long)]
+        train: Option<usize>,
+        /// mnist: test images used, the first K of the test split (default: all).
+        #[arg(long)]
+        test: Option<usize>,
+        /// mnist: passes over the training images (default: the protocol's).
+        #[arg(long)]
+        epochs: Option<u32>,
+        /// mnist: input coding, `binary` (pixels from grey level 128 pulse every period) or
+        /// `rate` (a pixel of grey g pulses with probability g/255 per period).
+        #[arg(long, value_parser = ["binary", "rate"])]
+        coding: Option<String>,
+        /// mnist: protocol file (default: topologies/experiments/mnist.ron).
+        #[arg(long)]
+        mnist_protocol: Option<PathBuf>,
+        /// mnist: executor (reference, sharded, actix; all give the same result).
+        #[arg(long, value_enum, default_value_t = memsnn::runtime::ExecutorKind::Reference)]
+        executor: memsnn::runtime::ExecutorKind,
+        /// mnist: worker threads of the sharded executor.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
     },
     /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
     Bench {
@@ -140,7 +170,22 @@ fn run(cli: Cli) -> Result<()> {
             noise_pixels,
             protocol,
             device,
+            data,
+            neurons,
+            train,
+            test,
+            epochs,
+            coding,
+            mnist_protocol,
+            executor,
+            workers,
         } => {
+            let coding = coding.map(|c| match c.as_str() {
+                "rate" => memsnn::data::coding::Coding::Rate {
+                    max_probability: 1.0,
+                },
+                _ => memsnn::data::coding::Coding::default(),
+            });
             let opts = RunOptions {
                 seed,
                 trials,
@@ -148,6 +193,17 @@ fn run(cli: Cli) -> Result<()> {
                 noise_pixels,
                 protocol,
                 device,
+                mnist: experiments::mnist::MnistOptions {
+                    data,
+                    neurons,
+                    train,
+                    test,
+                    epochs,
+                    coding,
+                    protocol: mnist_protocol,
+                    executor,
+                    workers,
+                },
                 ..RunOptions::default()
             };
             let names = experiments::resolve(&experiment)?;

@@ -8,6 +8,7 @@ pub mod fig4;
 pub mod fig5;
 pub mod learning;
 pub mod lia_scaling;
+pub mod mnist;
 pub mod msnn;
 pub mod propagation;
 pub mod pulse;
@@ -37,6 +38,8 @@ pub struct RunOptions {
     pub protocol: Option<PathBuf>,
     /// TS device file of the device experiments (fig2c–f) replacing the Fig 2 protocol's.
     pub device: Option<PathBuf>,
+    /// Options of the MNIST experiment.
+    pub mnist: mnist::MnistOptions,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             noise_pixels: None,
             protocol: None,
             device: None,
+            mnist: mnist::MnistOptions::default(),
         }
     }
 }
@@ -71,6 +75,8 @@ pub const EXPERIMENTS: &[(&str, Runner)] = &[
     ("lia-scaling", lia_scaling::lia_scaling),
     ("fig5", fig5::fig5),
     ("ablation", fig5::ablation),
+    ("mnist", mnist::mnist),
+    ("mnist-faults", mnist::mnist_faults),
 ];
 
 /// Named groups of experiments.

@@ -30,6 +30,43 @@ pub struct NeuronCircuit {
     pub li_high_volts: f64,
     /// Energy per latch or gate output transition, joules.
     pub cmos_transition_joules: f64,
+    /// The adaptive threshold (a circuit extension beyond the paper, see
+    /// [`Homeostasis`]); absent: the paper's circuit, node 2 returns to ground.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homeostasis: Option<Homeostasis>,
+}
+
+/// **Adaptive threshold** (homeostasis), a named circuit extension: a per-neuron threshold
+/// voltage θ opposes node 1 in the TS branch, so the TS integrates `(V(node 1) − θ)⁺`.
+///
+/// Physical basis: the adaptive-threshold / spike-frequency-adaptation block of
+/// neuromorphic CMOS neurons (a capacitor that a charge pump tops up at every output
+/// event and a subthreshold transistor discharges slowly) and the adaptive threshold of
+/// Diehl & Cook's winner-take-all learning. Here T2's source returns to a *threshold
+/// line* held at θ instead of ground; a follower clamps node 2 to `min(V(node 1), θ)`, so
+/// the device sees `(V(node 1) − θ)⁺` and never a reverse bias (idealised), and L1 senses
+/// node 2 against the threshold line (the current through T2).
+///
+/// * At each of its fires the pump adds `step_volts·(1 − θ/max_volts)` to the capacitor
+///   (charge sharing with a rail at `max_volts`).
+/// * The capacitor leaks with time constant `leak_seconds`.
+/// * The threshold line follows the capacitor through a sample-and-hold refreshed at each
+///   rest between presentations ([`crate::engine::event::Control::Rest`]), so the drive is
+///   constant while a pattern is presented (and the TS stays exactly solvable).
+/// * The pump and the sample-and-hold's clock are enabled by the learning-enable line
+///   (the one that enables T3): in the read mode the threshold is frozen.
+///
+/// A neuron that wins often is thereby handicapped against one that rarely wins — what
+/// stops a greedy neuron from taking every pattern of a large layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Homeostasis {
+    /// Threshold added per fire at θ = 0, volts.
+    pub step_volts: f64,
+    /// Rail of the charge pump: θ never exceeds it, volts.
+    pub max_volts: f64,
+    /// Leak time constant of the threshold capacitor, seconds.
+    pub leak_seconds: f64,
 }
 
 impl NeuronCircuit {
@@ -57,6 +94,11 @@ impl Validate for NeuronCircuit {
         v.positive("spike_amplitude_volts", self.spike_amplitude_volts);
         v.positive("li_high_volts", self.li_high_volts);
         v.non_negative("cmos_transition_joules", self.cmos_transition_joules);
+        if let Some(h) = &self.homeostasis {
+            v.non_negative("homeostasis.step_volts", h.step_volts);
+            v.positive("homeostasis.max_volts", h.max_volts);
+            v.positive("homeostasis.leak_seconds", h.leak_seconds);
+        }
     }
 }
 

@@ -98,6 +98,19 @@ pub struct Neuron<D: ThresholdSwitch = TsDevice> {
     /// Look ahead on an upper bound of the switching progress where the device offers one
     /// (see [`Neuron::scan`]).
     bounded_lookahead: bool,
+    /// The adaptive threshold's state, when the circuit has one.
+    threshold: Option<Threshold>,
+}
+
+/// State of the adaptive threshold ([`super::circuit::Homeostasis`]).
+#[derive(Clone, Debug)]
+struct Threshold {
+    /// Capacitor voltage as of `t_cap_ns`, volts.
+    cap_volts: f64,
+    /// When `cap_volts` was last brought up to date.
+    t_cap_ns: Ns,
+    /// The held threshold line the TS branch returns to, volts.
+    line_volts: f64,
 }
 
 /// A paused prediction: a copy of the TS device advanced phase by phase to `t` under the
@@ -128,6 +141,7 @@ struct BoundKey {
     l2: bool,
     learning: bool,
     device: u64,
+    threshold: u64,
 }
 
 impl Neuron {
@@ -173,6 +187,11 @@ impl<D: ThresholdSwitch> Neuron<D> {
             lookahead: None,
             first_chunk: FIRST_CHUNK_PHASES,
             bounded_lookahead: true,
+            threshold: circuit.homeostasis.as_ref().map(|_| Threshold {
+                cap_volts: 0.0,
+                t_cap_ns: 0,
+                line_volts: 0.0,
+            }),
         }
     }
 
@@ -236,6 +255,56 @@ impl<D: ThresholdSwitch> Neuron<D> {
         self.learning
     }
 
+    /// The held adaptive threshold the TS branch returns to, volts (0 without one).
+    pub fn threshold_volts(&self) -> f64 {
+        self.threshold.as_ref().map_or(0.0, |t| t.line_volts)
+    }
+
+    /// The voltage the TS branch sees for node 1 at `v1_volts`: node 1 itself, or with an
+    /// adaptive threshold `(v1 − θ)⁺`. Monotone in `v1`, so a silence proof made at one
+    /// node-1 level holds at every lower one.
+    #[inline]
+    fn branch_drive(&self, v1_volts: f64) -> f64 {
+        match &self.threshold {
+            None => v1_volts,
+            Some(t) => (v1_volts - t.line_volts).max(0.0),
+        }
+    }
+
+    /// The threshold capacitor's voltage at `t` (its leak applied since the last update).
+    fn threshold_cap_at(&self, t: Ns) -> Option<f64> {
+        let (th, h) = (self.threshold.as_ref()?, self.c.homeostasis.as_ref()?);
+        let dt_s = (t.saturating_sub(th.t_cap_ns)) as f64 * 1e-9;
+        Some(th.cap_volts * (-dt_s / h.leak_seconds).exp())
+    }
+
+    /// A fire tops the threshold capacitor up (the line follows at the next rest).
+    fn charge_threshold(&mut self, t: Ns) {
+        let Some(cap) = self.threshold_cap_at(t) else {
+            return;
+        };
+        let h = self
+            .c
+            .homeostasis
+            .as_ref()
+            .expect("threshold implies homeostasis");
+        let cap = (cap + h.step_volts * (1.0 - cap / h.max_volts)).min(h.max_volts);
+        let th = self.threshold.as_mut().expect("checked above");
+        th.cap_volts = cap;
+        th.t_cap_ns = t;
+    }
+
+    /// A rest refreshes the held threshold line from the capacitor.
+    fn refresh_threshold(&mut self, t: Ns) {
+        let Some(cap) = self.threshold_cap_at(t) else {
+            return;
+        };
+        let th = self.threshold.as_mut().expect("checked above");
+        th.cap_volts = cap;
+        th.t_cap_ns = t;
+        th.line_volts = cap;
+    }
+
     fn t3(&self, high: bool) -> bool {
         self.l1 && high && !self.l2 && self.learning
     }
@@ -275,8 +344,10 @@ impl<D: ThresholdSwitch> Neuron<D> {
     /// Voltages (node 1, across the TS, node 2) with the CLK at `high`.
     fn voltages(&self, high: bool) -> (f64, f64, f64) {
         let v1 = self.node1(self.ts.is_on(), high);
-        let vts = self.ts.device_voltage(v1, self.c.r_readout_ohms);
-        (v1, vts, v1 - vts)
+        let drive = self.branch_drive(v1);
+        let vts = self.ts.device_voltage(drive, self.c.r_readout_ohms);
+        // Node 2 as L1 senses it: against the line T2 returns to.
+        (v1, vts, drive - vts)
     }
 
     /// Advances the TS from `t_last` to `t`, split at every CLK edge. Returns the first
@@ -328,6 +399,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             l2: self.l2,
             learning: self.learning,
             device: self.ts.silence_key(),
+            threshold: self.threshold_volts().to_bits(),
         };
         let cache = self.bound_cache.get();
         let b = match cache.iter().flatten().find(|(k, _)| *k == key) {
@@ -345,8 +417,10 @@ impl<D: ThresholdSwitch> Neuron<D> {
     /// device in the two CLK phases of the present configuration.
     fn silence_bound(&self, clock: &crate::engine::time::Clock) -> D::SilenceBound {
         let v = |high: bool| {
-            self.ts
-                .device_voltage(self.node1(false, high), self.c.r_readout_ohms)
+            self.ts.device_voltage(
+                self.branch_drive(self.node1(false, high)),
+                self.c.r_readout_ohms,
+            )
         };
         let low_ns = clock.period_ns - clock.high_ns;
         self.ts
@@ -380,7 +454,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             let end = clock.phase_end(la.t).min(la.limit);
             // Same arithmetic as `advance_to`, with the copy's ON/OFF state.
             let v1 = self.node1(ts.is_on(), clock.is_high(la.t));
-            let vts = ts.device_voltage(v1, self.c.r_readout_ohms);
+            let vts = ts.device_voltage(self.branch_drive(v1), self.c.r_readout_ohms);
             if la.bounded {
                 if ts.advance_bounded(vts, end - la.t) {
                     la.t = end;
@@ -422,6 +496,12 @@ impl<D: ThresholdSwitch> Neuron<D> {
     /// dormancy proof no longer holds: the column is told to release what it holds back
     /// (a void certificate); `schedule` then proves dormancy anew if it can.
     fn rest(&mut self, ctx: &mut Ctx) {
+        // In the learning mode the held threshold follows the capacitor at every rest (a
+        // busy neuron too: the caller re-predicts after any event); in the read mode the
+        // sample-and-hold is not clocked, so reads see a fixed threshold.
+        if self.learning {
+            self.refresh_threshold(self.t_last);
+        }
         if self.ts.is_on() || self.l1 || self.l2 {
             return;
         }
@@ -501,6 +581,10 @@ impl<D: ThresholdSwitch> Neuron<D> {
                 self.cmos_joules += self.c.cmos_transition_joules;
                 if l1 {
                     self.fires += 1;
+                    // The pump is enabled by the learning-enable line, as T3 is.
+                    if self.learning {
+                        self.charge_threshold(t);
+                    }
                     ctx.record("fire", 0, 1.0);
                 }
             }

@@ -29,3 +29,32 @@ pub trait Executor {
         None
     }
 }
+
+/// A boxed executor is an executor (what [`super::ExecutorKind::executor`] returns can be
+/// driven wherever a concrete one can).
+impl<E: Executor + ?Sized> Executor for Box<E> {
+    fn now(&self) -> Ns {
+        (**self).now()
+    }
+    fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
+        (**self).inject(at, dst, port, payload)
+    }
+    fn run_until(&mut self, until: Ns) {
+        (**self).run_until(until)
+    }
+    fn run_instant(&mut self) {
+        (**self).run_instant()
+    }
+    fn network(&self) -> &Network {
+        (**self).network()
+    }
+    fn take_records(&mut self) -> Vec<Record> {
+        (**self).take_records()
+    }
+    fn handled_events(&self) -> u64 {
+        (**self).handled_events()
+    }
+    fn halted(&self) -> Option<&ExecError> {
+        (**self).halted()
+    }
+}

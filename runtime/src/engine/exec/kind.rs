@@ -12,9 +12,10 @@ use std::str::FromStr;
 ///
 /// [`ExecutorKind::Actix`] exists in every build; without the `actix` feature,
 /// [`ExecutorKind::executor`] refuses it with [`ExecError::ActixUnavailable`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ExecutorKind {
     /// The sequential reference executor (the semantic ground truth).
+    #[default]
     Reference,
     /// Components partitioned over crossbeam worker threads.
     Sharded,

@@ -203,6 +203,19 @@ impl Builder<'_> {
         if let Some(a) = spec.spike_amplitude_volts {
             circuit.spike_amplitude_volts = a;
         }
+        if let Some(t) = spec.threshold_leak_seconds {
+            match circuit.homeostasis.as_mut() {
+                Some(h) => h.leak_seconds = t,
+                None => {
+                    return Err(self.fail(format!(
+                        "layer `{}`: `threshold_leak_seconds` is set but its neuron circuit \
+                         has no adaptive threshold (`homeostasis`); remove the field or use \
+                         a circuit with one",
+                        spec.name
+                    )))
+                }
+            }
+        }
         let mut ids = LayerIds {
             prototype_key: self.prototype_key(l),
             ..LayerIds::default()

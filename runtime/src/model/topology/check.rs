@@ -21,6 +21,7 @@ use super::error::{located, Issue, TopologyError};
 use super::resolve::{self, Devices, SavedByLayer};
 use super::schema::{Inhibition, Initial, Patterns, Step, Topology};
 use devices::params::{parse_ron, ParamError, Validate, Validator};
+use devices::rs::RsParams;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -82,6 +83,28 @@ impl Checked {
         } = self;
         f(&mut topology);
         check(topology, &base_dir)
+    }
+
+    /// The same topology with its synapse parameter set changed by `f` (a sweep over
+    /// device statistics: stuck-device fractions, device-to-device spread), the changed
+    /// set checked by the synapse file's own rules.
+    pub fn with_synapse(&self, f: impl FnOnce(&mut RsParams)) -> Result<Self, TopologyError> {
+        let mut synapse = (*self.devices.synapse).clone();
+        f(&mut synapse);
+        let mut v = Validator::new();
+        synapse.validate(&mut v);
+        if let Some(p) = v.problems().first() {
+            return Err(TopologyError::Build {
+                topology: self.topology.name.clone(),
+                message: format!(
+                    "synapse parameters `{}`: field `{}` {} — hint: {}",
+                    synapse.name, p.field, p.message, p.hint
+                ),
+            });
+        }
+        let mut changed = self.clone();
+        changed.devices.synapse = std::sync::Arc::new(synapse);
+        Ok(changed)
     }
 }
 

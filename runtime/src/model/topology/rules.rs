@@ -310,6 +310,9 @@ impl Topology {
         if let Some(a) = layer.spike_amplitude_volts {
             spike_amplitude(v, "spike_amplitude_volts", a);
         }
+        if let Some(t) = layer.threshold_leak_seconds {
+            v.positive("threshold_leak_seconds", t);
+        }
     }
 
     fn validate_probe(&self, p: &super::schema::ProbeSpec, v: &mut Validator) {

@@ -136,6 +136,11 @@ pub struct LayerSpec {
     /// Output spike amplitude, volts (default: the circuit's `spike_amplitude_volts`).
     #[serde(default)]
     pub spike_amplitude_volts: Option<f64>,
+    /// Leak time constant of the neurons' adaptive threshold, seconds, overriding the
+    /// circuit's `homeostasis.leak_seconds` (the leak is sized with the layer; the
+    /// circuit must have an adaptive threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_leak_seconds: Option<f64>,
     /// Whether synapses are programmable 1T1R devices (default true); false makes them
     /// fixed resistors, as in the paper's Fig 3b.
     #[serde(default = "default_true")]

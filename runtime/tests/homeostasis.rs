@@ -1,0 +1,130 @@
+//! The adaptive threshold (`Homeostasis` in the neuron circuit) through a real neuron:
+//! each fire tops the threshold capacitor up by `step·(1 − θ/max)`, the capacitor leaks
+//! with its time constant, the held line follows it only at rests in the learning mode,
+//! and a higher threshold delays the next fire under the same drive.
+
+use runtime::circuits::neuron::Neuron;
+use runtime::engine::exec::reference::Simulation;
+use runtime::engine::exec::Executor;
+use runtime::model::driver::{fire_counts, Driver};
+use runtime::model::topology::{build, parse_str};
+use std::path::Path;
+
+const STEP: f64 = 0.05;
+const MAX: f64 = 1.0;
+const LEAK_S: f64 = 2.0;
+
+/// One neuron on 20 lines (10 pulsing: node 1 at half the input level), the MNIST
+/// layer's low-voltage TS device and circuit with the adaptive threshold given here.
+fn network(
+    dir: &Path,
+) -> (
+    Simulation,
+    runtime::engine::event::CompId,
+    runtime::engine::event::CompId,
+) {
+    let circuit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/devices/neuron_cmos_mnist.ron"),
+    )
+    .unwrap();
+    let start = circuit
+        .find("homeostasis:")
+        .expect("the MNIST circuit has one");
+    let end = start + circuit[start..].find('\n').unwrap();
+    let circuit = format!(
+        "{}homeostasis: Some((step_volts: {STEP}, max_volts: {MAX}, leak_seconds: {LEAK_S})),{}",
+        &circuit[..start],
+        &circuit[end..]
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("circuit.ron"), circuit).unwrap();
+    let ts =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/devices/ts_mnist_hazard.ron");
+    let src = format!(
+        r#"Topology(
+    name: "one_adaptive_neuron",
+    devices: (ts: {ts:?}, synapse: "builtin:rs_hfo2_1t1r", circuit: "circuit.ron"),
+    variability: (cycle_to_cycle: false, device_to_device: false),
+    inputs: [(name: "in", lines: 20, amplitude_volts: 1.45)],
+    layers: [(name: "l", neurons: 1, from: "in", connectivity: Dense,
+              initial: Uniform(400.0e-6, 0.0), inhibition: None, learning: true)],
+)"#
+    );
+    let checked = parse_str(&src, &dir.join("t.ron"), dir).unwrap_or_else(|e| panic!("{e}"));
+    let built = build(&checked, 1).unwrap();
+    let input = built.inputs["in"];
+    let neuron = built.layers["l"].neurons[0];
+    (Simulation::new(built.builder.build()), input, neuron)
+}
+
+fn theta(sim: &Simulation, id: runtime::engine::event::CompId) -> f64 {
+    sim.network().get::<Neuron>(id).unwrap().threshold_volts()
+}
+
+/// Presents the pattern until the neuron fires (at most 400 periods), then grounds the
+/// inputs for `rest` periods and rests the neuron. Returns the periods to the fire.
+fn fire_and_rest(
+    sim: &mut Simulation,
+    input: runtime::engine::event::CompId,
+    n: runtime::engine::event::CompId,
+    rest: u64,
+) -> Option<u64> {
+    let pixels: Vec<bool> = (0..20).map(|i| i < 10).collect();
+    let mut d = Driver::new(sim);
+    d.run_cycles(0);
+    d.present(input, &pixels, 0);
+    let (cycles, fired) = d.until_fires(&[n], 1, 400);
+    d.run_cycles(1);
+    d.stop(&[input]);
+    d.run_cycles(rest);
+    d.reset_neurons(&[n]);
+    d.settle();
+    fired.then_some(cycles)
+}
+
+#[test]
+fn fires_raise_the_held_threshold_which_leaks_and_slows_the_next_fire() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis");
+    let (mut sim, input, n) = network(&dir);
+    assert_eq!(theta(&sim, n), 0.0);
+    let first = fire_and_rest(&mut sim, input, n, 0).expect("fires at 0.72 V");
+    assert_eq!(fire_counts(&sim, &[n]), vec![1]);
+    // One fire: the capacitor got `STEP` (from 0), and the rest right after it let the
+    // line follow (the leak over the few periods since the fire is below 1e-3 of it).
+    let t1 = theta(&sim, n);
+    assert!((t1 - STEP).abs() < STEP * 1e-3, "θ after one fire {t1}");
+
+    // A second fire: STEP·(1 − θ/MAX) more, less the leak since the first.
+    let second = fire_and_rest(&mut sim, input, n, 0).expect("fires again");
+    let t2 = theta(&sim, n);
+    let expected = t1 + STEP * (1.0 - t1 / MAX);
+    assert!(
+        (t2 - expected).abs() < expected * 2e-3,
+        "θ after two fires {t2}, expected {expected}"
+    );
+    // The same drive minus a higher threshold: the fire took longer (deterministic device).
+    assert!(
+        second >= first,
+        "second fire after {second} periods, first after {first}"
+    );
+
+    // A long rest (one leak time constant = 4000 periods of 500 µs): the line follows the
+    // capacitor's exponential decay at the rest.
+    {
+        let mut d = Driver::new(&mut sim);
+        d.run_cycles(4000);
+        d.reset_neurons(&[n]);
+        d.settle();
+    }
+    let t3 = theta(&sim, n);
+    let decayed = t2 * (-1.0f64).exp();
+    assert!(
+        (t3 - decayed).abs() < decayed * 2e-3,
+        "θ after a leak time constant {t3}, expected {decayed}"
+    );
+
+    // In the read mode the line is held: a fire and a rest leave it where it was.
+    Driver::new(&mut sim).set_learning(&[n], false);
+    fire_and_rest(&mut sim, input, n, 0).expect("fires in the read mode");
+    assert_eq!(theta(&sim, n), t3);
+}
