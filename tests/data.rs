@@ -1,37 +1,14 @@
 //! The MNIST data layer against the small real fixture in `tests/data/mnist-small/` and
 //! against hand-made IDX files on disk.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
+use common::{fixture, gz, idx};
+use std::path::PathBuf;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use memsnn::data::idx::write_idx;
 use memsnn::data::{coding, DataError, Dataset, Images, Labels, Split};
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mnist-small")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("data-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn idx(sizes: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    write_idx(&mut v, sizes, data).unwrap();
-    v
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
+    common::scratch("data-tests", name)
 }
 
 #[test]

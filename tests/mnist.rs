@@ -2,27 +2,16 @@
 //! circuit (conductance maps move toward their class's mean digit, accuracy above chance
 //! by a derived margin), and bad data is refused before anything is written.
 
-use std::io::Write;
+mod common;
+use common::{fixture, gz, idx};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use memsnn::data::idx::write_idx;
 use memsnn::experiments::mnist::{evaluate, load_inputs, MnistOptions};
 use memsnn::experiments::RunOptions;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mnist-small")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("mnist-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch("mnist-tests", name)
 }
 
 fn options(neurons: usize, epochs: u32) -> RunOptions {
@@ -131,18 +120,6 @@ fn without_the_adaptive_threshold_a_greedy_neuron_takes_the_digits() {
         top * 4 > total,
         "the busiest neuron won {top} of {total} digits: no greedy neuron"
     );
-}
-
-fn idx(sizes: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    write_idx(&mut v, sizes, data).unwrap();
-    v
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 /// A data folder with `n_train` / `n_test` images of `rows × cols` (labels 0–9).

@@ -107,6 +107,25 @@ pub fn resolve(name: &str) -> Result<Vec<&'static str>> {
     bail!("unknown experiment `{name}`; known: {}", known.join(", "))
 }
 
+/// A progress bar of `len` steps labelled `what` on standard error, with its rate and the
+/// time left (hidden unless `show`; indicatif hides it too when standard error is not a
+/// terminal).
+pub(crate) fn progress(len: u64, what: &str, show: bool) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>18} [{bar:30}] {pos}/{len} {per_sec} {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
 /// Runs one experiment or group, writing under `out`.
 pub fn reproduce(name: &str, opts: &RunOptions, out: &Path) -> Result<Vec<ExperimentReport>> {
     let mut reports = Vec::new();

@@ -175,13 +175,7 @@ pub fn ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         neurons: Some(deterministic),
         ..Variant::AS_GIVEN
     };
-    let pb = indicatif::ProgressBar::new(2 + ABLATION_STEPS.len() as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message("ablation");
+    let pb = crate::experiments::progress(2 + ABLATION_STEPS.len() as u64, "ablation", true);
     type Histo = (Trained, Vec<usize>, usize);
     let histogram = |v: Variant| -> Result<Histo> {
         let (s, proto) = setup_variant(opts, &v, false)?;

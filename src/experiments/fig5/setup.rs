@@ -8,7 +8,6 @@ use crate::experiments::RunOptions;
 use anyhow::{bail, Context, Result};
 use devices::params::load_ron;
 use devices::Variability;
-use indicatif::{ProgressBar, ProgressStyle};
 use runtime::engine::exec::reference::Simulation;
 use runtime::model::topology::schema::{Inhibition, Patterns};
 use runtime::model::topology::{build, load, LayerIds, SavedWeights};
@@ -192,17 +191,4 @@ pub(super) fn setup_variant(
     Ok((s, proto))
 }
 
-/// A progress bar of `len` steps labelled `what` (hidden unless `show`).
-pub(super) fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
+pub(super) use crate::experiments::progress;

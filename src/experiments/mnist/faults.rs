@@ -23,13 +23,8 @@ pub const SPREAD_FACTORS: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
 /// `memsnn reproduce mnist-faults`.
 pub fn mnist_faults(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let inp = load_inputs(opts)?;
-    let pb = indicatif::ProgressBar::new((2 * STUCK_FRACTIONS.len() + SPREAD_FACTORS.len()) as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message("fault sweep");
+    let points = (2 * STUCK_FRACTIONS.len() + SPREAD_FACTORS.len()) as u64;
+    let pb = crate::experiments::progress(points, "fault sweep", true);
     let mut rows = Vec::new();
     let mut curves: Vec<Series> = Vec::new();
     let mut results = Vec::new();

@@ -10,7 +10,6 @@ use crate::experiments::{ExperimentReport, RunOptions};
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_heatmaps, render_panels, Heatmap, Panel, Series};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use runtime::engine::exec::Executor;
 use runtime::engine::exec::ExecutorKind;
 use runtime::model::topology::schema::Inhibition;
@@ -132,8 +131,19 @@ pub fn load_inputs(opts: &RunOptions) -> Result<Inputs> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
     let leak = proto.threshold_leak_seconds_per_neuron * neurons as f64;
-    let checked = load(&topo_path)
-        .with_context(|| format!("loading {}", topo_path.display()))?
+    let loaded = load(&topo_path).with_context(|| format!("loading {}", topo_path.display()))?;
+    // The leak is sized only where the layer's circuit has an adaptive threshold (a
+    // circuit file without `homeostasis` is the paper's neuron: the extension off).
+    let adaptive: Vec<bool> = {
+        let d = loaded.devices();
+        (0..loaded.topology().layers.len())
+            .map(|l| {
+                let own = d.layers.get(l).and_then(|(_, c)| c.as_ref());
+                own.unwrap_or(&d.circuit).homeostasis.is_some()
+            })
+            .collect()
+    };
+    let checked = loaded
         .edit(|t| {
             t.variability = opts.variability;
             t.probes.clear();
@@ -141,11 +151,13 @@ pub fn load_inputs(opts: &RunOptions) -> Result<Inputs> {
             if let Some(input) = t.inputs.first_mut() {
                 input.lines = lines as u32;
             }
-            for l in t.layers.iter_mut() {
+            for (i, l) in t.layers.iter_mut().enumerate() {
                 match l.inhibition {
                     Inhibition::Lia => {
                         l.neurons = neurons as u32;
-                        l.threshold_leak_seconds = Some(leak);
+                        if adaptive[i] {
+                            l.threshold_leak_seconds = Some(leak);
+                        }
                     }
                     Inhibition::Supervised(_) => l.neurons = classes as u32,
                     Inhibition::None => {}
@@ -210,17 +222,6 @@ fn network(inp: &Inputs, checked: &Checked, seed: u64) -> Result<Net> {
         },
         rest_cycles: inp.proto.rest_cycles,
     })
-}
-
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} {elapsed}/{eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }
 
 /// Accuracy of `predicted` against `labels`.
@@ -332,13 +333,7 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
     let mut m = network(inp, checked, seed)?;
     let proto = &inp.proto;
     let presentations = inp.n_train as u64 * inp.epochs as u64;
-    let bar = |len: u64, what: &str| {
-        if show {
-            bar(len, what)
-        } else {
-            ProgressBar::hidden()
-        }
-    };
+    let bar = |len: u64, what: &str| crate::experiments::progress(len, what, show);
     let all_neurons: Vec<_> = m
         .hidden
         .neurons
