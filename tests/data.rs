@@ -17,7 +17,7 @@ fn fixture_train_split_loads() {
     assert_eq!(train.len(), 300);
     assert_eq!((train.images.rows, train.images.cols), (28, 28));
     assert_eq!(train.images.pixels.len(), 300 * 784);
-    assert!(train.labels.0.iter().all(|&l| l <= 9));
+    assert_eq!(train.labels.classes(), 10);
     let counts = train.labels.class_counts();
     assert!(
         counts.iter().all(|&c| c > 0),

@@ -29,8 +29,6 @@ pub const MAGIC_LABELS: u32 = 0x0000_0801;
 /// The largest data section accepted, in bytes (2³¹ = 2 GiB; the full MNIST training
 /// images are 47 MB). Larger headers are refused before allocating.
 pub const MAX_DATA_BYTES: u64 = 1 << 31;
-/// The largest label of an MNIST digit class (classes are 0–9).
-pub const MAX_LABEL: u8 = 9;
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Where the full MNIST files are published, for error messages.
@@ -179,20 +177,6 @@ pub enum DataError {
         sizes: Vec<u32>,
         /// Data bytes promised.
         expected: u64,
-    },
-    /// A label is not an MNIST digit class (0–9).
-    #[error(
-        "{}: label {label} at index {index} is not a digit class 0–{MAX_LABEL}; this is \
-         not an MNIST label file",
-        path.display()
-    )]
-    LabelOutOfRange {
-        /// The label file.
-        path: PathBuf,
-        /// Position of the first bad label.
-        index: usize,
-        /// Its value.
-        label: u8,
     },
     /// The image and label files of a split hold different numbers of items.
     #[error(
@@ -488,30 +472,24 @@ impl Images {
     }
 }
 
-/// The digit class (0–9) of each image, in file order.
+/// The class of each image (0–9 for MNIST; any byte: the class count is the largest
+/// label + 1), in file order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Labels(pub Vec<u8>);
 
 impl Labels {
-    /// Reads an IDX label file (magic 2049), plain or gzip; labels above 9 are refused.
+    /// Reads an IDX label file (magic 2049), plain or gzip (any byte is a class).
     pub fn read(path: &Path) -> Result<Labels, DataError> {
-        Self::from_array(read_idx(path, 1)?, path)
+        Ok(Self::from_array(read_idx(path, 1)?))
     }
 
     /// Reads an IDX label stream (magic 2049), plain or gzip; `path` names it in errors.
     pub fn parse<R: Read>(reader: R, path: &Path) -> Result<Labels, DataError> {
-        Self::from_array(parse_idx(reader, path, 1)?, path)
+        Ok(Self::from_array(parse_idx(reader, path, 1)?))
     }
 
-    fn from_array(a: IdxArray, path: &Path) -> Result<Labels, DataError> {
-        if let Some((index, &label)) = a.data.iter().enumerate().find(|(_, &l)| l > MAX_LABEL) {
-            return Err(DataError::LabelOutOfRange {
-                path: path.to_path_buf(),
-                index,
-                label,
-            });
-        }
-        Ok(Labels(a.data))
+    fn from_array(a: IdxArray) -> Labels {
+        Labels(a.data)
     }
 
     /// Number of labels.
@@ -524,14 +502,16 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// How many labels of each class 0–9 (labels above 9, possible only in a hand-built
-    /// `Labels`, are not counted).
-    pub fn class_counts(&self) -> [usize; 10] {
-        let mut c = [0; 10];
+    /// Number of classes: the largest label + 1 (0 without labels).
+    pub fn classes(&self) -> usize {
+        self.0.iter().max().map_or(0, |&m| m as usize + 1)
+    }
+
+    /// How many labels of each class `0..classes()`.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut c = vec![0; self.classes()];
         for &l in &self.0 {
-            if let Some(n) = c.get_mut(l as usize) {
-                *n += 1;
-            }
+            c[l as usize] += 1;
         }
         c
     }
@@ -578,7 +558,7 @@ impl Dataset {
     /// Loads one split of MNIST from `dir`: `train-images-idx3-ubyte` and
     /// `train-labels-idx1-ubyte` for [`Split::Train`], `t10k-…` (or `test-…`) for
     /// [`Split::Test`], each with or without `.gz` (compression is detected from the
-    /// contents). Checks that there is one label, 0–9, per image.
+    /// contents). Checks that there is one label per image.
     pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Dataset, DataError> {
         let dir = dir.as_ref();
         let images_path = find(dir, split, "images-idx3-ubyte")?;
@@ -856,19 +836,10 @@ mod tests {
     }
 
     #[test]
-    fn data_labels_above_nine_are_refused() {
-        let e = Labels::parse(&idx(&[3], &[1, 10, 2])[..], p()).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::LabelOutOfRange {
-                    index: 1,
-                    label: 10,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+    fn data_labels_of_any_class_count_are_read() {
+        let l = Labels::parse(&idx(&[3], &[1, 12, 2])[..], p()).unwrap();
+        assert_eq!(l.classes(), 13);
+        assert_eq!(l.class_counts()[12], 1);
     }
 
     #[test]
