@@ -200,3 +200,35 @@ fn bad_data_is_refused_before_anything_is_written() {
         );
     }
 }
+
+#[test]
+fn rate_coded_digits_are_learned_too() {
+    let mut opts = options(20, 2);
+    opts.mnist.coding = Some(memsnn::data::coding::Coding::Rate {
+        max_probability: 1.0,
+    });
+    let inp = load_inputs(&opts).unwrap();
+    let e = evaluate(&inp, &inp.checked, 1, false).unwrap();
+    // Five standard deviations above chance, as for binary coding.
+    assert!(e.test_accuracy > 0.25, "test accuracy {}", e.test_accuracy);
+}
+
+#[test]
+fn every_executor_learns_the_same_conductances() {
+    use memsnn::runtime::ExecutorKind;
+    let run = |kind: ExecutorKind, workers: usize| {
+        let mut opts = options(8, 1);
+        opts.mnist.train = Some(60);
+        opts.mnist.test = Some(20);
+        opts.mnist.executor = kind;
+        opts.mnist.workers = workers;
+        let inp = load_inputs(&opts).unwrap();
+        let e = evaluate(&inp, &inp.checked, 1, false).unwrap();
+        (e.weights, e.thresholds, e.predicted, e.wins)
+    };
+    let reference = run(ExecutorKind::Reference, 1);
+    assert!(reference.3.iter().sum::<u64>() > 0, "nobody learned");
+    assert_eq!(run(ExecutorKind::Sharded, 2), reference, "sharded ×2");
+    #[cfg(feature = "actix")]
+    assert_eq!(run(ExecutorKind::Actix, 2), reference, "actix ×2");
+}
