@@ -25,8 +25,9 @@ struct Cli {
 enum Command {
     /// Regenerate the paper's results: CSV data, PNG figures and summary.json per experiment.
     Reproduce {
-        /// Experiment or group: fig2c, fig2d, fig2e, fig2f, fig3b, fig3c, learning, fig4, lia-scaling, fig5,
-        /// ablation; groups devices, neuron, lia, network; or all.
+        /// Experiment or group: fig2c, fig2d, fig2e, fig2f, fig3b, fig3c, learning, propagation,
+        /// fig4, lia-scaling, fig5, ablation, mnist, mnist-faults; groups devices, neuron, lia,
+        /// network; or all.
         experiment: String,
         /// Output folder (one subfolder per experiment).
         #[arg(long, default_value = "results")]

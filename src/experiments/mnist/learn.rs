@@ -121,6 +121,9 @@ pub fn present<E: Executor>(
                 hidden_fired
             };
         }
+        // The periods the image was applied (a read through the output layer may stop at
+        // its deadline, before `max_cycles`).
+        outcome.cycles = period;
         if done {
             // The refractory cycle: T1 grounds node 1 while the inputs pulse (the
             // potentiation of a training presentation).
@@ -222,7 +225,7 @@ impl Reading {
             [one] => Some(*one as u8),
             _ => self
                 .winner()
-                .and_then(|w| labels[w])
+                .and_then(|w| labels.get(w).copied().flatten())
                 .filter(|c| tied.contains(&(*c as usize)))
                 .or(Some(tied[0] as u8)),
         }

@@ -10,6 +10,7 @@ use crate::experiments::{ExperimentReport, RunOptions};
 use crate::output::{fmt_f, ExperimentDir};
 use crate::plot::{render_heatmaps, render_panels, Heatmap, Panel, Series};
 use anyhow::{bail, Context, Result};
+use devices::variability::key;
 use runtime::engine::exec::Executor;
 use runtime::engine::exec::ExecutorKind;
 use runtime::model::topology::schema::Inhibition;
@@ -181,7 +182,7 @@ pub fn load_inputs(opts: &RunOptions) -> Result<Inputs> {
     })
 }
 
-/// Builds the network of the checked topology on the reference executor.
+/// Builds the network of the checked topology.
 /// The running network: the executor of `inp`'s options.
 type Net = Msnn<Box<dyn Executor>>;
 
@@ -216,9 +217,9 @@ fn network(inp: &Inputs, checked: &Checked, seed: u64) -> Result<Net> {
         output,
         levels: DriveLevels {
             input_write_volts: levels.input_write_volts as f32,
-            spike_write_volts: 2.0,
             read_volts: levels.read_volts as f32,
-            gate_on_volts: 3.0,
+            // The paper's 2.0 V spikes and 3.0 V gate "1".
+            ..DriveLevels::default()
         },
         rest_cycles: inp.proto.rest_cycles,
     })
@@ -422,12 +423,12 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
     let (mut read_j, mut events) = (0.0, 0.0);
     for (i, r) in test_reads.iter().enumerate() {
         let image = inp.test.images.image(i);
-        // Expected line activity (rate coding: its probabilities).
-        let active: Vec<bool> = image
-            .iter()
-            .map(|&g| proto.coding.probability(g) > 0.0)
-            .collect();
-        let p_sum: f64 = image.iter().map(|&g| proto.coding.probability(g)).sum();
+        // The lines of one period (binary: every period's; rate: the draw of the image's
+        // first read period, a sample of the per-period energy).
+        let active = proto
+            .coding
+            .pulses(image, key(seed, &[2, i as u64, 0]), 0, 0);
+        let p_sum = active.iter().filter(|&&a| a).count() as f64;
         let all: f64 = weights
             .iter()
             .map(|w| read_energy_joules(w, &active, read_v, t_high_s))
@@ -435,9 +436,13 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
         let winner = r.winner().map_or(0.0, |w| {
             read_energy_joules(&weights[w], &active, read_v, t_high_s)
         });
-        // Every column until the first fire, then the winner's alone (the LIA's hold).
-        read_j += r.open_cycles as f64 * all + (r.cycles - r.open_cycles) as f64 * winner;
-        events += p_sum * r.cycles as f64 * n_hidden as f64;
+        // Every column until the first fire, then the winner's alone (the LIA's hold);
+        // synaptic events likewise count pulses into synapses whose access transistor is
+        // on (a gated-off cell passes no current).
+        let after = (r.cycles - r.open_cycles) as f64;
+        read_j += r.open_cycles as f64 * all + after * winner;
+        let winner_cols = if r.winner().is_some() { 1.0 } else { 0.0 };
+        events += p_sum * (r.open_cycles as f64 * n_hidden as f64 + after * winner_cols);
     }
     let n_test = inp.n_test.max(1) as f64;
     let predicted_output: Vec<Option<u8>> = test_reads
