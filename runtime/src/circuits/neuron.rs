@@ -131,8 +131,9 @@ struct Lookahead<D> {
 /// The silence bounds of the last two configurations seen.
 type BoundCache<B> = [Option<(BoundKey, B)>; 2];
 
-/// What a silence bound depends on: the column source, the latches, T3 (they give the
-/// drive) and the device's own key ([`ThresholdSwitch::silence_key`]).
+/// What a silence bound depends on: the column source, the latches, T3 and the held
+/// adaptive threshold (they give the drive) and the device's own key
+/// ([`ThresholdSwitch::silence_key`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct BoundKey {
     col_v_high: u64,
