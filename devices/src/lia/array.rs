@@ -357,17 +357,7 @@ mod tests {
         LiaArray::new(&d, &rs, &cmp, var, seed)
     }
 
-    fn only(n: usize, j: Option<usize>) -> Vec<f32> {
-        (0..n)
-            .map(|k| {
-                if j.is_none() || j == Some(k) {
-                    3.0
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
+    use super::super::only_gate as only;
 
     #[test]
     fn truth_table_ten_neurons_with_variability() {

@@ -452,17 +452,7 @@ mod tests {
         HierarchicalLia::new(&p, size, n, &rs, &cmp, Variability::FULL, seed).unwrap()
     }
 
-    fn only(n: usize, j: Option<usize>) -> Vec<f32> {
-        (0..n)
-            .map(|k| {
-                if j.is_none() || j == Some(k) {
-                    3.0
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
+    use super::super::only_gate as only;
 
     #[test]
     fn groups_are_balanced_and_contiguous() {

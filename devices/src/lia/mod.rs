@@ -38,6 +38,21 @@ pub mod design;
 pub mod hierarchy;
 pub mod params;
 
+/// Gate levels of the truth table: every gate "1" (3 V) when nobody fires (`None`), else
+/// only winner `j`'s.
+#[cfg(test)]
+pub(crate) fn only_gate(n: usize, j: Option<usize>) -> Vec<f32> {
+    (0..n)
+        .map(|k| {
+            if j.is_none() || j == Some(k) {
+                3.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 pub use array::{sweep_margins, LiaArray};
 pub use design::{Levels, LiaDesign, LiaError, Margins, Regime};
 pub use hierarchy::{scaling_margins, HierarchicalLia, Hierarchy, LiaCircuit, ScalingPoint};

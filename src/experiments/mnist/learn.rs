@@ -147,6 +147,8 @@ pub fn present<E: Executor>(
 pub struct TrainLog {
     /// Winner of every training presentation, in presentation order, with its label.
     pub winners: Vec<(Option<usize>, u8)>,
+    /// The training image each presentation showed.
+    pub images: Vec<usize>,
     /// CLK periods of every presentation.
     pub cycles: Vec<u64>,
 }
@@ -179,6 +181,7 @@ pub fn train<E: Executor>(
                 None,
             )?;
             log.winners.push((o.winner, label));
+            log.images.push(i);
             log.cycles.push(o.cycles);
             pb.inc(1);
         }

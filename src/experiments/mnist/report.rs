@@ -359,18 +359,14 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
     let train_seconds = t0.elapsed().as_secs_f64();
     let write_joules_training = write_joules(&m, &m.hidden.columns.clone());
     let n_hidden = inp.neurons as u64;
-    let mut order_epochs = Vec::new();
-    for epoch in 0..inp.epochs as u64 {
-        order_epochs.extend(super::learn::order(inp.n_train, seed, epoch));
-    }
-    let train_synaptic_events: u64 = order_epochs
+    let train_synaptic_events: u64 = log
+        .images
         .iter()
         .zip(&log.cycles)
         .map(|(&i, &c)| {
-            let image = inp.train.images.image(i);
-            let on = (0..image.len()).filter(|&p| proto.coding.probability(image[p]) > 0.0);
             // Expected pulses per period: the coding's probability per line.
-            let per_period: f64 = on.map(|p| proto.coding.probability(image[p])).sum();
+            let image = inp.train.images.image(i);
+            let per_period: f64 = image.iter().map(|&g| proto.coding.probability(g)).sum();
             (per_period * c as f64 * n_hidden as f64).round() as u64
         })
         .sum();
