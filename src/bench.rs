@@ -28,7 +28,7 @@ use runtime::engine::exec::ExecutorKind;
 use runtime::engine::network::Network;
 use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::model::topology::schema::{Connectivity, Inhibition, Topology};
-use runtime::model::topology::{build, load, memory_estimate_bytes, Checked};
+use runtime::model::topology::{build, load, Checked};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -271,21 +271,19 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
     Ok(out)
 }
 
-/// Refuses a topology that would not fit in the memory this machine has available
-/// (`path` names it in the message).
+/// Refuses a topology that would not fit in the memory this process may use (the
+/// smallest of available memory, cgroup limit and address-space limit; `path` names it in
+/// the message). Loading a topology file checks this already; this guards topologies
+/// changed in code after loading.
 pub fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
-    let need = memory_estimate_bytes(checked.topology());
-    if let Some(avail) = mem_available_bytes() {
-        if need > avail {
-            bail!(
-                "{}: building this network needs about {:.1} GB, but only {:.1} GB of memory is available — run a smaller size, or on a larger machine",
-                path.display(),
-                need as f64 / 1e9,
-                avail as f64 / 1e9
-            );
-        }
+    let issues = runtime::model::topology::budget::check_budget(checked.topology());
+    if issues.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let cap = runtime::model::topology::rules::MAX_TOPOLOGY_FILE_BYTES;
+    let source = devices::params::read_text(path, cap).ok();
+    let e = runtime::model::topology::error::located(issues, source.as_deref(), path);
+    bail!("{e}")
 }
 
 fn run_once(
@@ -436,16 +434,6 @@ fn peak_rss_bytes() -> Option<u64> {
 /// Resets the resident high-water mark (Linux `clear_refs` value 5); best effort.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn mem_available_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()
-        .map(|k| k * 1024)
 }
 
 /// Plots events/s against network size (one line per executor and worker count) and

@@ -19,6 +19,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::DrawingErrorKind;
+use plotters_bitmap::BitMapBackendError;
 
 use crate::output::{commit_temp, fmt_f, temp_path_for};
 
@@ -192,12 +194,22 @@ fn render_png(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area) -> Result<
         px <= MAX_PIXELS,
         "{at}: image of {w}x{h} pixels is too large"
     );
+    let hint = "name a .png file in a folder that exists and is writable";
+    ensure!(
+        !path.is_dir(),
+        "{at}: cannot write the figure: is a folder — hint: {hint}"
+    );
     let (tmp, dir) = temp_path_for(path, ".png")?;
     let res = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        root.fill(&WHITE)?;
+        root.fill(&WHITE).map_err(|e| anyhow!(drawing_error(e)))?;
         draw(&root)?;
-        root.present()?;
+        root.present().map_err(|e| {
+            anyhow!(
+                "cannot write the figure: {} — hint: {hint}",
+                drawing_error(e)
+            )
+        })?;
         Ok(())
     }))
     .unwrap_or_else(|_| Err(anyhow!("plotting code panicked")));
@@ -205,8 +217,24 @@ fn render_png(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area) -> Result<
         Ok(()) => commit_temp(&tmp, &dir, path),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(e.context(format!("{at}: cannot render figure")))
+            Err(e.context(format!("{at}")))
         }
+    }
+}
+
+/// A drawing error as a sentence: the I/O or encoding cause, not the backend's debug text.
+fn drawing_error(e: DrawingAreaErrorKind<BitMapBackendError>) -> String {
+    match e {
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::DrawingError(b)) => match b {
+            BitMapBackendError::IOError(io) => io.to_string(),
+            BitMapBackendError::ImageError(img) => img.to_string(),
+            BitMapBackendError::InvalidBuffer => "the pixel buffer has the wrong size".into(),
+        },
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::FontError(f)) => {
+            format!("font error: {f}")
+        }
+        DrawingAreaErrorKind::SharingError => "the drawing area is shared".into(),
+        DrawingAreaErrorKind::LayoutError => "the figure's layout does not fit".into(),
     }
 }
 

@@ -7,6 +7,8 @@
 
 use ron::error::{Error as RonError, SpannedError};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong when loading a parameter file.
@@ -53,6 +55,68 @@ pub enum ParamError {
     /// All the problems of one file, reported together (one per line).
     #[error("{}", lines(.0))]
     Many(Vec<ParamError>),
+    /// A problem of a file named by another file, located at the naming field too: each
+    /// line reads `naming.ron:L:C: field `f` names a file with a problem: <the problem>`.
+    #[error("{}", named(path, *line, *col, field, inner))]
+    Named {
+        /// The naming file.
+        path: PathBuf,
+        /// 1-based line of the naming field, when it is written in the file.
+        line: Option<u32>,
+        /// 1-based column of the naming field, when it is written in the file.
+        col: Option<u32>,
+        /// Dotted path of the naming field, e.g. `devices.ts`.
+        field: String,
+        /// The problem of the named file, with its own location.
+        inner: Box<ParamError>,
+    },
+}
+
+impl ParamError {
+    /// Every problem in `self`, each wrapped as named by `field` of the file `path` at
+    /// (`line`, `col`) (one [`ParamError::Named`] per problem of a [`ParamError::Many`]).
+    pub fn named_by(
+        self,
+        path: &Path,
+        pos: Option<(usize, usize)>,
+        field: &str,
+    ) -> Vec<ParamError> {
+        let num = |x: usize| u32::try_from(x).ok();
+        let wrap = |inner: ParamError| ParamError::Named {
+            path: path.to_path_buf(),
+            line: pos.and_then(|p| num(p.0)),
+            col: pos.and_then(|p| num(p.1)),
+            field: field.to_string(),
+            inner: Box::new(inner),
+        };
+        match self {
+            ParamError::Many(v) => v
+                .into_iter()
+                .flat_map(|e| e.named_by(path, pos, field))
+                .collect(),
+            e => vec![wrap(e)],
+        }
+    }
+}
+
+fn named(
+    path: &Path,
+    line: Option<u32>,
+    col: Option<u32>,
+    field: &str,
+    inner: &ParamError,
+) -> String {
+    let head = format!(
+        "{}: {}names a file with a problem: ",
+        loc(path, line, col),
+        field_prefix(field)
+    );
+    let all: Vec<String> = inner
+        .to_string()
+        .lines()
+        .map(|l| format!("{head}{l}"))
+        .collect();
+    all.join("\n")
 }
 
 fn loc(path: &Path, line: Option<u32>, col: Option<u32>) -> String {
@@ -290,47 +354,118 @@ fn lex(src: &str) -> Vec<Tok> {
     toks
 }
 
+/// The keys of one RON text, lexed once, so that locating many fields costs one pass over
+/// the text plus a little per field (validation of a file with thousands of problems stays
+/// linear in its size, instead of lexing the whole file again for each message).
+pub struct FieldIndex {
+    toks: Vec<Tok>,
+    /// `stop[i]`: the first token at or after `i` that ends a value starting at `i` (a `,`
+    /// at the same depth, or any token at a smaller depth); `toks.len()` if none.
+    stop: Vec<usize>,
+    /// Identifier tokens followed by `:` (keys), by name, in file order.
+    keys: HashMap<String, Vec<usize>>,
+}
+
+impl FieldIndex {
+    /// Lexes `source` once.
+    pub fn new(source: &str) -> Self {
+        let toks = lex(source);
+        let mut stop = vec![toks.len(); toks.len()];
+        // Tokens whose stop is not found yet, by non-decreasing depth.
+        let mut pending: Vec<usize> = Vec::new();
+        for (j, t) in toks.iter().enumerate() {
+            while let Some(&i) = pending.last() {
+                let d = toks[i].depth;
+                if d > t.depth || (d == t.depth && t.kind == ',') {
+                    stop[i] = j;
+                    pending.pop();
+                } else {
+                    break;
+                }
+            }
+            if t.kind == ',' {
+                stop[j] = j;
+            } else {
+                pending.push(j);
+            }
+        }
+        let mut keys: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, t) in toks.iter().enumerate() {
+            if t.kind == 'a' && toks.get(i + 1).is_some_and(|n| n.kind == ':') {
+                keys.entry(t.text.clone()).or_default().push(i);
+            }
+        }
+        FieldIndex { toks, stop, keys }
+    }
+
+    /// End (exclusive) of the value starting at `lo` whose key sits at depth `d`, within
+    /// `..hi`.
+    fn end(&self, lo: usize, hi: usize, d: usize) -> usize {
+        match self.toks.get(lo) {
+            Some(t) if lo < hi && t.depth == d => self.stop[lo].min(hi),
+            _ => {
+                let stop = |t: &Tok| t.depth < d || (t.depth == d && t.kind == ',');
+                (lo..hi).find(|&i| stop(&self.toks[i])).unwrap_or(hi)
+            }
+        }
+    }
+
+    /// The 1-based (line, column) of a field key, as [`locate_field`] finds it.
+    pub fn locate(&self, path: &[&str]) -> Option<(usize, usize)> {
+        let toks = &self.toks;
+        let (mut lo, mut hi, mut found) = (0, toks.len(), None);
+        for seg in path {
+            let (key, index) = match seg.split_once('[') {
+                Some((k, rest)) => (k, Some(rest.trim_end_matches(']').trim().parse().ok()?)),
+                None => (*seg, None),
+            };
+            let all = self.keys.get(key)?;
+            let from = all.partition_point(|&i| i < lo);
+            let keys = all[from..].iter().copied().take_while(|&i| i < hi);
+            let k = keys.min_by_key(|&i| toks[i].depth)?;
+            let d = toks[k].depth;
+            (lo, hi, found) = (
+                k + 2,
+                self.end(k + 2, hi, d),
+                Some((toks[k].line, toks[k].col)),
+            );
+            if let Some(n) = index {
+                if toks.get(lo).map(|t| t.kind) != Some('[') || lo >= hi {
+                    return None;
+                }
+                lo += 1;
+                for _ in 0..n {
+                    lo = self.end(lo, hi, d + 1) + 1;
+                    if lo >= hi {
+                        return None;
+                    }
+                }
+                hi = self.end(lo.min(hi), hi, d + 1);
+                if lo >= hi {
+                    return None;
+                }
+                found = Some((toks[lo].line, toks[lo].col));
+            }
+        }
+        found
+    }
+
+    /// [`Self::locate`] for a dotted field path (`layers[1].from`), falling back to the
+    /// closest enclosing key written in the file.
+    pub fn locate_dotted(&self, field: &str) -> Option<(usize, usize)> {
+        let segs: Vec<&str> = field.split('.').filter(|s| !s.is_empty()).collect();
+        (1..=segs.len()).rev().find_map(|n| self.locate(&segs[..n]))
+    }
+}
+
 /// Finds the 1-based (line, column) of a field key in RON text, following `path`
 /// (e.g. `["d2d", "mu0_cv"]`): each key is looked up as a whole identifier followed by `:`,
 /// outside comments and strings, within the value of the previous key, preferring the
 /// outermost match. A segment `name[i]` descends into element `i` of a list. Returns the
-/// position of the last key, or `None` when a key is missing. Never panics.
+/// position of the last key, or `None` when a key is missing. Never panics. To locate many
+/// fields of one text, build a [`FieldIndex`] once.
 pub fn locate_field(source: &str, path: &[&str]) -> Option<(usize, usize)> {
-    let toks = lex(source);
-    // End (exclusive) of the value starting at `lo` whose key sits at depth `d`.
-    let end = |lo: usize, hi: usize, d: usize| {
-        let stop = |t: &Tok| t.depth < d || (t.depth == d && t.kind == ',');
-        (lo..hi).find(|&i| stop(&toks[i])).unwrap_or(hi)
-    };
-    let (mut lo, mut hi, mut found) = (0, toks.len(), None);
-    for seg in path {
-        let (key, index) = match seg.split_once('[') {
-            Some((k, rest)) => (k, Some(rest.trim_end_matches(']').trim().parse().ok()?)),
-            None => (*seg, None),
-        };
-        let is_key = |&i: &usize| toks[i].kind == 'a' && toks[i].text == key;
-        let keys = (lo..hi)
-            .filter(is_key)
-            .filter(|&i| toks.get(i + 1).is_some_and(|t| t.kind == ':'));
-        let k = keys.min_by_key(|&i| toks[i].depth)?;
-        let d = toks[k].depth;
-        (lo, hi, found) = (k + 2, end(k + 2, hi, d), Some((toks[k].line, toks[k].col)));
-        if let Some(n) = index {
-            if toks.get(lo).map(|t| t.kind) != Some('[') {
-                return None;
-            }
-            lo += 1;
-            for _ in 0..n {
-                lo = end(lo, hi, d + 1) + 1;
-            }
-            hi = end(lo.min(hi), hi, d + 1);
-            if lo >= hi {
-                return None;
-            }
-            found = Some((toks[lo].line, toks[lo].col));
-        }
-    }
-    found
+    FieldIndex::new(source).locate(path)
 }
 
 /// The keys (with their depths) enclosing position (line, col), and the depth there.
@@ -454,17 +589,15 @@ pub fn parse_ron<T: DeserializeOwned + Validate>(
     let mut v = Validator::new();
     value.validate(&mut v);
     let mut errors: Vec<ParamError> = Vec::new();
+    let index = (!v.problems.is_empty()).then(|| FieldIndex::new(source));
     for Problem {
         field,
         message,
         hint,
     } in v.problems
     {
-        let segs: Vec<&str> = field.split('.').filter(|s| !s.is_empty()).collect();
-        // Fall back to the closest enclosing key written in the file.
-        let pos = (1..=segs.len())
-            .rev()
-            .find_map(|n| locate_field(source, &segs[..n]));
+        // Falls back to the closest enclosing key written in the file.
+        let pos = index.as_ref().and_then(|ix| ix.locate_dotted(&field));
         let num = |x: usize| u32::try_from(x).ok();
         let (line, col) = (pos.and_then(|p| num(p.0)), pos.and_then(|p| num(p.1)));
         let path = origin.to_path_buf();
@@ -484,13 +617,102 @@ pub fn parse_ron<T: DeserializeOwned + Validate>(
     }
 }
 
-/// Reads the RON file at `path` and [`parse_ron`]s it; [`ParamError::Io`] if unreadable.
-pub fn load_ron<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ParamError> {
+/// Largest device, circuit or protocol parameter file read, bytes (the shipped ones are
+/// a few kB).
+pub const MAX_PARAM_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads the file at `path` as UTF-8 text, refusing before reading what is not a regular
+/// file (a device such as `/dev/zero`, a pipe, a folder) or is larger than `max_bytes`, and
+/// reading at most `max_bytes + 1` bytes whatever the file claims. Text that is not UTF-8
+/// is a [`ParamError::Syntax`] at the line and column of its first bad byte.
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, ParamError> {
     let io = |source| ParamError::Io {
         path: path.to_path_buf(),
         source,
     };
-    parse_ron(&std::fs::read_to_string(path).map_err(io)?, path)
+    let whole = |message: String, hint: &str| ParamError::Invalid {
+        path: path.to_path_buf(),
+        line: None,
+        col: None,
+        field: String::new(),
+        message,
+        hint: hint.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(whole(
+            "is not a regular file (a folder, device or pipe)".into(),
+            "name a RON text file",
+        ));
+    }
+    let too_large = |bytes: String| {
+        whole(
+            format!(
+                "is {bytes}, more than the {} this kind of file may have",
+                size(max_bytes)
+            ),
+            "check that the path names the intended file (these files are text of a few kB \
+             to MB); split or shrink it",
+        )
+    };
+    if meta.len() > max_bytes {
+        return Err(too_large(size(meta.len())));
+    }
+    let mut bytes = Vec::new();
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large("larger than its size says".into()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // The prefix before the bad byte is valid UTF-8.
+        let prefix = std::str::from_utf8(&bytes[..good]).unwrap_or("");
+        let line = prefix.matches('\n').count() + 1;
+        let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ParamError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message: format!(
+                "not UTF-8 text: byte 0x{:02X} (byte offset {good}) starts no UTF-8 character",
+                bytes[good]
+            ),
+            hint: "save the file as UTF-8 text (RON files are text)".into(),
+        }
+    })
+}
+
+/// A byte count for messages: `512 B`, `4.0 MiB`, `1.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut x, mut u) = (bytes as f64, 0);
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{x:.1} {}", UNITS[u])
+    }
+}
+
+/// Reads the RON file at `path` (at most [`MAX_PARAM_FILE_BYTES`]) and [`parse_ron`]s it;
+/// [`ParamError::Io`] if unreadable.
+pub fn load_ron<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ParamError> {
+    load_ron_within(path, MAX_PARAM_FILE_BYTES)
+}
+
+/// [`load_ron`] for files of at most `max_bytes` (see [`read_text`]).
+pub fn load_ron_within<T: DeserializeOwned + Validate>(
+    path: &Path,
+    max_bytes: u64,
+) -> Result<T, ParamError> {
+    parse_ron(&read_text(path, max_bytes)?, path)
 }
 
 #[cfg(test)]

@@ -172,8 +172,10 @@ fn missing_device_file_names_the_resolved_path() {
 fn invalid_device_file_is_located_in_that_file() {
     let src = small().replace("\"builtin:ts_neuron\"", "\"patterns_2x2.ron\"");
     let e = check(&src).unwrap_err().to_string();
+    // Located in the device file and at the field that names it.
     let want = format!(
-        "{}:2:1: wrong struct name `Patterns`",
+        "bad.ron:5:9: field `devices.ts`: names a file with a problem: {}:2:1: wrong struct \
+         name `Patterns`",
         data().join("patterns_2x2.ron").display()
     );
     assert!(e.starts_with(&want), "{e}");

@@ -6,11 +6,12 @@ use super::protocol::{default_protocol_path, load_protocol, Fig5Protocol};
 use crate::experiments::msnn::{DriveLevels, Msnn};
 use crate::experiments::RunOptions;
 use anyhow::{bail, Context, Result};
-use devices::params::load_ron;
+use devices::params::load_ron_within;
 use devices::Variability;
 use runtime::engine::exec::reference::Simulation;
+use runtime::model::topology::rules::MAX_PATTERN_FILE_BYTES;
 use runtime::model::topology::schema::{Inhibition, Patterns};
-use runtime::model::topology::{build, load, LayerIds, SavedWeights};
+use runtime::model::topology::{build, load_named_by, LayerIds, SavedWeights};
 use std::path::Path;
 
 /// The network of a protocol, ready to train.
@@ -62,20 +63,18 @@ pub fn setup_edited(
 ) -> Result<Setup> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
-    let checked = load(&topo_path)
-        .with_context(|| format!("loading {}", topo_path.display()))?
-        .edit(|t| {
-            edit(t);
-            t.variability = opts.variability;
-            // The experiment reads counters, not probes: recording for thousands of
-            // presentations would only fill memory.
-            t.probes.clear();
-            if let Some(v) = neurons {
-                t.neuron_variability = Some(v);
-            }
-        })?;
+    let checked = load_named_by(&topo_path, proto_path, "topology")?.edit(|t| {
+        edit(t);
+        t.variability = opts.variability;
+        // The experiment reads counters, not probes: recording for thousands of
+        // presentations would only fill memory.
+        t.probes.clear();
+        if let Some(v) = neurons {
+            t.neuron_variability = Some(v);
+        }
+    })?;
     let patterns: Patterns = match &opts.patterns {
-        Some(p) => load_ron(p)?,
+        Some(p) => load_ron_within(p, MAX_PATTERN_FILE_BYTES)?,
         None => checked
             .patterns()
             .cloned()

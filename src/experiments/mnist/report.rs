@@ -14,7 +14,7 @@ use devices::variability::key;
 use runtime::engine::exec::Executor;
 use runtime::engine::exec::ExecutorKind;
 use runtime::model::topology::schema::Inhibition;
-use runtime::model::topology::{build, load, Checked};
+use runtime::model::topology::{build, load_named_by, Checked};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -132,7 +132,7 @@ pub fn load_inputs(opts: &RunOptions) -> Result<Inputs> {
     let base = proto_path.parent().unwrap_or(Path::new("."));
     let topo_path = base.join(&proto.topology);
     let leak = proto.threshold_leak_seconds_per_neuron * neurons as f64;
-    let loaded = load(&topo_path).with_context(|| format!("loading {}", topo_path.display()))?;
+    let loaded = load_named_by(&topo_path, &proto_path, "topology")?;
     // The leak is sized only where the layer's circuit has an adaptive threshold (a
     // circuit file without `homeostasis` is the paper's neuron: the extension off).
     let adaptive: Vec<bool> = {

@@ -9,7 +9,9 @@
 //! 2. the rules a topology obeys on its own ([`Validate`] for [`Topology`], in
 //!    [`super::rules`]): names that exist and are unique, sizes and shapes, durations, one
 //!    driver per gate line;
-//! 3. the files it names, resolved by [`super::resolve`] (device and pattern files that
+//! 3. the memory budget ([`super::budget`]): the estimated memory of the built network and
+//!    its probes against what this process may use — before any file it names is read;
+//! 4. the files it names, resolved by [`super::resolve`] (device and pattern files that
 //!    exist and are valid, saved weights that fit their layers), and the rules that need
 //!    them: pattern names and sizes, conductances within the synapse's range, LIAs that can
 //!    be designed for their layers.
@@ -17,10 +19,12 @@
 //! A topology edited in code goes through [`check`] again ([`Checked::edit`]), so no
 //! topology is built unchecked.
 
+use super::budget::check_budget;
 use super::error::{located, Issue, TopologyError};
 use super::resolve::{self, Devices, SavedByLayer};
+use super::rules::{name_list, MAX_TOPOLOGY_FILE_BYTES};
 use super::schema::{Inhibition, Initial, Patterns, Step, Topology};
-use devices::params::{parse_ron, ParamError, Validate, Validator};
+use devices::params::{parse_ron, read_text, Validate, Validator};
 use devices::rs::RsParams;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -121,14 +125,32 @@ impl Validate for Unchecked {
 /// Reads, parses and checks the topology file at `path`; relative paths inside it are
 /// resolved against its folder.
 pub fn load(path: &Path) -> Result<Checked, TopologyError> {
-    let source = std::fs::read_to_string(path).map_err(|source| {
-        TopologyError::Invalid(vec![ParamError::Io {
-            path: path.to_path_buf(),
-            source,
-        }])
-    })?;
+    let source =
+        read_text(path, MAX_TOPOLOGY_FILE_BYTES).map_err(|e| TopologyError::Invalid(vec![e]))?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse_str(&source, path, base)
+}
+
+/// [`load`] for a topology file named by field `field` of another file `by` (a protocol's
+/// `topology:`): every problem is located at that field of `by` too.
+pub fn load_named_by(path: &Path, by: &Path, field: &str) -> Result<Checked, TopologyError> {
+    load(path).map_err(|e| {
+        let source = read_text(by, MAX_TOPOLOGY_FILE_BYTES).ok();
+        let pos = source
+            .as_deref()
+            .and_then(|s| devices::params::FieldIndex::new(s).locate_dotted(field));
+        let errors = match e {
+            TopologyError::Invalid(v) => v,
+            TopologyError::Build { topology, message } => {
+                return TopologyError::Build { topology, message };
+            }
+        };
+        let named = errors
+            .into_iter()
+            .flat_map(|e| e.named_by(by, pos, field))
+            .collect();
+        TopologyError::Invalid(named)
+    })
 }
 
 /// Parses and checks topology text. `origin` names the file in messages; `base_dir`
@@ -155,7 +177,11 @@ fn checked(
     let mut v = Validator::new();
     topology.validate(&mut v);
     let mut issues: Vec<Issue> = v.problems().iter().cloned().map(Issue::Here).collect();
-    let files = check_files(&topology, base_dir);
+    // The memory budget before any file is read or anything built.
+    let budget = check_budget(&topology);
+    let fits = budget.is_empty();
+    issues.extend(budget);
+    let files = check_files(&topology, base_dir, fits);
     issues.extend(files.issues);
     match (issues.is_empty(), files.devices) {
         (true, Some(devices)) => Ok(Checked {
@@ -178,8 +204,9 @@ struct FileCheck {
 }
 
 /// Resolves the device, pattern and weights files a topology names and checks what
-/// depends on them.
-fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
+/// depends on them; saved weights (as large as the network) only when it `fits` its
+/// memory budget.
+fn check_files(topo: &Topology, base_dir: &Path, fits: bool) -> FileCheck {
     let mut issues = Vec::new();
     let devices = match resolve::devices(topo, base_dir) {
         Ok(d) => Some(d),
@@ -199,8 +226,13 @@ fn check_files(topo: &Topology, base_dir: &Path) -> FileCheck {
             .ok(),
     };
     check_pattern_refs(topo, patterns.as_ref(), &mut issues);
-    let (saved, saved_issues) = resolve::saved(topo, base_dir);
-    issues.extend(saved_issues);
+    let saved = if fits {
+        let (saved, saved_issues) = resolve::saved(topo, base_dir);
+        issues.extend(saved_issues);
+        saved
+    } else {
+        SavedByLayer::new()
+    };
     FileCheck {
         issues,
         devices,
@@ -276,11 +308,11 @@ fn check_pattern_refs(topo: &Topology, patterns: Option<&Patterns>, issues: &mut
             continue;
         };
         if p.get(pattern).is_none() {
-            let names: Vec<&str> = p.items.iter().map(|i| i.name.as_str()).collect();
+            let names = name_list(p.items.iter().map(|i| i.name.as_str()));
             issues.push(Issue::here(
                 field,
                 format!("no pattern is called `{pattern}`"),
-                &format!("use one of: {}", names.join(", ")),
+                &format!("use one of: {names}"),
             ));
         } else if let Some(i) = topo.input(input) {
             if p.pixels() != i.lines as usize {

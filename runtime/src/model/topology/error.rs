@@ -2,7 +2,7 @@
 //! the checks, and [`located`], which turns issues into located messages
 //! (`file:line:col: field `x`: what is wrong — hint: what to do`).
 
-use devices::params::{locate_field, ParamError, Problem};
+use devices::params::{FieldIndex, ParamError, Problem};
 use std::path::Path;
 
 /// Everything that can go wrong with a topology.
@@ -55,6 +55,14 @@ pub enum Issue {
     Here(Problem),
     /// A problem of a device or pattern file, with its own location.
     Elsewhere(ParamError),
+    /// A problem of a file named at a dotted field path of the topology file (a device,
+    /// pattern or saved-weights file): located in that file and at the naming field.
+    Named {
+        /// The naming field, e.g. `devices.ts` or `layers[2].initial`.
+        field: String,
+        /// The named file's problem, with its own location.
+        error: Box<ParamError>,
+    },
 }
 
 impl Issue {
@@ -71,30 +79,29 @@ impl Issue {
 /// Turns issues into a [`TopologyError`], locating topology problems in `source` (when
 /// the text is at hand) at the closest enclosing key that is written in the file.
 pub fn located(issues: Vec<Issue>, source: Option<&str>, origin: &Path) -> TopologyError {
+    // Lexed once for all the issues: locating stays linear in the file's size.
+    let index = source.filter(|_| !issues.is_empty()).map(FieldIndex::new);
+    let pos = |field: &str| index.as_ref().and_then(|ix| ix.locate_dotted(field));
     let errors = issues
         .into_iter()
-        .map(|issue| match issue {
-            Issue::Elsewhere(e) => e,
+        .flat_map(|issue| match issue {
+            Issue::Elsewhere(e) => vec![e],
+            Issue::Named { field, error } => (*error).named_by(origin, pos(&field), &field),
             Issue::Here(Problem {
                 field,
                 message,
                 hint,
             }) => {
-                let segs: Vec<&str> = field.split('.').filter(|s| !s.is_empty()).collect();
-                let pos = source.and_then(|src| {
-                    (1..=segs.len())
-                        .rev()
-                        .find_map(|n| locate_field(src, &segs[..n]))
-                });
+                let pos = pos(&field);
                 let num = |x: usize| u32::try_from(x).ok();
-                ParamError::Invalid {
+                vec![ParamError::Invalid {
                     path: origin.to_path_buf(),
                     line: pos.and_then(|p| num(p.0)),
                     col: pos.and_then(|p| num(p.1)),
                     field,
                     message,
                     hint,
-                }
+                }]
             }
         })
         .collect();

@@ -6,7 +6,10 @@
 //! * [`schema`] — what a topology file and a pattern file contain (field by field, with
 //!   units); the user guide is `docs/topology.md`.
 //! * [`error`] — [`TopologyError`], the checks' issues and their location in the file.
-//! * [`rules`] — the rules a topology obeys on its own (no other file needed).
+//! * [`size`] — the memory a topology needs, estimated before building it.
+//! * [`rules`] — the rules a topology obeys on its own (no other file needed), with the
+//!   limits on every count, duration and file size.
+//! * [`budget`] — the estimated memory against what this process may use.
 //! * [`saved`] — saved conductances (the non-volatile state), written after a run and
 //!   read by `initial: Saved(file)`.
 //! * [`resolve`] — the files a topology names, each read and parsed once: device sets
@@ -16,7 +19,6 @@
 //! * [`build`](mod@build) — components and wires from a [`Checked`] topology, every random
 //!   stream keyed by stable identifiers; it reads no file.
 //! * [`built`] — what building yields: the network plus the ids of its parts.
-//! * [`size`] — the memory a topology needs, estimated before building it.
 //!
 //! ```no_run
 //! use runtime::model::topology::{build, load};
@@ -31,6 +33,7 @@
 //! # Ok::<(), runtime::model::topology::TopologyError>(())
 //! ```
 
+pub mod budget;
 pub mod build;
 pub mod built;
 pub mod check;
@@ -43,8 +46,8 @@ pub mod size;
 
 pub use build::{build, prototype, ProbeSelection};
 pub use built::{Built, LayerIds};
-pub use check::{check, load, parse_str, Checked};
+pub use check::{check, load, load_named_by, parse_str, Checked};
 pub use error::TopologyError;
 pub use saved::SavedWeights;
 pub use schema::{Patterns, Topology};
-pub use size::memory_estimate_bytes;
+pub use size::{memory_estimate, memory_estimate_bytes, MemoryEstimate};

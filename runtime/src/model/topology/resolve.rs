@@ -6,13 +6,14 @@
 //! [`super::Checked`], so building never reads a file.
 
 use super::error::Issue;
+use super::rules::MAX_PATTERN_FILE_BYTES;
 use super::saved::load_saved;
 use super::schema::{Patterns, Topology, BUILTIN_PREFIX};
 use crate::circuits::circuit::NeuronCircuit;
 use crate::circuits::lia::LiaParams;
 use devices::builtin::{self, Kind};
 use devices::comparator::ComparatorParams;
-use devices::params::{load_ron, ParamError, Validate};
+use devices::params::{load_ron, load_ron_within, ParamError, Validate};
 use devices::rs::RsParams;
 use devices::ts::TsParams;
 use serde::de::DeserializeOwned;
@@ -107,7 +108,10 @@ impl<T: DeserializeOwned + Validate + Clone> Sets<T> {
                 format!("cannot read `{}` ({source})", path.display()),
                 "the path is relative to the topology file's folder; or use a built-in name",
             )),
-            Err(e) => Err(Issue::Elsewhere(e)),
+            Err(error) => Err(Issue::Named {
+                field,
+                error: Box::new(error),
+            }),
         }
     }
 }
@@ -166,13 +170,16 @@ pub fn devices(topo: &Topology, base_dir: &Path) -> Result<Devices, Vec<Issue>> 
 /// Loads the pattern file `rel` (relative to `base_dir`).
 pub fn patterns(rel: &str, base_dir: &Path) -> Result<Patterns, Issue> {
     let path = base_dir.join(rel);
-    match load_ron::<Patterns>(&path) {
+    match load_ron_within::<Patterns>(&path, MAX_PATTERN_FILE_BYTES) {
         Err(ParamError::Io { path, source }) => Err(Issue::here(
             "patterns",
             format!("cannot read `{}` ({source})", path.display()),
             "the path is relative to the topology file's folder; check the spelling",
         )),
-        r => r.map_err(Issue::Elsewhere),
+        r => r.map_err(|error| Issue::Named {
+            field: "patterns".into(),
+            error: Box::new(error),
+        }),
     }
 }
 

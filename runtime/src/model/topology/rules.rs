@@ -7,9 +7,19 @@ use super::schema::{Connectivity, Inhibition, Initial, Patterns, Signal, Step, T
 use devices::params::{Validate, Validator};
 use std::collections::BTreeSet;
 
-/// Largest number of synapses in one layer (a guard against typos such as `neurons:
-/// 1000000000`, which would exhaust memory).
-pub const MAX_SYNAPSES_PER_LAYER: u64 = 200_000_000;
+/// Most synapses of a whole topology, over all its layers (a guard against typos such as
+/// `neurons: 1000000000`; the memory budget of [`super::size`] is checked as well).
+pub const MAX_SYNAPSES: u64 = 200_000_000;
+/// Largest topology file read, bytes (a `Matrix` of a 784 × 1600 layer is ~20 MB of text).
+pub const MAX_TOPOLOGY_FILE_BYTES: u64 = 256 << 20;
+/// Largest pattern file read, bytes.
+pub const MAX_PATTERN_FILE_BYTES: u64 = 64 << 20;
+/// Bytes of text per synapse a saved-weights file may take (a value is written in at most
+/// 16 characters: `9.999999e-4, `); a file is refused before reading when it is larger
+/// than this times the topology's synapses plus 1 MiB.
+pub const SAVED_BYTES_PER_SYNAPSE: u64 = 32;
+/// Largest saved-weights file read, bytes, whatever the topology.
+pub const MAX_SAVED_FILE_BYTES: u64 = 8 << 30;
 /// Most neurons in one layer (and input lines of one generator).
 pub const MAX_NEURONS_PER_LAYER: u32 = 10_000_000;
 /// Most neurons of a layer with a lateral-inhibition array (its n × n cells are stored).
@@ -22,8 +32,27 @@ pub const MAX_SIEMENS: f64 = 1.0;
 pub const MAX_SPREAD_CV: f64 = 10.0;
 /// Longest single step, µs (10⁹ µs ≈ 17 minutes of simulated time).
 pub const MAX_STEP_US: u64 = 1_000_000_000;
-/// Most CLK periods a `PresentUntilFire` step may wait.
+/// Most CLK periods a `PresentUntilFire` step may wait (also most fires it may wait for).
 pub const MAX_CYCLES: u64 = 10_000_000;
+/// Most steps of a protocol.
+pub const MAX_STEPS: u64 = 10_000_000;
+/// Longest protocol, all steps together, ns of simulated time (10⁵ s, ~28 hours).
+pub const MAX_PROTOCOL_NS: u64 = 100_000 * 1_000_000_000;
+/// Longest CLK period, ns (1 s; the paper's is 0.5 ms).
+pub const MAX_PERIOD_NS: u64 = 1_000_000_000;
+/// Most names listed in a hint.
+const MAX_NAMES_IN_HINT: usize = 12;
+
+/// Names for a hint: all of them, or the first [`MAX_NAMES_IN_HINT`] and how many more.
+pub fn name_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    let shown = names.len().min(MAX_NAMES_IN_HINT);
+    let mut s = names[..shown].join(", ");
+    if names.len() > shown {
+        s += &format!(" … ({} more)", names.len() - shown);
+    }
+    s
+}
 
 impl Validate for Patterns {
     fn validate(&self, v: &mut Validator) {
@@ -83,7 +112,7 @@ fn all_names(t: &Topology) -> String {
     if names.is_empty() {
         "(none defined)".into()
     } else {
-        names.join(", ")
+        name_list(names)
     }
 }
 
@@ -99,17 +128,18 @@ impl Validate for Topology {
         v.nested("clock", |v| {
             let (p, h) = (self.clock.period_ns, self.clock.high_ns);
             let hint = "the paper's clock is `(period_ns: 500000, high_ns: 250000)`";
-            v.check("period_ns", p > 0, "must be > 0 (got 0)", hint);
+            let msg = format!("must be > 0 and ≤ {MAX_PERIOD_NS} (got {p})");
+            v.check("period_ns", p > 0 && p <= MAX_PERIOD_NS, &msg, hint);
             let msg = format!("must be > 0 and < period_ns ({p}) (got {h})");
             v.check("high_ns", h > 0 && h < p, &msg, hint);
         });
         let hint = "use a few µs, e.g. `substep_ns: 10000`";
-        v.check(
-            "substep_ns",
-            self.substep_ns > 0,
-            "must be > 0 (got 0)",
-            hint,
+        let msg = format!(
+            "must be > 0 and ≤ the CLK period ({}) (got {})",
+            self.clock.period_ns, self.substep_ns
         );
+        let ok = self.substep_ns > 0 && self.substep_ns <= self.clock.period_ns.max(1);
+        v.check("substep_ns", ok, &msg, hint);
         self.validate_devices(v);
         self.validate_names(v);
         for (k, input) in self.inputs.iter().enumerate() {
@@ -125,6 +155,19 @@ impl Validate for Topology {
         for (l, _) in self.layers.iter().enumerate() {
             v.nested(&format!("layers[{l}]"), |v| self.validate_layer(l, v));
         }
+        self.validate_synapse_total(v);
+        let steps = self.protocol.len() as u64;
+        let msg = format!("{steps} steps, more than {MAX_STEPS}");
+        let hint = "split the protocol over several runs (saved weights carry the state)";
+        v.check("protocol", steps <= MAX_STEPS, &msg, hint);
+        let total = super::size::protocol_ns(self);
+        let msg = format!(
+            "the steps last {:.0} s of simulated time in all, more than {} s",
+            total as f64 * 1e-9,
+            MAX_PROTOCOL_NS / 1_000_000_000
+        );
+        let hint = "shorten the steps, or split the protocol over several runs";
+        v.check("protocol", total <= MAX_PROTOCOL_NS, &msg, hint);
         for (k, p) in self.probes.iter().enumerate() {
             v.nested(&format!("probes[{k}]"), |v| self.validate_probe(p, v));
         }
@@ -135,6 +178,31 @@ impl Validate for Topology {
 }
 
 impl Topology {
+    /// The synapses of all layers together must not exceed [`MAX_SYNAPSES`]; a violation
+    /// is recorded at every layer holding at least a tenth of them.
+    fn validate_synapse_total(&self, v: &mut Validator) {
+        let per_layer: Vec<u64> = (0..self.layers.len())
+            .map(|l| super::size::layer_synapses(self, l))
+            .collect();
+        let total = per_layer.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        if total <= MAX_SYNAPSES {
+            return;
+        }
+        for (l, &n) in per_layer.iter().enumerate() {
+            if (n as f64) < 0.1 * total as f64 {
+                continue;
+            }
+            let msg = format!(
+                "layer `{}` has {n} synapses, of {total} over the topology's {} layers; a \
+                 topology may have at most {MAX_SYNAPSES}",
+                self.layers[l].name,
+                self.layers.len()
+            );
+            let hint = "use fewer neurons (or a smaller source) in the largest layers";
+            v.check(&format!("layers[{l}].neurons"), false, &msg, hint);
+        }
+    }
+
     fn validate_devices(&self, v: &mut Validator) {
         v.nested("devices", |v| {
             let hint = "give a file path or a built-in name such as \"builtin:ts_neuron\"";
@@ -212,12 +280,6 @@ impl Topology {
             }
         }
         let per_column = source.map(|s| layer.synapses_per_column(s));
-        if let Some(k) = per_column {
-            let total = k as u64 * n as u64;
-            let msg = format!("{n} neurons × {k} synapses = {total} synapses is too many");
-            let hint = format!("keep a layer below {MAX_SYNAPSES_PER_LAYER} synapses");
-            v.check("neurons", total <= MAX_SYNAPSES_PER_LAYER, &msg, &hint);
-        }
         match &layer.initial {
             Initial::Uniform(g, cv) => {
                 let ok = (*g > 0.0 && *g <= MAX_SIEMENS) && (0.0..=MAX_SPREAD_CV).contains(cv);
@@ -345,15 +407,15 @@ impl Topology {
 
     fn validate_step(&self, step: &Step, v: &mut Validator) {
         let input = |v: &mut Validator, name: &str| {
-            let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+            let names = name_list(self.inputs.iter().map(|i| i.name.as_str()));
             let msg = format!("no input is called `{name}`");
-            let hint = format!("use one of: {}", names.join(", "));
+            let hint = format!("use one of: {names}");
             v.check("input", self.input(name).is_some(), &msg, &hint);
         };
         let layer = |v: &mut Validator, name: &str| {
-            let names: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
+            let names = name_list(self.layers.iter().map(|l| l.name.as_str()));
             let msg = format!("no layer is called `{name}`");
-            let hint = format!("use one of: {}", names.join(", "));
+            let hint = format!("use one of: {names}");
             v.check("layer", self.layer(name).is_some(), &msg, &hint);
         };
         let duration = |v: &mut Validator, us: u64| {
@@ -406,12 +468,9 @@ impl Topology {
             } => {
                 input(v, i);
                 layer(v, l);
-                v.check(
-                    "fires",
-                    *fires > 0,
-                    "must be ≥ 1 (got 0)",
-                    "wait for at least one fire",
-                );
+                let msg = format!("must be ≥ 1 and ≤ {MAX_CYCLES} (got {fires})");
+                let ok = (1..=MAX_CYCLES).contains(&u64::from(*fires));
+                v.check("fires", ok, &msg, "wait for at least one fire");
                 let msg = format!("must be ≥ 1 and ≤ {MAX_CYCLES} (got {max_cycles})");
                 let ok = (1..=MAX_CYCLES).contains(max_cycles);
                 v.check(

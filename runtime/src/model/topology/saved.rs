@@ -19,11 +19,12 @@
 
 use super::built::LayerIds;
 use super::error::Issue;
+use super::rules::{MAX_SAVED_FILE_BYTES, SAVED_BYTES_PER_SYNAPSE};
 use super::schema::{Initial, Topology};
 use crate::circuits::column::Column;
 use crate::engine::network::Network;
 use crate::engine::time::Ns;
-use devices::params::{load_ron, ParamError, Validate, Validator};
+use devices::params::{load_ron_within, ParamError, Validate, Validator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -131,6 +132,19 @@ pub fn load_saved(
     base_dir: &Path,
 ) -> (BTreeMap<usize, Vec<Vec<f32>>>, Vec<Issue>) {
     let mut files: BTreeMap<String, Option<SavedWeights>> = BTreeMap::new();
+    // A weights file holds at most every synapse of the topology, written as text.
+    let synapses: u64 = topo
+        .layers
+        .iter()
+        .map(|l| {
+            let source = topo.source_size(&l.from).unwrap_or(0);
+            (l.synapses_per_column(source) as u64).saturating_mul(u64::from(l.neurons))
+        })
+        .fold(0, u64::saturating_add);
+    let cap = synapses
+        .saturating_mul(SAVED_BYTES_PER_SYNAPSE)
+        .saturating_add(1 << 20)
+        .min(MAX_SAVED_FILE_BYTES);
     let mut out = BTreeMap::new();
     let mut issues = Vec::new();
     for (l, layer) in topo.layers.iter().enumerate() {
@@ -140,7 +154,7 @@ pub fn load_saved(
         let field = format!("layers[{l}].initial");
         let file = files.entry(rel.clone()).or_insert_with(|| {
             let path = base_dir.join(rel);
-            match load_ron::<SavedWeights>(&path) {
+            match load_ron_within::<SavedWeights>(&path, cap) {
                 Ok(w) => Some(w),
                 Err(ParamError::Io { path, source }) => {
                     issues.push(Issue::here(
@@ -151,21 +165,24 @@ pub fn load_saved(
                     ));
                     None
                 }
-                Err(e) => {
-                    issues.push(Issue::Elsewhere(e));
+                Err(error) => {
+                    issues.push(Issue::Named {
+                        field: field.clone(),
+                        error: Box::new(error),
+                    });
                     None
                 }
             }
         });
         let Some(file) = file else { continue };
         let Some(saved) = file.layers.iter().find(|s| s.name == layer.name) else {
-            let names: Vec<&str> = file.layers.iter().map(|s| s.name.as_str()).collect();
+            let names = super::rules::name_list(file.layers.iter().map(|s| s.name.as_str()));
             issues.push(Issue::here(
                 &field,
                 format!("`{rel}` holds no layer `{}`", layer.name),
                 &format!(
                     "it holds: {}; a layer takes the entry with its own name",
-                    names.join(", ")
+                    names
                 ),
             ));
             continue;
