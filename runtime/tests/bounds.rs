@@ -292,7 +292,7 @@ fn counts_and_durations_are_bounded() {
     // 101 steps of 1000 s: each allowed, together too long.
     let steps = vec!["        Rest(duration_us: 1000000000),"; 101].join("\n");
     let src = base.replace("        Rest(duration_us: 1000),", &steps);
-    assert!(101 * 1_000_000_000_000 > MAX_PROTOCOL_NS);
+    const { assert!(101 * 1_000_000_000_000 > MAX_PROTOCOL_NS) };
     let e = check_in(Path::new("."), &src).unwrap_err().to_string();
     let want = format!(
         "t.ron:{}:5: field `protocol`: the steps last 101000 s",
