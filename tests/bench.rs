@@ -129,7 +129,7 @@ fn a_network_that_cannot_fit_is_refused_before_building() {
     let e = bench(&o, |_| {}).expect_err("cannot fit");
     let msg = format!("{e:#}");
     assert!(
-        msg.contains("huge.ron") && msg.contains("needs about") && msg.contains("GB"),
+        msg.contains("huge.ron") && msg.contains("needs about") && msg.contains("GiB"),
         "{msg}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -312,3 +312,42 @@ fn hints_list_a_bounded_number_of_names() {
         "{first}"
     );
 }
+
+#[test]
+fn many_small_layers_are_refused_at_the_largest() {
+    // 21 layers of 10⁷ synapses (1000 lines × 10,000 neurons), none a tenth of the total,
+    // the last one a little larger.
+    let mut layers: Vec<String> = (0..20)
+        .map(|l| layer(&format!("l{l}"), 10_000, "in"))
+        .collect();
+    layers.push(layer("big", 10_001, "in"));
+    let src = topology(&layers, "").replace("lines: 2,", "lines: 1000,");
+    let e = check_in(Path::new("."), &src).unwrap_err().to_string();
+    let lines: Vec<&str> = e
+        .lines()
+        .filter(|l| l.contains("a topology may have at most"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{e}");
+    let want = format!("t.ron:{}:", line_of(&src, "\"big\""));
+    assert!(
+        lines[0].starts_with(&want) && lines[0].contains("field `layers[20].neurons`"),
+        "{e}"
+    );
+    // The budget, too, names a layer when none takes a tenth (under the synapse limit:
+    // 21 layers of 10⁶ synapses).
+    let small = src.replace("lines: 1000,", "lines: 100,");
+    let issues = budget_issues(
+        &rules_only(&small),
+        &Limit {
+            what: "a test limit",
+            bytes: 1 << 20,
+        },
+    );
+    let e = located(issues, Some(&small), Path::new("t.ron")).to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let want = format!("t.ron:{}:", line_of(&small, "\"big\""));
+    assert!(
+        e.starts_with(&want) && e.contains("21 layers share it"),
+        "{e}"
+    );
+}

@@ -154,8 +154,22 @@ pub fn budget_issues(topo: &Topology, limit: &Limit) -> Vec<Issue> {
         ));
     }
     if issues.is_empty() {
+        // Many small parts: the largest layer stands for them.
+        let largest = (0..est.layers_bytes.len()).max_by_key(|&l| est.layers_bytes[l]);
+        let (field, message) = match largest {
+            Some(l) => (
+                format!("layers[{l}].neurons"),
+                format!(
+                    "{head}; {} layers share it, the largest, `{}`, takes {}",
+                    topo.layers.len(),
+                    topo.layers[l].name,
+                    size(est.layers_bytes[l])
+                ),
+            ),
+            None => (String::new(), head),
+        };
         let hint = "make the network smaller, or run where more memory is available";
-        issues.push(Issue::here("", head, hint));
+        issues.push(Issue::here(field, message, hint));
     }
     issues
 }

@@ -179,7 +179,7 @@ impl Validate for Topology {
 
 impl Topology {
     /// The synapses of all layers together must not exceed [`MAX_SYNAPSES`]; a violation
-    /// is recorded at every layer holding at least a tenth of them.
+    /// is recorded at every layer holding at least a tenth of them, and at the largest.
     fn validate_synapse_total(&self, v: &mut Validator) {
         let per_layer: Vec<u64> = (0..self.layers.len())
             .map(|l| super::size::layer_synapses(self, l))
@@ -188,8 +188,10 @@ impl Topology {
         if total <= MAX_SYNAPSES {
             return;
         }
+        // The layers holding a tenth or more; at least the largest one.
+        let largest = (0..per_layer.len()).max_by_key(|&l| per_layer[l]);
         for (l, &n) in per_layer.iter().enumerate() {
-            if (n as f64) < 0.1 * total as f64 {
+            if (n as f64) < 0.1 * total as f64 && Some(l) != largest {
                 continue;
             }
             let msg = format!(

@@ -6,7 +6,8 @@
 //! conductance and one `f32` spike level per synapse (device fabrication spread is
 //! re-derived from keys, never stored); a lateral-inhibition array one `f32` per cell of
 //! its `n × n` array plus a few `f64` per column; neurons, columns and wires a fixed
-//! overhead each (measured sizes of the structs with their event queues, rounded up).
+//! overhead each (measured sizes of the structs with their event queues, rounded up); a
+//! layer fed by a layer has one wire per synapse as well.
 //! Probes cost [`PROBE_RECORD_BYTES`] per record they keep, and the records a probe makes
 //! are bounded from the protocol's simulated time ([`protocol_ns`]) by the per-period
 //! rates below ([`probe_records`]).
@@ -24,6 +25,11 @@ const BYTES_PER_LIA_CELL: u64 = 4;
 const BYTES_PER_NEURON: u64 = 4096;
 /// Bytes per input line of a generator (its pattern amplitudes and wires).
 const BYTES_PER_INPUT_LINE: u64 = 64;
+/// Bytes per wire from a source neuron to a column of a layer fed by a layer (one per
+/// synapse; an input generator feeds each column by one wire, counted with the neuron):
+/// the graph edge and its routing-table entry. Measured: 3000 × 3000 neurons fed by a
+/// layer peaked 23 B per wire above the same synapses fed by an input; rounded up.
+const BYTES_PER_LAYER_WIRE: u64 = 32;
 
 /// Resident bytes one probe record costs until the run's outputs are written: the record
 /// itself, its share of the canonical sort and of the CSV text. Measured: a probed neuron
@@ -112,8 +118,14 @@ pub fn memory_estimate(topo: &Topology) -> MemoryEstimate {
         .map(|l| {
             let layer = &topo.layers[l];
             let n = u64::from(layer.neurons);
-            let mut bytes = layer_synapses(topo, l)
-                .saturating_mul(BYTES_PER_SYNAPSE)
+            let synapses = layer_synapses(topo, l);
+            let per_synapse = if topo.layer(&layer.from).is_some() {
+                BYTES_PER_SYNAPSE + BYTES_PER_LAYER_WIRE
+            } else {
+                BYTES_PER_SYNAPSE
+            };
+            let mut bytes = synapses
+                .saturating_mul(per_synapse)
                 .saturating_add(n.saturating_mul(BYTES_PER_NEURON));
             if layer.inhibition == Inhibition::Lia {
                 bytes =
