@@ -43,7 +43,7 @@ pub const MAX_PERIOD_NS: u64 = 1_000_000_000;
 /// Most names listed in a hint.
 const MAX_NAMES_IN_HINT: usize = 12;
 
-/// Names for a hint: all of them, or the first [`MAX_NAMES_IN_HINT`] and how many more.
+/// Names for a hint: all of them, or the first twelve and how many more.
 pub fn name_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.into_iter().collect();
     let shown = names.len().min(MAX_NAMES_IN_HINT);
