@@ -841,6 +841,77 @@ mod tests {
         assert_eq!(locate_field(src, &["c"]), Some((1, 61)));
     }
 
+    /// The location rule written directly (one scan per key, as before the index): the
+    /// index must agree with it.
+    fn locate_naive(source: &str, path: &[&str]) -> Option<(usize, usize)> {
+        let toks = lex(source);
+        let end = |lo: usize, hi: usize, d: usize| {
+            let stop = |t: &Tok| t.depth < d || (t.depth == d && t.kind == ',');
+            (lo..hi).find(|&i| stop(&toks[i])).unwrap_or(hi)
+        };
+        let (mut lo, mut hi, mut found) = (0, toks.len(), None);
+        for seg in path {
+            let (key, index) = match seg.split_once('[') {
+                Some((k, rest)) => (k, Some(rest.trim_end_matches(']').trim().parse().ok()?)),
+                None => (*seg, None),
+            };
+            let is_key = |&i: &usize| toks[i].kind == 'a' && toks[i].text == key;
+            let keys = (lo..hi)
+                .filter(is_key)
+                .filter(|&i| toks.get(i + 1).is_some_and(|t| t.kind == ':'));
+            let k = keys.min_by_key(|&i| toks[i].depth)?;
+            let d = toks[k].depth;
+            (lo, hi, found) = (k + 2, end(k + 2, hi, d), Some((toks[k].line, toks[k].col)));
+            if let Some(n) = index {
+                if toks.get(lo).map(|t| t.kind) != Some('[') {
+                    return None;
+                }
+                lo += 1;
+                for _ in 0..n {
+                    lo = end(lo, hi, d + 1) + 1;
+                }
+                hi = end(lo.min(hi), hi, d + 1);
+                if lo >= hi {
+                    return None;
+                }
+                found = Some((toks[lo].line, toks[lo].col));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_index_locates_as_the_rule_says() {
+        let lists = "( a: [ (b: 1, c: [2, 3]), (b: 4), [], (c: [ (b: 5) ]) ], d: (a: [6]) )";
+        let paths: [&[&str]; 12] = [
+            &["a"],
+            &["a[0]", "b"],
+            &["a[1]", "b"],
+            &["a[3]", "c[0]", "b"],
+            &["a[0]", "c[1]"],
+            &["a[2]"],
+            &["a[4]"],
+            &["d", "a[0]"],
+            &["b"],
+            &["c"],
+            &["d2d", "mu0_cv"],
+            &["g_max"],
+        ];
+        for (i, _) in GOOD.char_indices().chain(lists.char_indices()) {
+            for src in [GOOD, lists] {
+                let Some(head) = src.get(..i) else { continue };
+                let tail: String = src[i..].chars().skip(1).collect();
+                for m in ["", "(", ")", ",", "[", "]", ":"] {
+                    let s = format!("{head}{m}{tail}");
+                    let index = FieldIndex::new(&s);
+                    for p in paths {
+                        assert_eq!(index.locate(p), locate_naive(&s, p), "{s} {p:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn mangled_files_never_panic() {
         let mut n = 0;
