@@ -17,7 +17,6 @@
 use crate::output::{absolute, ExperimentDir, StagedFile};
 use anyhow::{anyhow, bail, Context, Result};
 use runtime::engine::exec::ExecutorKind;
-use runtime::engine::probe::to_csv;
 use runtime::model::protocol::ProtocolLog;
 use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
 use runtime::Model;
@@ -123,8 +122,45 @@ pub fn simulate_capturing(
     workers: usize,
     weights: bool,
 ) -> Result<Simulated> {
+    let mut csv = Vec::new();
+    let s = simulate_streaming(checked, seed, executor, workers, weights, None, &mut csv)?;
+    Ok(Simulated {
+        probes_csv: String::from_utf8(csv).context("probe CSV")?,
+        records: s.records as usize,
+        log: s.log,
+        weights: s.weights,
+    })
+}
+
+/// What [`simulate_streaming`] produced besides the probe CSV.
+#[derive(Clone, Debug)]
+pub struct Streamed {
+    /// Number of probe records written.
+    pub records: u64,
+    /// The protocol log.
+    pub log: ProtocolLog,
+    /// Every layer's conductances after the protocol, when asked for.
+    pub weights: Option<SavedWeights>,
+}
+
+/// Runs the protocol like [`simulate_capturing`] and writes the probe CSV (canonical order)
+/// to `probes`. With a `spool` folder the records are streamed to run files there while
+/// the protocol runs (a bounded number in memory, see [`runtime::model::spool::Spool`]) and
+/// merged into `probes` at the end; the folder is removed before this returns.
+pub fn simulate_streaming(
+    checked: &Checked,
+    seed: u64,
+    executor: ExecutorKind,
+    workers: usize,
+    weights: bool,
+    spool: Option<&Path>,
+    probes: &mut impl std::io::Write,
+) -> Result<Streamed> {
     let model = Model::from(checked.clone());
     let mut session = model.session(seed, executor, workers)?;
+    if let Some(dir) = spool {
+        session.stream_probes(dir)?;
+    }
     let topo = model.topology();
     // A progress bar on long protocols (hidden when stderr is not a terminal).
     let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
@@ -146,17 +182,9 @@ pub fn simulate_capturing(
     }
     let log = log?;
     let weights = weights.then(|| session.weights());
-    let names = session.network().names.clone();
-    let name = |id: u32| {
-        names
-            .get(id as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("#{id}"))
-    };
-    let records = session.records();
-    Ok(Simulated {
-        probes_csv: to_csv(records, name),
-        records: records.len(),
+    let records = session.write_probes_csv(probes)?;
+    Ok(Streamed {
+        records,
         log,
         weights,
     })
@@ -272,14 +300,26 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         }
         None => None,
     };
-    let result = simulate_capturing(
-        &checked,
-        opts.seed,
-        executor,
-        opts.workers,
-        opts.save_weights.is_some(),
-    )?;
-    dir.write_text("probes.csv", &result.probes_csv)?;
+    let probes_path = dir.file("probes.csv");
+    let result = {
+        let file = std::fs::File::create(&probes_path)
+            .with_context(|| format!("{}: cannot create", probes_path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+        let spool = dir.staging().join(".probe-spool");
+        let r = simulate_streaming(
+            &checked,
+            opts.seed,
+            executor,
+            opts.workers,
+            opts.save_weights.is_some(),
+            Some(&spool),
+            &mut w,
+        )?;
+        std::io::Write::flush(&mut w).with_context(|| {
+            format!("{}: write failed", dir.path().join("probes.csv").display())
+        })?;
+        r
+    };
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;
     if let (Some(extra), Some(w)) = (&weights, &result.weights) {
@@ -289,7 +329,11 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
             .with_context(|| format!("--save-weights {}: write failed", at.display()))?;
     }
     if let Some(extra) = &plot {
-        crate::run_plot::plot_probes(&result.probes_csv, &extra.path(&dir)?)?;
+        // The figure reads the CSV back whole (a plot of a very long run needs its size
+        // in memory; the run itself does not).
+        let csv = std::fs::read_to_string(&probes_path)
+            .with_context(|| format!("{}: cannot read back", probes_path.display()))?;
+        crate::run_plot::plot_probes(&csv, &extra.path(&dir)?)?;
     }
     for extra in [&weights, &plot].into_iter().flatten() {
         if let Extra::Outside(f) = extra {
@@ -304,7 +348,7 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     }
     Ok(RunReport {
         dir: at,
-        records: result.records,
+        records: result.records as usize,
         log: result.log,
     })
 }
