@@ -208,6 +208,7 @@ fn run(cli: Cli) -> Result<()> {
                 ..RunOptions::default()
             };
             let names = experiments::resolve(&experiment)?;
+            experiments::check_outputs(&names, &opts, &out)?;
             let mut rows = Vec::new();
             for name in names {
                 eprintln!("running {name} ...");

@@ -1,16 +1,28 @@
-//! Experiment output files (CSV, JSON, text), always written atomically.
+//! Output files and folders (CSV, JSON, text, PNG), never seen half-written.
 //!
-//! Every file goes through [`atomic_write`]: the bytes are written to a
-//! hidden temporary file in the target directory, flushed to disk and then
-//! renamed over the target, so a reader never sees a half-written file and
-//! an interrupted run never leaves a truncated result behind.
+//! An output *folder* ([`ExperimentDir`]: a `reproduce` experiment, `run --out`) is written
+//! in a hidden staging folder beside its target and replaced whole, with a `manifest.json`
+//! written last ([`folder`]). A single file outside such a folder goes through
+//! [`atomic_write`] or [`StagedFile`]: the bytes are written to a hidden temporary file in
+//! the target directory, flushed to disk and then renamed over the target. Every temporary
+//! name carries the writing process's id, so the leftovers of a killed run are cleaned by
+//! the next one ([`stale`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+
+pub mod folder;
+pub mod stale;
+
+pub use folder::{
+    absolute, check_replaceable, check_writable, prepare_parent, ExperimentDir, Manifest,
+    ManifestEntry, StagedFile, MANIFEST,
+};
+pub use stale::{clean_stale, Leftover};
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -103,91 +115,6 @@ pub fn append_text(path: &Path, text: &str) -> Result<()> {
     atomic_write(path, &bytes)
 }
 
-/// The output directory of one experiment (`out_root/name`); every file
-/// written through it is written atomically.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExperimentDir {
-    path: PathBuf,
-}
-
-impl ExperimentDir {
-    /// Creates (with all parents) the directory `out_root/name`.
-    ///
-    /// `name` must be a non-empty relative path without `..` components.
-    /// An already existing directory is reused; existing files are replaced
-    /// only when written again.
-    pub fn create(out_root: &Path, name: &str) -> Result<Self> {
-        let rel = Path::new(name);
-        let bad = name.is_empty()
-            || rel
-                .components()
-                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if bad {
-            bail!("invalid experiment name {name:?}: must be a plain relative path");
-        }
-        let path = out_root.join(rel);
-        fs::create_dir_all(&path)
-            .with_context(|| format!("{}: cannot create directory", path.display()))?;
-        Ok(Self { path })
-    }
-
-    /// The directory path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The path of file `name` inside the directory (not created).
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-
-    /// Writes a CSV file (comma separated, `\n` line endings, RFC-4180
-    /// quoting of fields containing `,`, `"`, CR or LF) and returns its path.
-    ///
-    /// Every row must have exactly `header.len()` fields, otherwise nothing is
-    /// written and an error names the file and the offending row (0-based).
-    pub fn write_csv(&self, file: &str, header: &[&str], rows: &[Vec<String>]) -> Result<PathBuf> {
-        let path = self.file(file);
-        if let Some((i, r)) = rows
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.len() != header.len())
-        {
-            bail!(
-                "{}: row {i} has {} fields, header has {}",
-                path.display(),
-                r.len(),
-                header.len()
-            );
-        }
-        let mut out = String::new();
-        push_csv_line(&mut out, header.iter().copied());
-        for r in rows {
-            push_csv_line(&mut out, r.iter().map(String::as_str));
-        }
-        atomic_write(&path, out.as_bytes())?;
-        Ok(path)
-    }
-
-    /// Writes `value` as pretty-printed JSON with a trailing newline and
-    /// returns the path.
-    pub fn write_json(&self, file: &str, value: &serde_json::Value) -> Result<PathBuf> {
-        let path = self.file(file);
-        let mut s = serde_json::to_string_pretty(value)
-            .with_context(|| format!("{}: cannot serialise JSON", path.display()))?;
-        s.push('\n');
-        atomic_write(&path, s.as_bytes())?;
-        Ok(path)
-    }
-
-    /// Writes `text` verbatim and returns the path.
-    pub fn write_text(&self, file: &str, text: &str) -> Result<PathBuf> {
-        let path = self.file(file);
-        atomic_write(&path, text.as_bytes())?;
-        Ok(path)
-    }
-}
-
 /// Quotes one CSV field per RFC 4180 when it contains `,`, `"`, CR or LF.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -197,7 +124,7 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
+pub(crate) fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
             out.push(',');
@@ -364,14 +291,14 @@ mod tests {
     fn csv_quoting_and_row_length() {
         let d = scratch("csv");
         let ex = ExperimentDir::create(&d, "exp/run1").unwrap();
-        assert!(ex.path().is_dir());
+        assert!(ex.staging().is_dir() && !ex.path().exists());
         let rows = vec![
             vec!["plain".to_string(), "a,b".into(), "say \"hi\"".into()],
             vec!["line\nbreak".to_string(), "".into(), fmt_f(0.5, 3)],
         ];
-        let p = ex.write_csv("t.csv", &["x", "y", "z"], &rows).unwrap();
+        ex.write_csv("t.csv", &["x", "y", "z"], &rows).unwrap();
         assert_eq!(
-            fs::read_to_string(&p).unwrap(),
+            fs::read_to_string(ex.file("t.csv")).unwrap(),
             "x,y,z\nplain,\"a,b\",\"say \"\"hi\"\"\"\n\"line\nbreak\",,0.5\n"
         );
         let bad = vec![vec!["1".to_string(), "2".into()]];
@@ -381,6 +308,8 @@ mod tests {
         assert!(!ex.file("bad.csv").exists());
         assert!(ExperimentDir::create(&d, "../escape").is_err());
         assert!(ExperimentDir::create(&d, "").is_err());
+        let at = ex.commit().unwrap();
+        assert!(at.join("t.csv").is_file());
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -391,11 +320,14 @@ mod tests {
         let p = ex
             .write_json("s.json", &serde_json::json!({"a": 1}))
             .unwrap();
-        let s = fs::read_to_string(p).unwrap();
-        assert!(s.ends_with("}\n") && s.contains("\"a\": 1"));
+        assert_eq!(p, d.join("e").join("s.json"));
         let p = ex.write_text("n.txt", "hello").unwrap();
+        let dir = ex.commit().unwrap();
+        let s = fs::read_to_string(dir.join("s.json")).unwrap();
+        assert!(s.ends_with("}\n") && s.contains("\"a\": 1"));
         assert_eq!(fs::read_to_string(p).unwrap(), "hello");
-        assert!(leftovers(ex.path()).is_empty());
+        assert!(leftovers(&d).is_empty() && leftovers(&dir).is_empty());
+        Manifest::read(&dir).unwrap().verify(&dir).unwrap();
         fs::remove_dir_all(&d).unwrap();
     }
 

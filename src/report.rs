@@ -10,7 +10,7 @@ use crate::output::{fmt_f, table, ExperimentDir};
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One row of the paper-vs-memsnn table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,11 +58,12 @@ pub struct ExperimentReport {
 }
 
 impl ExperimentReport {
-    /// A report of experiment `name` with outputs in `dir` and no rows yet.
-    pub fn new(name: &str, dir: &ExperimentDir) -> Self {
+    /// A report of experiment `name` with outputs in the folder `dir` (its committed
+    /// [`ExperimentDir`]) and no rows yet.
+    pub fn new(name: &str, dir: &Path) -> Self {
         ExperimentReport {
             name: name.to_string(),
-            dir: dir.path().to_path_buf(),
+            dir: dir.to_path_buf(),
             rows: Vec::new(),
         }
     }
@@ -181,7 +182,7 @@ mod tests {
     #[test]
     fn rows_and_formatters() {
         let dir = std::env::temp_dir().join(format!("memsnn-report-{}", std::process::id()));
-        let d = ExperimentDir::create(&dir, "x").unwrap();
+        let d = ExperimentDir::create(&dir, "x").unwrap().commit().unwrap();
         let r = ExperimentReport::new("x", &d)
             .row("q (µs)", "5", or_none(Some(4)))
             .row("list", "falls", joined(&[1.0, 2.26], 2));

@@ -14,10 +14,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use crate::output::ExperimentDir;
+use crate::output::{absolute, ExperimentDir, StagedFile};
 use anyhow::{anyhow, bail, Context, Result};
 use runtime::engine::exec::ExecutorKind;
-use runtime::engine::probe::to_csv;
 use runtime::model::protocol::ProtocolLog;
 use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
 use runtime::Model;
@@ -123,8 +122,45 @@ pub fn simulate_capturing(
     workers: usize,
     weights: bool,
 ) -> Result<Simulated> {
+    let mut csv = Vec::new();
+    let s = simulate_streaming(checked, seed, executor, workers, weights, None, &mut csv)?;
+    Ok(Simulated {
+        probes_csv: String::from_utf8(csv).context("probe CSV")?,
+        records: s.records as usize,
+        log: s.log,
+        weights: s.weights,
+    })
+}
+
+/// What [`simulate_streaming`] produced besides the probe CSV.
+#[derive(Clone, Debug)]
+pub struct Streamed {
+    /// Number of probe records written.
+    pub records: u64,
+    /// The protocol log.
+    pub log: ProtocolLog,
+    /// Every layer's conductances after the protocol, when asked for.
+    pub weights: Option<SavedWeights>,
+}
+
+/// Runs the protocol like [`simulate_capturing`] and writes the probe CSV (canonical order)
+/// to `probes`. With a `spool` folder the records are streamed to run files there while
+/// the protocol runs (a bounded number in memory, see [`runtime::model::spool::Spool`]) and
+/// merged into `probes` at the end; the folder is removed before this returns.
+pub fn simulate_streaming(
+    checked: &Checked,
+    seed: u64,
+    executor: ExecutorKind,
+    workers: usize,
+    weights: bool,
+    spool: Option<&Path>,
+    probes: &mut impl std::io::Write,
+) -> Result<Streamed> {
     let model = Model::from(checked.clone());
     let mut session = model.session(seed, executor, workers)?;
+    if let Some(dir) = spool {
+        session.stream_probes(dir)?;
+    }
     let topo = model.topology();
     // A progress bar on long protocols (hidden when stderr is not a terminal).
     let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
@@ -146,17 +182,9 @@ pub fn simulate_capturing(
     }
     let log = log?;
     let weights = weights.then(|| session.weights());
-    let names = session.network().names.clone();
-    let name = |id: u32| {
-        names
-            .get(id as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("#{id}"))
-    };
-    let records = session.records();
-    Ok(Simulated {
-        probes_csv: to_csv(records, name),
-        records: records.len(),
+    let records = session.write_probes_csv(probes)?;
+    Ok(Streamed {
+        records,
         log,
         weights,
     })
@@ -191,58 +219,136 @@ impl RunReport {
     }
 }
 
-/// The output folder `out` as an [`ExperimentDir`] (created with its parents).
-fn output_dir(out: &Path) -> Result<ExperimentDir> {
-    match (out.parent(), out.file_name()) {
-        (Some(parent), Some(name)) => ExperimentDir::create(parent, &name.to_string_lossy()),
-        _ => ExperimentDir::create(out, "."),
+/// A file a run writes besides its folder (`--save-weights`, `--plot`): inside the output
+/// folder (then part of it and of its manifest) or staged beside its own target.
+enum Extra {
+    /// Inside the output folder, at this relative path.
+    Inside(PathBuf),
+    /// Elsewhere.
+    Outside(StagedFile),
+}
+
+/// Files of the output folder itself, which `--save-weights` and `--plot` may not name.
+const RUN_FILES: [&str; 3] = ["probes.csv", "log.json", crate::output::MANIFEST];
+
+impl Extra {
+    /// Stages `file` (named by option `what`) before the run, so that an unwritable place
+    /// is found before simulating.
+    fn new(what: &str, file: &Path, dir: &ExperimentDir, suffix: &str) -> Result<Extra> {
+        let full = absolute(file);
+        if let Ok(rel) = full.strip_prefix(absolute(dir.path())) {
+            let taken = rel.as_os_str().is_empty() || RUN_FILES.iter().any(|f| rel == Path::new(f));
+            if taken {
+                bail!(
+                    "{what} {}: is the output folder or one of its files ({}); name another \
+                     file",
+                    file.display(),
+                    RUN_FILES.join(", ")
+                );
+            }
+            return Ok(Extra::Inside(rel.to_path_buf()));
+        }
+        StagedFile::new(file, suffix)
+            .map(Extra::Outside)
+            .with_context(|| format!("{what} {}", file.display()))
+    }
+
+    /// Where to write the content now.
+    fn path(&self, dir: &ExperimentDir) -> Result<PathBuf> {
+        match self {
+            Extra::Inside(rel) => {
+                let p = dir.staging().join(rel);
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("{}: cannot create", parent.display()))?;
+                }
+                Ok(p)
+            }
+            Extra::Outside(f) => Ok(f.staged().to_path_buf()),
+        }
     }
 }
 
-/// `memsnn run`: loads, checks, builds and runs the topology at `path`, then writes
-/// `probes.csv` and `log.json` atomically into `opts.out`.
+/// `memsnn run`: checks every argument and output path, then loads, checks, builds and
+/// runs the topology at `path`, then replaces `opts.out` whole with `probes.csv`,
+/// `log.json` and `manifest.json` (and the `--plot`/`--save-weights` files beside it, right
+/// after the folder; inside it when they are named inside it).
 pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     let executor: ExecutorKind = opts.executor.parse()?;
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
-    // Fail before the run, not after it, if the weights cannot be written there.
-    if let Some(file) = &opts.save_weights {
-        if file.is_dir() {
-            bail!(
-                "--save-weights {}: is a folder; name a file, e.g. {}",
-                file.display(),
-                file.join("weights.ron").display()
-            );
+    // Every output is staged before the run: a bad path fails now, not after simulating.
+    let mut dir =
+        ExperimentDir::at(&opts.out).with_context(|| format!("--out {}", opts.out.display()))?;
+    let weights = match &opts.save_weights {
+        Some(file) => Some(Extra::new("--save-weights", file, &dir, "")?),
+        None => None,
+    };
+    let plot = match &opts.plot {
+        Some(file) => {
+            let png = file
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| x.eq_ignore_ascii_case("png"));
+            if !png {
+                bail!(
+                    "--plot {}: figures are PNG images; name a .png file",
+                    file.display()
+                );
+            }
+            Some(Extra::new("--plot", file, &dir, ".png")?)
         }
-        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| {
-                format!("cannot create {} for --save-weights", parent.display())
-            })?;
-        }
-    }
-    let result = simulate_capturing(
-        &checked,
-        opts.seed,
-        executor,
-        opts.workers,
-        opts.save_weights.is_some(),
-    )?;
-    // The weights first: if they cannot be written, the output folder is left as it was.
-    if let (Some(file), Some(w)) = (&opts.save_weights, &result.weights) {
-        let text = w.to_ron().context("cannot serialise the weights")?;
-        crate::output::atomic_write(file, text.as_bytes())
-            .with_context(|| format!("--save-weights {}", file.display()))?;
-    }
-    let dir = output_dir(&opts.out)?;
-    dir.write_text("probes.csv", &result.probes_csv)?;
-    if let Some(png) = &opts.plot {
-        crate::run_plot::plot_probes(&result.probes_csv, png)?;
-    }
+        None => None,
+    };
+    let probes_path = dir.file("probes.csv");
+    let result = {
+        let file = std::fs::File::create(&probes_path)
+            .with_context(|| format!("{}: cannot create", probes_path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+        let spool = dir.staging().join(".probe-spool");
+        let r = simulate_streaming(
+            &checked,
+            opts.seed,
+            executor,
+            opts.workers,
+            opts.save_weights.is_some(),
+            Some(&spool),
+            &mut w,
+        )?;
+        std::io::Write::flush(&mut w).with_context(|| {
+            format!("{}: write failed", dir.path().join("probes.csv").display())
+        })?;
+        r
+    };
     let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
     dir.write_json("log.json", &log)?;
+    if let (Some(extra), Some(w)) = (&weights, &result.weights) {
+        let text = w.to_ron().context("cannot serialise the weights")?;
+        let at = extra.path(&dir)?;
+        std::fs::write(&at, text)
+            .with_context(|| format!("--save-weights {}: write failed", at.display()))?;
+    }
+    if let Some(extra) = &plot {
+        // The figure reads the CSV back whole (a plot of a very long run needs its size
+        // in memory; the run itself does not).
+        let csv = std::fs::read_to_string(&probes_path)
+            .with_context(|| format!("{}: cannot read back", probes_path.display()))?;
+        crate::run_plot::plot_probes(&csv, &extra.path(&dir)?)?;
+    }
+    for extra in [&weights, &plot].into_iter().flatten() {
+        if let Extra::Outside(f) = extra {
+            dir.note_outside(f.staged(), f.target())?;
+        }
+    }
+    let at = dir.commit()?;
+    for extra in [weights, plot].into_iter().flatten() {
+        if let Extra::Outside(f) = extra {
+            f.commit()?;
+        }
+    }
     Ok(RunReport {
-        dir: dir.path().to_path_buf(),
-        records: result.records,
+        dir: at,
+        records: result.records as usize,
         log: result.log,
     })
 }

@@ -286,6 +286,7 @@ pub fn fig2c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     plot_trace(&dir.file("fig2c.png"), &title, &trace)?;
 
     let show = |x: Option<f64>| x.map(|v| fmt_f(v, 1)).unwrap_or_else(|| "no fire".into());
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig2c", &dir)
         .row(
             "fire delay of a 1.2 V/1 ms pulse (µs)",
@@ -441,6 +442,7 @@ pub fn fig2d(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         2,
         (560, 420),
     )?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig2d", &dir)
         .row(
             "median integration time, 1.0→1.4 V (µs)",
@@ -545,6 +547,7 @@ pub fn fig2e(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         t.amplitude_volts, t.width_us, t.gap_us
     );
     plot_trace(&dir.file("fig2e.png"), &title, &trace)?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig2e", &dir)
         .row("median pulses to the first fire (1.1 V)", "4", or_none(m1))
         .row("median pulses to the second fire", "fewer", or_none(m2)))
@@ -630,6 +633,7 @@ pub fn fig2f(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (700, 450),
     )?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig2f", &dir).row(
         "median pulses to fire, 1.0→1.4 V",
         "fall",

@@ -224,6 +224,7 @@ pub fn fig3b(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         })
         .collect();
     render_panels(&dir.file("fig3b.png"), &panels, 1, (1000, 170))?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig3b", &dir)
         .row("median pulses to fire (1.44 V on node 1)", "5", or_none(m))
         .row(
@@ -306,6 +307,7 @@ pub fn fig3c(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         (700, 450),
     )?;
     let _ = US;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig3c", &dir)
         .row(
             "median spike rate, 1.4→2.0 V (Hz)",

@@ -445,6 +445,7 @@ pub fn fig4(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         40,
     )?;
 
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("fig4", &dir)
         .row(
             "LIA truth table, n = 10",

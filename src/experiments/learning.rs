@@ -138,6 +138,7 @@ pub fn learning(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (900, 340),
     )?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("learning", &dir)
         .row("S1 after learning (µS)", "~980", fmt_f(median(&s1), 4))
         .row("S2 after learning (µS)", "~42", fmt_f(median(&s2), 3))

@@ -281,6 +281,7 @@ pub fn lia_scaling(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
                 format!("{} mV", fmt_f(p.worst[k].worst_volts() * 1e3, 2))
             })
     };
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("lia-scaling", &dir)
         .row(
             "largest n with margin, flat, V_ref = 50 mV",

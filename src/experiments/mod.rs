@@ -126,10 +126,40 @@ pub(crate) fn progress(len: u64, what: &str, show: bool) -> indicatif::ProgressB
     pb
 }
 
-/// Runs one experiment or group, writing under `out`.
+/// Checks, before anything runs, that the files `opts` names exist and that every
+/// experiment of `names` can replace its folder under `out` (`out` writable, or creatable,
+/// each `out/NAME` absent or an earlier output; see
+/// [`check_replaceable`](crate::output::check_replaceable)); cleans or reports the leftovers
+/// of interrupted runs in `out`.
+pub fn check_outputs(names: &[&str], opts: &RunOptions, out: &Path) -> Result<()> {
+    let files = [
+        ("--patterns", &opts.patterns),
+        ("--protocol", &opts.protocol),
+        ("--device", &opts.device),
+        ("--mnist-protocol", &opts.mnist.protocol),
+    ];
+    for (what, file) in files {
+        if let Some(f) = file.as_ref().filter(|f| !f.is_file()) {
+            bail!("{what} {}: no such file", f.display());
+        }
+    }
+    if let Some(d) = opts.mnist.data.as_ref().filter(|d| !d.is_dir()) {
+        bail!("--data {}: no such folder", d.display());
+    }
+    crate::output::check_writable(out)?;
+    for n in names {
+        crate::output::check_replaceable(&out.join(n))?;
+    }
+    Ok(())
+}
+
+/// Runs one experiment or group, writing under `out` (each experiment's folder replaced
+/// whole once it is complete; [`check_outputs`] first).
 pub fn reproduce(name: &str, opts: &RunOptions, out: &Path) -> Result<Vec<ExperimentReport>> {
     let mut reports = Vec::new();
-    for n in resolve(name)? {
+    let names = resolve(name)?;
+    check_outputs(&names, opts, out)?;
+    for n in names {
         let (_, run) = EXPERIMENTS.iter().find(|(e, _)| *e == n).expect("resolved");
         reports.push(run(opts, out)?);
     }

@@ -73,6 +73,7 @@ pub fn propagation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         1,
         (900, 300),
     )?;
+    let dir = dir.commit()?;
     Ok(ExperimentReport::new("propagation", &dir).row(
         "neuron B fires from neuron A's spikes (A, B spikes)",
         "yes",

@@ -6,7 +6,7 @@
 //! `handle` with the same events in the same order, so results are bit-identical.
 
 use crate::engine::event::{CompId, Event, Payload, Port};
-use crate::engine::probe::Record;
+use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
 use std::any::Any;
 
@@ -40,17 +40,30 @@ pub struct Ctx<'a> {
     emissions: &'a mut Vec<Emission>,
     wakes: &'a mut Vec<(Ns, u64)>,
     records: &'a mut Vec<Record>,
-    probing: bool,
+    probe: &'a Probe,
 }
 
 impl<'a> Ctx<'a> {
     /// A context for one handling step of component `me` at `now` (ns) on `clock`,
-    /// writing into `scratch`; `probing` says whether probes record `me`.
+    /// writing into `scratch`; `probing` says whether probes record `me` (every kind).
     pub fn new(
         now: Ns,
         me: CompId,
         clock: &'a Clock,
         probing: bool,
+        scratch: &'a mut Scratch,
+    ) -> Self {
+        const ALL: &Probe = &Probe::All;
+        const OFF: &Probe = &Probe::Off;
+        Self::probed(now, me, clock, if probing { ALL } else { OFF }, scratch)
+    }
+
+    /// [`Ctx::new`] with `me`'s probe: only the kinds it asks for are recorded.
+    pub fn probed(
+        now: Ns,
+        me: CompId,
+        clock: &'a Clock,
+        probe: &'a Probe,
         scratch: &'a mut Scratch,
     ) -> Self {
         Ctx {
@@ -60,7 +73,7 @@ impl<'a> Ctx<'a> {
             emissions: &mut scratch.emissions,
             wakes: &mut scratch.wakes,
             records: &mut scratch.records,
-            probing,
+            probe,
         }
     }
 
@@ -98,13 +111,21 @@ impl<'a> Ctx<'a> {
     /// Whether probes are recording this component.
     #[inline]
     pub fn probing(&self) -> bool {
-        self.probing
+        self.probe.is_on()
     }
 
-    /// Records a probe sample `(kind, index, value)` at the current time.
+    /// Whether probes record samples of `kind` of this component (a component may skip
+    /// computing a value nobody asked for).
+    #[inline]
+    pub fn probing_kind(&self, kind: &str) -> bool {
+        self.probe.keeps(kind)
+    }
+
+    /// Records a probe sample `(kind, index, value)` at the current time, if this
+    /// component's probe asks for `kind`.
     #[inline]
     pub fn record(&mut self, kind: &'static str, index: u32, value: f64) {
-        if self.probing {
+        if self.probe.keeps(kind) {
             self.records.push(Record {
                 time: self.now,
                 comp: self.me,

@@ -7,6 +7,7 @@
 
 use crate::engine::component::Component;
 use crate::engine::event::{CompId, Port};
+use crate::engine::probe::Probe;
 use crate::engine::time::Clock;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -26,8 +27,8 @@ pub struct Node {
     pub name: String,
     /// The component.
     pub component: Box<dyn Component>,
-    /// Whether probes record it.
-    pub probed: bool,
+    /// What probes record of it.
+    pub probed: Probe,
 }
 
 /// Builds a network.
@@ -50,7 +51,7 @@ impl NetworkBuilder {
         let idx = self.graph.add_node(Node {
             name: name.into(),
             component,
-            probed: false,
+            probed: Probe::Off,
         });
         idx.index() as CompId
     }
@@ -64,9 +65,14 @@ impl NetworkBuilder {
         );
     }
 
-    /// Marks a component as probed.
+    /// Marks a component as probed (every kind it records).
     pub fn probe(&mut self, id: CompId) {
-        self.graph[NodeIndex::new(id as usize)].probed = true;
+        self.graph[NodeIndex::new(id as usize)].probed = Probe::All;
+    }
+
+    /// Sets what probes record of a component (e.g. only some kinds).
+    pub fn probe_with(&mut self, id: CompId, probe: Probe) {
+        self.graph[NodeIndex::new(id as usize)].probed = probe;
     }
 
     /// The graph (for inspection and validation).
@@ -129,8 +135,8 @@ pub struct Network {
     pub names: Vec<String>,
     /// Components, by id.
     pub components: Vec<Box<dyn Component>>,
-    /// Probe flags, by id.
-    pub probed: Vec<bool>,
+    /// What probes record, by id.
+    pub probed: Vec<Probe>,
     /// `routes[src][out_port]` = the `(dst, in_port)` wires of that port.
     pub routes: Vec<Vec<Vec<(CompId, Port)>>>,
 }

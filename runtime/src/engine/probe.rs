@@ -22,6 +22,38 @@ pub struct Record {
     pub value: f64,
 }
 
+/// What a component's probe records: nothing, everything, or only some kinds. Components
+/// call [`Ctx::record`](crate::engine::component::Ctx::record) for everything they know;
+/// the context drops what is not asked for before it is stored (filtering at the source).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Probe {
+    /// Not probed.
+    #[default]
+    Off,
+    /// Every kind the component records.
+    All,
+    /// Only these kinds ("spike", "v_node1", "gate", "g", ...).
+    Kinds(Vec<&'static str>),
+}
+
+impl Probe {
+    /// Whether anything is recorded.
+    #[inline]
+    pub fn is_on(&self) -> bool {
+        !matches!(self, Probe::Off)
+    }
+
+    /// Whether a sample of `kind` is recorded.
+    #[inline]
+    pub fn keeps(&self, kind: &str) -> bool {
+        match self {
+            Probe::Off => false,
+            Probe::All => true,
+            Probe::Kinds(k) => k.contains(&kind),
+        }
+    }
+}
+
 /// Sorts records into their canonical order (stable, so ties keep emission order).
 pub fn canonical_sort(records: &mut [Record]) {
     records

@@ -8,4 +8,6 @@
 pub mod driver;
 pub mod protocol;
 pub mod session;
+pub mod spool;
+pub mod streaming;
 pub mod topology;

@@ -20,9 +20,11 @@
 use crate::engine::event::CompId;
 use crate::engine::exec::{ExecError, Executor, ExecutorKind};
 use crate::engine::network::Network;
-use crate::engine::probe::{canonical_sort, Record};
+use crate::engine::probe::{canonical_sort, Probe, Record};
 use crate::engine::time::Ns;
 use crate::model::protocol::{run_protocol_observed, NetworkIds, ProtocolError, ProtocolLog};
+use crate::model::spool::Spool;
+use crate::model::streaming::Streaming;
 use crate::model::topology::{
     build, load, Checked, LayerIds, ProbeSelection, SavedWeights, Topology, TopologyError,
 };
@@ -50,6 +52,9 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// Probe records could not be spooled or written.
+    #[error("probe records: {0}")]
+    Probes(#[from] std::io::Error),
 }
 
 /// A checked topology, ready to run with any seed on any executor.
@@ -87,8 +92,13 @@ impl Model {
         executor: ExecutorKind,
         workers: usize,
     ) -> Result<Session, Error> {
-        let built = build(&self.checked, seed)?;
+        let mut built = build(&self.checked, seed)?;
         let selection = ProbeSelection::new(self.checked.topology(), &built);
+        // Filter at the source: a probed component records only the kinds asked for.
+        for (&id, kinds) in &selection.kinds {
+            let probe = kinds.clone().map_or(Probe::All, Probe::Kinds);
+            built.builder.probe_with(id, probe);
+        }
         let ids = NetworkIds::of(&built);
         let layers = built.layers.clone();
         let exec = executor.executor(built.builder.build(), workers)?;
@@ -100,6 +110,7 @@ impl Model {
             layers,
             selection,
             records: Vec::new(),
+            spool: None,
         })
     }
 }
@@ -132,6 +143,7 @@ pub struct Session {
     layers: BTreeMap<String, LayerIds>,
     selection: ProbeSelection,
     records: Vec<Record>,
+    spool: Option<Spool>,
 }
 
 impl Session {
@@ -149,36 +161,97 @@ impl Session {
     /// each step (for a progress display).
     pub fn run_protocol_observed(&mut self, done: impl FnMut(usize)) -> Result<ProtocolLog, Error> {
         let checked = Arc::clone(&self.checked);
-        let log = run_protocol_observed(
-            self.exec.as_mut(),
-            &self.ids,
-            checked.topology(),
-            checked.patterns(),
-            done,
-        )?;
-        self.collect();
+        let log = match &mut self.spool {
+            Some(spool) => {
+                let mut streaming = Streaming::new(self.exec.as_mut(), spool, &self.selection);
+                let log = run_protocol_observed(
+                    &mut streaming,
+                    &self.ids,
+                    checked.topology(),
+                    checked.patterns(),
+                    done,
+                );
+                streaming.finish()?;
+                log?
+            }
+            None => run_protocol_observed(
+                self.exec.as_mut(),
+                &self.ids,
+                checked.topology(),
+                checked.patterns(),
+                done,
+            )?,
+        };
+        self.collect()?;
         Ok(log)
     }
 
-    /// Moves the executor's new probe records into the session (only the signals the
-    /// topology's probes ask for).
-    fn collect(&mut self) {
-        let new = self.selection.filter(self.exec.take_records());
-        if !new.is_empty() {
-            self.records.extend(new);
-            canonical_sort(&mut self.records);
+    /// From now on, streams probe records to run files in `dir` (created, and removed with
+    /// the session) instead of keeping them in memory: at most [`Spool::RUN_RECORDS`]
+    /// records are held at a time, whatever the length of the protocol. Write them with
+    /// [`Session::write_probes_csv`]; [`Session::records`] and [`Session::fires`] then see
+    /// none.
+    pub fn stream_probes(&mut self, dir: &Path) -> Result<(), Error> {
+        self.stream_probes_with(dir, Spool::RUN_RECORDS)
+    }
+
+    /// [`Session::stream_probes`] holding at most `run_records` records in memory.
+    pub fn stream_probes_with(&mut self, dir: &Path, run_records: usize) -> Result<(), Error> {
+        self.collect()?;
+        let mut spool = Spool::with_run_records(dir, run_records)?;
+        spool.push(std::mem::take(&mut self.records))?;
+        self.spool = Some(spool);
+        Ok(())
+    }
+
+    /// Writes the probe records so far as CSV (`t_ns,component,kind,index,value`,
+    /// canonical order: identical bytes on every executor) to `out`; returns how many.
+    pub fn write_probes_csv(&mut self, out: &mut impl std::io::Write) -> Result<u64, Error> {
+        self.collect()?;
+        let names = &self.exec.network().names;
+        let name = |id: CompId| {
+            names
+                .get(id as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("#{id}"))
+        };
+        match &mut self.spool {
+            Some(spool) => Ok(spool.write_csv(out, name)?),
+            None => {
+                out.write_all(crate::engine::probe::to_csv(&self.records, name).as_bytes())?;
+                Ok(self.records.len() as u64)
+            }
         }
     }
 
-    /// The probe records so far, in canonical order (time, component, kind, index).
+    /// Moves the executor's new probe records into the session, or its spool (only the
+    /// signals the topology's probes ask for).
+    fn collect(&mut self) -> Result<(), Error> {
+        let new = self.selection.filter(self.exec.take_records());
+        if new.is_empty() {
+            return Ok(());
+        }
+        match &mut self.spool {
+            Some(spool) => spool.push(new)?,
+            None => {
+                self.records.extend(new);
+                canonical_sort(&mut self.records);
+            }
+        }
+        Ok(())
+    }
+
+    /// The probe records so far, in canonical order (time, component, kind, index); none
+    /// once they are streamed ([`Session::stream_probes`]).
     pub fn records(&mut self) -> &[Record] {
-        self.collect();
+        // An error can only come from a spool, and then no record is kept in memory.
+        let _ = self.collect();
         &self.records
     }
 
     /// The probed neurons' fires so far, in time order.
     pub fn fires(&mut self) -> Vec<Fire> {
-        self.collect();
+        let _ = self.collect();
         let whose: BTreeMap<CompId, (&str, usize)> = self
             .layers
             .iter()

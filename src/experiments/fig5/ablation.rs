@@ -334,6 +334,7 @@ pub fn ablation(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         st.w1_after.len().max(1),
         26,
     )?;
+    let dir = dir.commit()?;
     let mut report = ExperimentReport::new("ablation", &dir)
         .row(
             "distinct layer-1 winners, stochastic neurons",

@@ -373,6 +373,7 @@ pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         26,
     )?;
 
+    let dir = dir.commit()?;
     let mut report = ExperimentReport::new("fig5", &dir)
         .row(
             "patterns recognised (most frequent output), clean",

@@ -120,6 +120,7 @@ pub fn mnist_faults(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             "points": results,
         }),
     )?;
+    let dir = dir.commit()?;
     let mut report = ExperimentReport::new("mnist-faults", &dir);
     let at = |sweep: &str, v: f64| {
         results

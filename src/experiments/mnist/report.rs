@@ -552,6 +552,7 @@ pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     });
     write_outputs(&dir, &inp, &e)?;
     dir.write_json("summary.json", &summary)?;
+    let dir = dir.commit()?;
     let mut report = ExperimentReport::new("mnist", &dir);
     report.push(
         format!(

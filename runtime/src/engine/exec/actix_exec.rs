@@ -56,7 +56,7 @@ use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::exec::Executor;
 use crate::engine::network::Network;
-use crate::engine::probe::Record;
+use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
 use actix::dev::Request;
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, MessageResult, System, SystemRunner};
@@ -80,7 +80,7 @@ pub struct ActixStats {
 struct Shared {
     clock: Clock,
     routes: Vec<Vec<Vec<(CompId, Port)>>>,
-    probed: Vec<bool>,
+    probed: Vec<Probe>,
 }
 
 impl Shared {

@@ -23,6 +23,7 @@ use super::reserved::{EXTERNAL, LOOP_NAMES, MAX_DELTA, WAKE_PORT};
 use crate::engine::component::{Component, Ctx, Emission, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::network::Network;
+use crate::engine::probe::Probe;
 use crate::engine::time::{Clock, Ns};
 use std::collections::BTreeMap;
 
@@ -38,8 +39,8 @@ pub(crate) const LOOP_DELTA: u32 = MAX_DELTA + 1;
 pub(crate) struct Env<'a> {
     /// The global clock.
     pub clock: &'a Clock,
-    /// Probe flags.
-    pub probed: &'a [bool],
+    /// What probes record, by component id.
+    pub probed: &'a [Probe],
     /// `routes[src][out_port]`: the `(dst, in_port)` wires.
     pub routes: &'a [Vec<Vec<(CompId, Port)>>],
 }
@@ -88,7 +89,13 @@ impl<F: Fn(CompId) -> usize> Members<'_, F> {
 
 /// Calls `start` of a component (time 0) and routes what it produced into `sink`.
 pub(crate) fn start(env: &Env, slot: Slot, scratch: &mut Scratch, sink: &mut impl FnMut(Event)) {
-    let mut ctx = Ctx::new(0, slot.id, env.clock, env.probed[slot.id as usize], scratch);
+    let mut ctx = Ctx::probed(
+        0,
+        slot.id,
+        env.clock,
+        &env.probed[slot.id as usize],
+        scratch,
+    );
     slot.comp.start(&mut ctx);
     route_step(env, slot.id, (0, 0), slot.seq, scratch, sink);
 }
@@ -106,9 +113,9 @@ pub(crate) fn deliver(
     sink: &mut impl FnMut(Event),
 ) {
     let id = slot.id;
-    let probing = env.probed[id as usize];
+    let probe = &env.probed[id as usize];
     for ev in events {
-        let mut ctx = Ctx::new(key.0, id, env.clock, probing, scratch);
+        let mut ctx = Ctx::probed(key.0, id, env.clock, probe, scratch);
         slot.comp.handle(ev, &mut ctx);
         route_step(env, id, key, slot.seq, scratch, sink);
     }

@@ -112,7 +112,7 @@ use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::exec::Executor;
 use crate::engine::network::Network;
-use crate::engine::probe::Record;
+use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use std::any::Any;
@@ -331,7 +331,7 @@ pub struct ShardedStats {
 struct Topo {
     clock: Clock,
     routes: Vec<Vec<Vec<(CompId, Port)>>>,
-    probed: Vec<bool>,
+    probed: Vec<Probe>,
     owner: Vec<u32>,
     /// Index of a component among its worker's members.
     local: Vec<u32>,
