@@ -251,6 +251,27 @@ impl<D: ThresholdSwitch> Neuron<D> {
         self.cmos_joules
     }
 
+    /// Energy dissipated in the TS device up to `now_ns` (at or after the last event
+    /// handled), joules: a copy of the neuron applies what it deferred and advances to
+    /// `now_ns` under its present inputs (the neuron itself is not changed).
+    pub fn ts_energy(&self, now_ns: Ns, clock: &crate::engine::time::Clock) -> devices::Energy {
+        if now_ns <= self.t_last && self.deferred.is_empty() {
+            return self.ts.energy();
+        }
+        let mut copy = self.clone();
+        copy.apply_deferred(clock);
+        if copy.t_last < now_ns {
+            // A transition due before `now_ns` stops the copy there (its event is pending).
+            let _ = copy.advance_to(now_ns, clock);
+        }
+        copy.ts.energy()
+    }
+
+    /// The neuron's CMOS parameters.
+    pub fn circuit(&self) -> &NeuronCircuit {
+        &self.c
+    }
+
     /// Whether T3 (depression feedback) is enabled.
     pub fn learning(&self) -> bool {
         self.learning
