@@ -1,5 +1,6 @@
 //! `memsnn validate` and `memsnn run`: a topology file in; a verdict, or probes
-//! (`probes.csv`), a protocol log (`log.json`) and, if asked, the trained conductances
+//! (`probes.csv`), a protocol log with the run's energy (`log.json`, its `energy` object:
+//! `total_joules`, `by_class`, `by_layer`, `by_kind`, `synaptic_events`) and, if asked, the trained conductances
 //! (`--save-weights FILE`, read back by `initial: Saved(FILE)`) out.
 //!
 //! ```no_run
@@ -18,6 +19,7 @@ use crate::output::ExperimentDir;
 use anyhow::{anyhow, bail, Context, Result};
 use runtime::engine::exec::ExecutorKind;
 use runtime::engine::probe::to_csv;
+use runtime::model::energy::EnergyReport;
 use runtime::model::protocol::ProtocolLog;
 use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
 use runtime::Model;
@@ -95,6 +97,8 @@ pub struct Simulated {
     pub log: ProtocolLog,
     /// Every layer's conductances after the protocol, when asked for.
     pub weights: Option<SavedWeights>,
+    /// The energy of the run (by class, layer and component kind).
+    pub energy: EnergyReport,
 }
 
 /// Builds a checked topology with `seed` and runs its protocol on the reference
@@ -153,12 +157,14 @@ pub fn simulate_capturing(
             .cloned()
             .unwrap_or_else(|| format!("#{id}"))
     };
+    let energy = session.energy();
     let records = session.records();
     Ok(Simulated {
         probes_csv: to_csv(records, name),
         records: records.len(),
         log,
         weights,
+        energy,
     })
 }
 
@@ -171,6 +177,8 @@ pub struct RunReport {
     pub records: usize,
     /// The protocol log (also in `log.json`).
     pub log: ProtocolLog,
+    /// The energy of the run (`energy` in `log.json`).
+    pub energy: EnergyReport,
 }
 
 impl RunReport {
@@ -238,11 +246,16 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     if let Some(png) = &opts.plot {
         crate::run_plot::plot_probes(&result.probes_csv, png)?;
     }
-    let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
+    let mut log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
+    if let Some(obj) = log.as_object_mut() {
+        let energy = serde_json::to_value(&result.energy).context("cannot serialise energy")?;
+        obj.insert("energy".into(), energy);
+    }
     dir.write_json("log.json", &log)?;
     Ok(RunReport {
         dir: dir.path().to_path_buf(),
         records: result.records,
         log: result.log,
+        energy: result.energy,
     })
 }

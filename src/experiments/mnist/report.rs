@@ -495,10 +495,9 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
     })
 }
 
-/// TrueNorth's energy per synaptic event, joules (Merolla et al. 2014).
-const TRUENORTH_J: f64 = 26e-12;
-/// Loihi's energy per synaptic event, joules (Davies et al. 2018: ~24 pJ).
-const LOIHI_J: f64 = 24e-12;
+use crate::energy::{
+    LOIHI_JOULES_PER_SYNAPTIC_EVENT as LOIHI_J, TRUENORTH_JOULES_PER_SYNAPTIC_EVENT as TRUENORTH_J,
+};
 
 /// `memsnn reproduce mnist`.
 pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
