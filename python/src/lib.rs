@@ -6,6 +6,7 @@
 //! pure function of (topology, seed), so other Python threads keep running meanwhile.
 
 use memsnn::experiments::{self, RunOptions};
+use memsnn::runtime::model::topology::SavedWeights;
 use memsnn::runtime::{ExecutorKind, Model as RsModel};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::create_exception;
@@ -52,7 +53,8 @@ struct RawResult {
     log_json: String,
     #[pyo3(get)]
     energy_json: String,
-    weights_ron: String,
+    /// Every layer's conductances after the run (serialised only when saved).
+    weights: SavedWeights,
     #[pyo3(get)]
     seed: u64,
     #[pyo3(get)]
@@ -78,7 +80,7 @@ fn run_model(
     let log = session.run_protocol().map_err(|e| e.to_string())?;
     let wall_s = t0.elapsed().as_secs_f64();
     let energy = session.energy();
-    let weights_ron = session.weights().to_ron().map_err(|e| e.to_string())?;
+    let weights = session.weights();
     let layers: Vec<String> = session.layers().keys().cloned().collect();
     let fires = session.fires();
     let index = |name: &str| layers.iter().position(|l| l == name).unwrap_or(0) as u32;
@@ -105,7 +107,7 @@ fn run_model(
         signals,
         log_json: serde_json::to_string(&log).map_err(|e| e.to_string())?,
         energy_json: serde_json::to_string(&energy).map_err(|e| e.to_string())?,
-        weights_ron,
+        weights,
         seed,
         executor: kind.to_string(),
         workers,
@@ -201,7 +203,8 @@ impl RawResult {
     /// Writes every layer's conductances after the run to `path` as RON (what a layer's
     /// `initial: Saved("path")` reads back), replacing the file whole.
     fn save_weights(&self, path: PathBuf) -> PyResult<()> {
-        memsnn::output::atomic_write(&path, self.weights_ron.as_bytes())
+        let text = self.weights.to_ron().map_err(err)?;
+        memsnn::output::atomic_write(&path, text.as_bytes())
             .map_err(|e| err(format!("{}: {e:#}", path.display())))
     }
 }

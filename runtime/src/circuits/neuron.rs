@@ -80,6 +80,8 @@ pub struct Neuron<D: ThresholdSwitch = TsDevice> {
     last_spike_cycle: Option<u64>,
     probe_edges: bool,
     fires: u64,
+    /// When L1 last rose, ns.
+    last_fire_ns: Option<Ns>,
     spikes: u64,
     cmos_joules: f64,
     /// The configuration-only part of [`Self::never_switches`] for the last two
@@ -179,6 +181,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             last_spike_cycle: None,
             probe_edges: false,
             fires: 0,
+            last_fire_ns: None,
             spikes: 0,
             cmos_joules: 0.0,
             bound_cache: std::cell::Cell::new([None; 2]),
@@ -239,6 +242,11 @@ impl<D: ThresholdSwitch> Neuron<D> {
     /// Number of fires (L1 rising) so far.
     pub fn fires(&self) -> u64 {
         self.fires
+    }
+
+    /// When the neuron last fired (L1 rising), ns; `None` before its first fire.
+    pub fn last_fire_ns(&self) -> Option<Ns> {
+        self.last_fire_ns
     }
 
     /// Number of output spikes so far.
@@ -603,6 +611,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
                 self.cmos_joules += self.c.cmos_transition_joules;
                 if l1 {
                     self.fires += 1;
+                    self.last_fire_ns = Some(t);
                     // The pump is enabled by the learning-enable line, as T3 is.
                     if self.learning {
                         self.charge_threshold(t);
