@@ -357,7 +357,21 @@ mod tests {
             hidden: hidden.to_vec(),
             votes: hidden.to_vec(),
             output: vec![0; 2],
+            latencies_ns: Vec::new(),
         }
+    }
+
+    #[test]
+    fn median_latency_pools_every_race() {
+        let mut a = trial(0, &[1]);
+        let mut b = trial(0, &[1]);
+        assert_eq!(median_latency_us(&[a.clone()]), None);
+        a.latencies_ns = vec![1_000, 9_000];
+        b.latencies_ns = vec![3_000];
+        // Races 1, 3, 9 µs: the median is 3 µs; with a fourth at 5 µs, (3 + 5)/2.
+        assert_eq!(median_latency_us(&[a.clone(), b.clone()]), Some(3.0));
+        b.latencies_ns.push(5_000);
+        assert_eq!(median_latency_us(&[a, b]), Some(4.0));
     }
 
     #[test]
