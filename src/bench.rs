@@ -20,12 +20,15 @@
 //! build and run (reset before each run through `/proc/self/clear_refs`, Linux);
 //! `bytes_per_synapse` the heap bytes the built network (with its executor) occupies, per
 //! synapse, counted by [`crate::alloc_count::CountingAlloc`] (0 when it is not installed).
+//! `energy_joules` is the run's dissipation over every class (docs/energy.md) and
+//! `energy_joules_per_synaptic_event` divides it by `synaptic_events` as counted here.
 
 use crate::plot::{render_panels, Panel, Series, SeriesKind};
 use anyhow::{bail, Context, Result};
 use runtime::circuits::input::InputGenerator;
 use runtime::engine::exec::ExecutorKind;
 use runtime::engine::network::Network;
+use runtime::model::energy::EnergyReport;
 use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::model::topology::schema::{Connectivity, Inhibition, Topology};
 use runtime::model::topology::{build, load, Checked};
@@ -89,6 +92,10 @@ pub struct BenchRecord {
     pub bytes_per_synapse: f64,
     /// Root seed.
     pub seed: u64,
+    /// Energy dissipated over the run, every class ([`EnergyReport`]), joules.
+    pub energy_joules: f64,
+    /// `energy_joules / synaptic_events` (the baselines' count above), joules.
+    pub energy_joules_per_synaptic_event: f64,
 }
 
 /// Options of `memsnn bench`.
@@ -299,6 +306,7 @@ fn run_once(
     let t0 = Instant::now();
     let built = build(checked, opts.seed)?;
     let ids = NetworkIds::of(&built);
+    let layers = built.layers.clone();
     let net = built.builder.build();
     let mut sim = exec.executor(net, workers)?;
     let build_s = t0.elapsed().as_secs_f64();
@@ -311,6 +319,7 @@ fn run_once(
     let sizes = sizes(topo);
     let sim_time_s = log.end_ns as f64 * 1e-9;
     let spikes = counts.spikes_in + counts.spikes_out;
+    let energy = EnergyReport::of(sim.network(), &layers, sim.now());
     Ok(BenchRecord {
         simulator: "memsnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -345,6 +354,8 @@ fn run_once(
             _ => 0.0,
         },
         seed: opts.seed,
+        energy_joules: energy.total_joules,
+        energy_joules_per_synaptic_event: energy.total_joules / counts.synaptic.max(1) as f64,
     })
 }
 

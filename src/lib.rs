@@ -18,6 +18,7 @@ pub use runtime;
 pub mod alloc_count;
 pub mod bench;
 pub mod data;
+pub mod energy;
 pub mod experiments;
 pub mod output;
 pub mod plot;

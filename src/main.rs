@@ -157,6 +157,9 @@ enum Command {
         /// conductances) into this PNG.
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Print the run's energy by class and layer (always in log.json).
+        #[arg(long)]
+        energy: bool,
     },
 }
 
@@ -274,6 +277,7 @@ fn run(cli: Cli) -> Result<()> {
             workers,
             save_weights,
             plot,
+            energy,
         } => {
             let opts = memsnn::run::RunConfig {
                 seed,
@@ -286,6 +290,9 @@ fn run(cli: Cli) -> Result<()> {
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {
                 println!("{line}");
+            }
+            if energy {
+                print!("{}", memsnn::energy::energy_table(&report.energy));
             }
             eprintln!(
                 "wrote {} probe records and log.json to {}",

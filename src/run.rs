@@ -1,5 +1,6 @@
 //! `memsnn validate` and `memsnn run`: a topology file in; a verdict, or probes
-//! (`probes.csv`), a protocol log (`log.json`) and, if asked, the trained conductances
+//! (`probes.csv`), a protocol log with the run's energy (`log.json`, its `energy` object:
+//! `total_joules`, `by_class`, `by_layer`, `by_kind`, `synaptic_events`) and, if asked, the trained conductances
 //! (`--save-weights FILE`, read back by `initial: Saved(FILE)`) out.
 //!
 //! ```no_run
@@ -17,6 +18,7 @@
 use crate::output::{absolute, ExperimentDir, StagedFile};
 use anyhow::{anyhow, bail, Context, Result};
 use runtime::engine::exec::ExecutorKind;
+use runtime::model::energy::EnergyReport;
 use runtime::model::protocol::ProtocolLog;
 use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
 use runtime::Model;
@@ -94,6 +96,8 @@ pub struct Simulated {
     pub log: ProtocolLog,
     /// Every layer's conductances after the protocol, when asked for.
     pub weights: Option<SavedWeights>,
+    /// The energy of the run (by class, layer and component kind).
+    pub energy: EnergyReport,
 }
 
 /// Builds a checked topology with `seed` and runs its protocol on the reference
@@ -129,6 +133,7 @@ pub fn simulate_capturing(
         records: s.records as usize,
         log: s.log,
         weights: s.weights,
+        energy: s.energy,
     })
 }
 
@@ -141,6 +146,8 @@ pub struct Streamed {
     pub log: ProtocolLog,
     /// Every layer's conductances after the protocol, when asked for.
     pub weights: Option<SavedWeights>,
+    /// The energy of the run (by class, layer and component kind).
+    pub energy: EnergyReport,
 }
 
 /// Runs the protocol like [`simulate_capturing`] and writes the probe CSV (canonical order)
@@ -182,11 +189,13 @@ pub fn simulate_streaming(
     }
     let log = log?;
     let weights = weights.then(|| session.weights());
+    let energy = session.energy();
     let records = session.write_probes_csv(probes)?;
     Ok(Streamed {
         records,
         log,
         weights,
+        energy,
     })
 }
 
@@ -199,6 +208,8 @@ pub struct RunReport {
     pub records: usize,
     /// The protocol log (also in `log.json`).
     pub log: ProtocolLog,
+    /// The energy of the run (`energy` in `log.json`).
+    pub energy: EnergyReport,
 }
 
 impl RunReport {
@@ -320,7 +331,11 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         })?;
         r
     };
-    let log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
+    let mut log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
+    if let Some(obj) = log.as_object_mut() {
+        let energy = serde_json::to_value(&result.energy).context("cannot serialise energy")?;
+        obj.insert("energy".into(), energy);
+    }
     dir.write_json("log.json", &log)?;
     if let (Some(extra), Some(w)) = (&weights, &result.weights) {
         let text = w.to_ron().context("cannot serialise the weights")?;
@@ -350,5 +365,6 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         dir: at,
         records: result.records as usize,
         log: result.log,
+        energy: result.energy,
     })
 }

@@ -1,5 +1,7 @@
-//! Energy accounting per device operation (SPEC: read `V²·G·t`, write
-//! `V²·(G_prev + G_new)/2·t`, TS `∫V·I dt`, plus a fixed CMOS energy per transition).
+//! Energy accounting per device operation: read `V²·G·t`, write
+//! `V²·(G_prev + G_new)/2·t`, TS `∫V·I dt` (split into the OFF state's integration and
+//! switching and the ON state's holding), plus a fixed CMOS energy per transition.
+//! docs/energy.md gives each term's derivation and each constant's provenance.
 
 use serde::{Deserialize, Serialize};
 use std::ops::AddAssign;
@@ -11,8 +13,12 @@ pub struct Energy {
     pub read_joules: f64,
     /// Synapse writes (SET/RESET exposures).
     pub write_joules: f64,
-    /// Threshold-switching devices (`∫V·I dt`).
+    /// Threshold-switching devices while OFF: integration up to and including the
+    /// switching instant (`∫V·I dt` through the high-resistance state).
     pub ts_joules: f64,
+    /// Threshold-switching devices while ON: holding (`V²/R_on·t` until they relax).
+    #[serde(default)]
+    pub ts_hold_joules: f64,
     /// CMOS: latch, gate and comparator transitions.
     pub cmos_joules: f64,
 }
@@ -20,7 +26,11 @@ pub struct Energy {
 impl Energy {
     /// Sum of all parts, in joules.
     pub fn total_joules(&self) -> f64 {
-        self.read_joules + self.write_joules + self.ts_joules + self.cmos_joules
+        self.read_joules
+            + self.write_joules
+            + self.ts_joules
+            + self.ts_hold_joules
+            + self.cmos_joules
     }
 }
 
@@ -29,6 +39,7 @@ impl AddAssign for Energy {
         self.read_joules += o.read_joules;
         self.write_joules += o.write_joules;
         self.ts_joules += o.ts_joules;
+        self.ts_hold_joules += o.ts_hold_joules;
         self.cmos_joules += o.cmos_joules;
     }
 }

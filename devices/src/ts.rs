@@ -846,12 +846,11 @@ impl TsDevice {
         // Joule energy: exact when ON; OFF uses the mean of the end-point conductances
         // (the OFF state dissipates nanowatts at most).
         let g_end = self.conductance_siemens();
-        let g_mean = if self.state.on {
-            g_end
+        if self.state.on {
+            self.energy.ts_hold_joules += v * v * g_end * t;
         } else {
-            0.5 * (g_start + g_end)
-        };
-        self.energy.ts_joules += v * v * g_mean * t;
+            self.energy.ts_joules += v * v * (0.5 * (g_start + g_end)) * t;
+        }
     }
 }
 

@@ -25,9 +25,11 @@
 //! randomness the paper credits with suppressing the greedy neuron would act only on
 //! neurons that already win.
 
+use runtime::circuits::neuron::Neuron;
 use runtime::engine::event::CompId;
 use runtime::engine::exec::reference::Simulation;
 use runtime::engine::exec::Executor;
+use runtime::engine::time::Ns;
 use runtime::model::driver::{conductances, fire_counts, grown, increase, spike_counts, Driver};
 use runtime::model::topology::built::LayerIds;
 use std::sync::Arc;
@@ -86,6 +88,9 @@ pub struct Reading {
     pub cycles: u64,
     /// Races (presentations) read.
     pub races: u32,
+    /// Per race that ended at an output fire: the time from the stimulus reaching the
+    /// lines (the CLK rising edge after it was presented) to the first output fire, ns.
+    pub latencies_ns: Vec<Ns>,
 }
 
 /// How far the largest count is ahead of the second largest.
@@ -348,6 +353,7 @@ impl<E: Executor> Msnn<E> {
             votes: vec![0; self.hidden.neurons.len()],
             cycles: 0,
             races: 0,
+            latencies_ns: Vec::new(),
         };
         let add = |a: &mut Vec<u64>, b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         for _ in 0..races.max(1) {
@@ -361,8 +367,10 @@ impl<E: Executor> Msnn<E> {
                     output: o,
                     cycles,
                     races: 1,
+                    latencies_ns: Vec::new(),
                 }
             };
+            r.latencies_ns.extend_from_slice(&race.latencies_ns);
             add(&mut r.hidden, &race.hidden);
             add(&mut r.output, &race.output);
             add(&mut r.votes, &race.votes);
@@ -385,7 +393,9 @@ impl<E: Executor> Msnn<E> {
         d.run_cycles(0);
         let (h0, o0) = (d.spikes(hidden), d.spikes(output));
         let hf0 = d.fires(hidden);
-        let fires0: u64 = d.fires(output).iter().sum();
+        let out_fires0 = d.fires(output);
+        let fires0: u64 = out_fires0.iter().sum();
+        let start = clock_rising_at_or_after(&d);
         d.present(input, pixels, 0);
         let mut votes = vec![0; hidden.len()];
         let mut decided = false;
@@ -408,6 +418,20 @@ impl<E: Executor> Msnn<E> {
             None => max_cycles,
         };
         let (h1, o1) = (d.spikes(hidden), d.spikes(output));
+        // The first output fire: the earliest last fire of the output neurons that fired
+        // (a neuron cannot fire twice within the one period after the check that stopped
+        // the race: its refractory period is longer).
+        let first_fire = stopped.and_then(|_| {
+            grown(&fire_counts(&self.sim, output), &out_fires0)
+                .iter()
+                .filter_map(|&j| {
+                    self.sim
+                        .network()
+                        .get::<Neuron>(output[j])
+                        .and_then(Neuron::last_fire_ns)
+                })
+                .min()
+        });
         self.stop_and_rest();
         Reading {
             hidden: increase(&h1, &h0),
@@ -415,8 +439,19 @@ impl<E: Executor> Msnn<E> {
             votes,
             cycles: presented,
             races: 1,
+            latencies_ns: first_fire
+                .map(|t| t.saturating_sub(start))
+                .into_iter()
+                .collect(),
         }
     }
+}
+
+/// The CLK rising edge at or after the driver's time: when a pattern presented now
+/// reaches the lines.
+fn clock_rising_at_or_after(d: &Driver<'_>) -> Ns {
+    let p = d.period_ns();
+    d.now().div_ceil(p) * p
 }
 
 /// Index of the largest count; `None` when all are zero or the maximum is shared.

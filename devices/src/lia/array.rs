@@ -211,6 +211,35 @@ impl LiaArray {
             .collect()
     }
 
+    /// Power dissipated in the array with the rows in `active` at the LI high level, the
+    /// other rows at 0 V and the bias row at `V_bias`, watts: every column line floats at
+    /// its comparator input `v_j` ([`Self::comparator_inputs`]), so each cell `G_ij`
+    /// dissipates `G_ij·(V_i − v_j)²` and the sense load `G_sense·v_j²`.
+    pub fn power_watts(&self, active: &[usize]) -> f64 {
+        let n = self.n();
+        let v = self.comparator_inputs(active);
+        let vh = self.design.li_high_volts;
+        let vb = self.design.v_bias_volts;
+        let gs = self.design.g_sense_siemens;
+        // Σ over active rows of G_ij, per column.
+        let mut on = vec![0.0f64; n];
+        for &i in active.iter().filter(|&&i| i < n) {
+            for (a, &x) in on.iter_mut().zip(&self.g[i * n..(i + 1) * n]) {
+                *a += f64::from(x);
+            }
+        }
+        (0..n)
+            .map(|j| {
+                let vj = v[j];
+                let all = self.denom[j] - self.g_bias[j] - gs;
+                on[j] * (vh - vj).powi(2)
+                    + (all - on[j]) * vj * vj
+                    + self.g_bias[j] * (vb - vj).powi(2)
+                    + gs * vj * vj
+            })
+            .sum()
+    }
+
     /// Gate voltages (comparator outputs) with the rows in `active` high.
     pub fn gates(&self, active: &[usize]) -> Vec<f32> {
         self.gates_of(active, 0..self.n())

@@ -261,6 +261,33 @@ impl HierarchicalLia {
         open.iter().map(|&o| if o { hi } else { lo }).collect()
     }
 
+    /// Power dissipated in all the tree's arrays with the neurons in `active` at the LI
+    /// high level (each group line high when any member is), watts
+    /// ([`LiaArray::power_watts`] per array).
+    pub fn power_watts(&self, active: &[usize]) -> f64 {
+        let mut act: Vec<usize> = active.iter().copied().filter(|&i| i < self.n).collect();
+        act.sort_unstable();
+        act.dedup();
+        let mut p = 0.0;
+        let mut rows = Vec::new();
+        for level in &self.levels {
+            for grp in &level.groups {
+                let len = grp.array.n();
+                rows.clear();
+                rows.extend(
+                    act.iter()
+                        .filter(|&&a| a >= grp.first && a < grp.first + len)
+                        .map(|&a| a - grp.first),
+                );
+                p += grp.array.power_watts(&rows);
+            }
+            let mut next: Vec<usize> = act.iter().map(|&a| level.parent[a]).collect();
+            next.dedup();
+            act = next;
+        }
+        p
+    }
+
     /// Worst-case margins over every array of the tree (each over all its columns and
     /// single-winner cases, [`LiaArray::margins`]): the smallest input difference any
     /// comparator of the tree sees in the truth table's cases.
@@ -369,6 +396,14 @@ impl LiaCircuit {
     /// Gate voltages of every column with the neurons in `active` high.
     pub fn gates(&self, active: &[usize]) -> Vec<f32> {
         self.gates_of(active, 0..self.n())
+    }
+
+    /// Power dissipated in the arrays with the neurons in `active` high, watts.
+    pub fn power_watts(&self, active: &[usize]) -> f64 {
+        match self {
+            LiaCircuit::Flat(a) => a.power_watts(active),
+            LiaCircuit::Hierarchical(h) => h.power_watts(active),
+        }
     }
 
     /// Worst-case comparator margins (every array of a hierarchy).

@@ -125,9 +125,9 @@ fn energy_of_an_on_device_is_v_squared_g_t() {
     let mut dev = TsDevice::new(&p, Variability::NONE, 1);
     let s = dev.advance(1.2, 2_000_000);
     assert_eq!(s.transition, Some(TsTransition::SwitchedOn));
-    let before = dev.energy().ts_joules;
+    let before = dev.energy().ts_hold_joules;
     dev.advance(0.8, 100_000);
-    let e = dev.energy().ts_joules - before;
+    let e = dev.energy().ts_hold_joules - before;
     let expect = 0.8 * 0.8 / p.r_on_ohms * 100e-6;
     assert!(
         (e - expect).abs() < 1e-12 * expect.max(1e-30) + 1e-18,

@@ -85,6 +85,12 @@ pub trait ThresholdSwitch: Clone + std::fmt::Debug + Send + 'static {
 
     /// Returns the device to a fully relaxed OFF state and starts a new switching cycle.
     fn reset_to_rest(&mut self);
+
+    /// Energy dissipated in the device so far, joules (none for a device model that does
+    /// not account for it).
+    fn energy(&self) -> crate::energy::Energy {
+        crate::energy::Energy::default()
+    }
 }
 
 impl ThresholdSwitch for TsDevice {
@@ -161,5 +167,9 @@ impl ThresholdSwitch for TsDevice {
     #[inline]
     fn reset_to_rest(&mut self) {
         TsDevice::reset_to_rest(self)
+    }
+
+    fn energy(&self) -> crate::energy::Energy {
+        *TsDevice::energy(self)
     }
 }

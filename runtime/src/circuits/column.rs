@@ -74,6 +74,12 @@ pub struct Column {
     sums: Sums,
     rng: ChaCha8Rng,
     write_joules: f64,
+    /// Of `write_joules`, the part spent on potentiating (SET) exposures.
+    set_joules: f64,
+    /// Read energy up to `t_prog`, joules.
+    read_joules: f64,
+    /// Pulses into cells whose access transistor was on, up to `t_prog`.
+    synaptic_events: u64,
     programmed: u64,
     programmable: bool,
     /// The neuron's dormancy certificate `(v_cert, v_n, g_n)` (see [`Payload::Dormant`]).
@@ -124,6 +130,9 @@ impl Column {
             sums: Sums::default(),
             rng: ChaCha8Rng::seed_from_u64(key(device_key, &[0xc01])),
             write_joules: 0.0,
+            set_joules: 0.0,
+            read_joules: 0.0,
+            synaptic_events: 0,
             programmed: 0,
             programmable: true,
             dormant: None,
@@ -164,6 +173,68 @@ impl Column {
         self.write_joules
     }
 
+    /// Of [`Self::write_joules`], the SET (potentiating, `V > 0`) exposures, joules; the
+    /// rest is RESET.
+    pub fn set_joules(&self) -> f64 {
+        self.set_joules
+    }
+
+    /// Read energy up to `now_ns` (at or after the last event handled), joules: every
+    /// cell not being programmed dissipates `G·(A − V₁)²` (line amplitude `A`, node-1
+    /// voltage `V₁` as the column last solved it; `G_off` per cell with the gate off),
+    /// integrated over the CLK phases.
+    pub fn read_joules(&self, now_ns: Ns, clock: &Clock) -> f64 {
+        if now_ns <= self.t_prog {
+            return self.read_joules;
+        }
+        let (high, low) = split_phases(self.t_prog, now_ns, clock);
+        self.read_joules + self.read_power_watts(true) * high + self.read_power_watts(false) * low
+    }
+
+    /// Synaptic events up to `now_ns` (at or after the last event handled): one per pulse
+    /// into a cell whose access transistor is on (a pattern line driven at a CLK rising
+    /// edge, or a spike arriving on a line).
+    pub fn synaptic_events(&self, now_ns: Ns, clock: &Clock) -> u64 {
+        self.synaptic_events + self.pulses_between(self.t_prog, now_ns, clock)
+    }
+
+    /// Pulses into open cells at the CLK rising edges of `[a, b)` under the present
+    /// pattern and gate.
+    fn pulses_between(&self, a: Ns, b: Ns, clock: &Clock) -> u64 {
+        if self.sums.pulsed == 0 || b <= a || !self.gate_on() {
+            return 0;
+        }
+        let p = clock.period_ns;
+        (b.div_ceil(p) - a.div_ceil(p)) * self.sums.pulsed
+    }
+
+    /// Read power of the whole column during a phase (CLK `high` or not), watts.
+    fn read_power_watts(&self, high: bool) -> f64 {
+        let side = self.column_side();
+        let v1 = self.node1(side, high);
+        let s = &self.sums;
+        if self.gate_on() {
+            if high {
+                s.ga2 - 2.0 * v1 * s.ga + v1 * v1 * s.g
+            } else {
+                v1 * v1 * s.g
+            }
+        } else {
+            let g_off = 1.0 / self.params.access.r_off_ohms;
+            let n = self.g.len() as f64;
+            if high {
+                g_off * (s.a2 - 2.0 * v1 * s.a + v1 * v1 * n)
+            } else {
+                g_off * v1 * v1 * n
+            }
+        }
+    }
+
+    /// Counts the pulses of `[t_prog, t)` (pattern and gate are constant over it).
+    fn count_pulses(&mut self, t: Ns, clock: &Clock) {
+        self.synaptic_events += self.pulses_between(self.t_prog, t, clock);
+    }
+
     /// Number of device updates applied so far.
     pub fn programmed(&self) -> u64 {
         self.programmed
@@ -193,7 +264,10 @@ impl Column {
             let a = self.amp(i);
             s.g += g as f64;
             s.ga += g as f64 * a;
+            s.ga2 += g as f64 * a * a;
             s.a += a;
+            s.a2 += a * a;
+            s.pulsed += u64::from(self.pattern.as_ref().is_some_and(|p| p[i] != 0.0));
             s.lo = s.lo.min(a);
             s.hi = s.hi.max(a);
         }
@@ -256,8 +330,10 @@ impl Column {
     /// conductance changed.
     fn program_until(&mut self, t: Ns, clock: &Clock) -> bool {
         let mut changed = false;
+        self.count_pulses(t, clock);
         // Nothing changes between two events: if neither phase can program, skip them all.
         if self.t_prog < t && self.is_quiet() {
+            self.read_joules = self.read_joules(t, clock);
             self.t_prog = t;
             return false;
         }
@@ -265,12 +341,15 @@ impl Column {
             let end = clock.phase_end(self.t_prog).min(t);
             let high = clock.is_high(self.t_prog);
             let side = self.column_side();
-            if self.may_program(side, high) {
+            if !self.may_program(side, high) {
+                self.read_joules += self.read_power_watts(high) * (end - self.t_prog) as f64 * 1e-9;
+            } else {
                 let v1 = self.node1(side, high);
                 let dt = (end - self.t_prog) as f64 * 1e-9;
                 for i in 0..self.g.len() {
                     let v = if high { self.amp(i) } else { 0.0 } - v1;
                     if !self.params.programs(v) {
+                        self.read_joules += devices::energy::read_joules(v, self.g[i] as f64, dt);
                         continue;
                     }
                     if self.programming.len() != self.g.len() {
@@ -295,8 +374,14 @@ impl Column {
                         .params
                         .program(&dev, p0, v, dt, self.gate_volts as f64, z);
                     let g1 = dev.conductance_siemens(p1) as f32;
-                    if g1 != self.g[i] {
-                        self.write_joules += devices::energy::write_joules(v, g0, g1 as f64, dt);
+                    if g1 == self.g[i] {
+                        self.read_joules += devices::energy::read_joules(v, g0, dt);
+                    } else {
+                        let e = devices::energy::write_joules(v, g0, g1 as f64, dt);
+                        self.write_joules += e;
+                        if v > 0.0 {
+                            self.set_joules += e;
+                        }
                         self.g[i] = g1;
                         self.programmed += 1;
                         changed = true;
@@ -462,6 +547,9 @@ impl Component for Column {
             Payload::Spike { amplitude_volts } if ev.port >= IN_LINE_BASE => {
                 let i = (ev.port - IN_LINE_BASE) as usize;
                 if i < self.spikes.len() && clock.is_high(t) {
+                    if self.gate_on() {
+                        self.synaptic_events += 1;
+                    }
                     self.spikes[i] += *amplitude_volts;
                     self.refresh_sums();
                     if !self.spikes_active {
@@ -496,12 +584,24 @@ impl Component for Column {
     }
 }
 
-/// Cached column sums over synapses (gate on): Σ G, Σ G·A, Σ A, min A, max A.
+/// Cached column sums over synapses (gate on): Σ G, Σ G·A, Σ G·A², Σ A, Σ A², min A,
+/// max A, and the number of lines the pattern drives.
 #[derive(Clone, Copy, Debug, Default)]
 struct Sums {
     g: f64,
     ga: f64,
+    ga2: f64,
     a: f64,
+    a2: f64,
     lo: f64,
     hi: f64,
+    pulsed: u64,
+}
+
+/// CLK-high and CLK-low time in `[a, b)`, seconds.
+fn split_phases(a: Ns, b: Ns, clock: &Clock) -> (f64, f64) {
+    let high_before =
+        |t: Ns| (t / clock.period_ns) * clock.high_ns + (t % clock.period_ns).min(clock.high_ns);
+    let high = high_before(b) - high_before(a);
+    (high as f64 * 1e-9, (b - a - high) as f64 * 1e-9)
 }

@@ -49,6 +49,15 @@ pub struct Lia {
     hold: Hold,
     /// A winner's gate configuration is held (with `Hold::UntilReset`).
     held: bool,
+    /// Energy of the array's reads up to `energy_ns`, joules (kept by the bank holding
+    /// column 0 for the whole circuit; other banks keep 0).
+    read_joules: f64,
+    /// When `read_joules` was last brought up to date.
+    energy_ns: Ns,
+    /// The array's power under the present LI levels, watts.
+    power_watts: f64,
+    /// Comparator output (gate line) transitions driven so far.
+    transitions: u64,
 }
 
 impl Lia {
@@ -80,7 +89,35 @@ impl Lia {
             wake: None,
             hold: Hold::Follow,
             held: false,
+            read_joules: 0.0,
+            energy_ns: 0,
+            power_watts: 0.0,
+            transitions: 0,
         }
+    }
+
+    /// Comparator output transitions (gate line changes) driven so far, the initial
+    /// levels at start excluded.
+    pub fn transitions(&self) -> u64 {
+        self.transitions
+    }
+
+    /// Energy dissipated in the array's cells and sense loads up to `now_ns` (at or after
+    /// the last event handled), joules: the power of the present LI levels
+    /// ([`LiaCircuit::power_watts`]) integrated between level changes. The bank holding
+    /// column 0 accounts for the whole circuit; any other bank returns 0.
+    pub fn read_joules(&self, now_ns: Ns) -> f64 {
+        self.read_joules + self.power_watts * now_ns.saturating_sub(self.energy_ns) as f64 * 1e-9
+    }
+
+    /// Brings the read energy up to `now` and takes the power of the present levels.
+    fn account(&mut self, now: Ns) {
+        if self.columns.start != 0 {
+            return;
+        }
+        self.read_joules = self.read_joules(now);
+        self.energy_ns = now;
+        self.power_watts = self.circuit.power_watts(&self.active);
     }
 
     /// Neurons whose LI level is "1", ascending.
@@ -147,6 +184,7 @@ impl Lia {
         for (k, (old, &v)) in self.gates.iter_mut().zip(&self.target).enumerate() {
             if *old != v {
                 *old = v;
+                self.transitions += 1;
                 ctx.emit((j0 + k) as Port, Payload::Gate { volts: v });
                 ctx.record("gate", (j0 + k) as u32, f64::from(v));
             }
@@ -160,6 +198,7 @@ impl Component for Lia {
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
+        self.account(ctx.now());
         self.gates = self.circuit.gates_of(&self.active, self.columns.clone());
         let j0 = self.columns.start;
         for (k, &v) in self.gates.iter().enumerate() {
@@ -201,6 +240,7 @@ impl Component for Lia {
             }
             _ => return,
         }
+        self.account(ctx.now());
         if self.held {
             return;
         }

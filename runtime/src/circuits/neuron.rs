@@ -80,6 +80,8 @@ pub struct Neuron<D: ThresholdSwitch = TsDevice> {
     last_spike_cycle: Option<u64>,
     probe_edges: bool,
     fires: u64,
+    /// When L1 last rose, ns.
+    last_fire_ns: Option<Ns>,
     spikes: u64,
     cmos_joules: f64,
     /// The configuration-only part of [`Self::never_switches`] for the last two
@@ -179,6 +181,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             last_spike_cycle: None,
             probe_edges: false,
             fires: 0,
+            last_fire_ns: None,
             spikes: 0,
             cmos_joules: 0.0,
             bound_cache: std::cell::Cell::new([None; 2]),
@@ -241,6 +244,11 @@ impl<D: ThresholdSwitch> Neuron<D> {
         self.fires
     }
 
+    /// When the neuron last fired (L1 rising), ns; `None` before its first fire.
+    pub fn last_fire_ns(&self) -> Option<Ns> {
+        self.last_fire_ns
+    }
+
     /// Number of output spikes so far.
     pub fn spikes(&self) -> u64 {
         self.spikes
@@ -249,6 +257,27 @@ impl<D: ThresholdSwitch> Neuron<D> {
     /// Energy of the CMOS transitions so far, joules.
     pub fn cmos_joules(&self) -> f64 {
         self.cmos_joules
+    }
+
+    /// Energy dissipated in the TS device up to `now_ns` (at or after the last event
+    /// handled), joules: a copy of the neuron applies what it deferred and advances to
+    /// `now_ns` under its present inputs (the neuron itself is not changed).
+    pub fn ts_energy(&self, now_ns: Ns, clock: &crate::engine::time::Clock) -> devices::Energy {
+        if now_ns <= self.t_last && self.deferred.is_empty() {
+            return self.ts.energy();
+        }
+        let mut copy = self.clone();
+        copy.apply_deferred(clock);
+        if copy.t_last < now_ns {
+            // A transition due before `now_ns` stops the copy there (its event is pending).
+            let _ = copy.advance_to(now_ns, clock);
+        }
+        copy.ts.energy()
+    }
+
+    /// The neuron's CMOS parameters.
+    pub fn circuit(&self) -> &NeuronCircuit {
+        &self.c
     }
 
     /// Whether T3 (depression feedback) is enabled.
@@ -582,6 +611,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
                 self.cmos_joules += self.c.cmos_transition_joules;
                 if l1 {
                     self.fires += 1;
+                    self.last_fire_ns = Some(t);
                     // The pump is enabled by the learning-enable line, as T3 is.
                     if self.learning {
                         self.charge_threshold(t);

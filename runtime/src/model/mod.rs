@@ -6,6 +6,7 @@
 //! itself (executors do) and computes no physics (devices and circuits do).
 
 pub mod driver;
+pub mod energy;
 pub mod protocol;
 pub mod session;
 pub mod spool;

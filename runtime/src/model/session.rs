@@ -22,6 +22,7 @@ use crate::engine::exec::{ExecError, Executor, ExecutorKind};
 use crate::engine::network::Network;
 use crate::engine::probe::{canonical_sort, Probe, Record};
 use crate::engine::time::Ns;
+use crate::model::energy::EnergyReport;
 use crate::model::protocol::{run_protocol_observed, NetworkIds, ProtocolError, ProtocolLog};
 use crate::model::spool::Spool;
 use crate::model::streaming::Streaming;
@@ -273,6 +274,12 @@ impl Session {
                 })
             })
             .collect()
+    }
+
+    /// The energy dissipated so far, by class, layer and component kind (see
+    /// [`EnergyReport`]).
+    pub fn energy(&self) -> EnergyReport {
+        EnergyReport::of(self.exec.network(), &self.layers, self.exec.now())
     }
 
     /// Every layer's component ids.

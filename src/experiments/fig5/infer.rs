@@ -11,6 +11,10 @@ use anyhow::{bail, Result};
 use devices::variability::key;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use runtime::engine::exec::Executor;
+use runtime::model::energy::EnergyReport;
+use runtime::model::topology::LayerIds;
+use std::collections::BTreeMap;
 
 /// Stream tag of the inference's noise pixels.
 const TAG_NOISE: u64 = 0x4e01;
@@ -35,6 +39,45 @@ pub struct Trial {
     pub votes: Vec<u64>,
     /// Output spike counts.
     pub output: Vec<u64>,
+    /// Per race ended by an output fire: stimulus on the lines → first output fire, ns.
+    pub latencies_ns: Vec<u64>,
+}
+
+/// What the inference dissipated and how fast it answered ([`infer_measured`]).
+#[derive(Clone, Debug, Default)]
+pub struct InferenceCost {
+    /// Energy of the whole inference (every trial), by class and layer (`hidden`,
+    /// `output`).
+    pub energy: EnergyReport,
+    /// Trials (inferences) it covers.
+    pub inferences: usize,
+}
+
+impl InferenceCost {
+    /// Energy per inference (one trial: all its races and rests), joules.
+    pub fn joules_per_inference(&self) -> f64 {
+        self.energy.total_joules / self.inferences.max(1) as f64
+    }
+}
+
+/// Median of the trials' latencies (every race that ended at an output fire), µs; `None`
+/// without any.
+pub fn median_latency_us(trials: &[Trial]) -> Option<f64> {
+    let mut all: Vec<u64> = trials
+        .iter()
+        .flat_map(|t| t.latencies_ns.iter().copied())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    all.sort_unstable();
+    let n = all.len();
+    let mid = if n % 2 == 1 {
+        all[n / 2] as f64
+    } else {
+        0.5 * (all[n / 2 - 1] + all[n / 2]) as f64
+    };
+    Some(mid * 1e-3)
 }
 
 /// `pixels` with `flips` of them (distinct, uniformly chosen) inverted, drawn from the
@@ -55,7 +98,25 @@ pub fn with_noise(pixels: &[bool], flips: u32, seed: u64, ids: &[u64]) -> Vec<bo
 /// trial draws its noisy stimulus (keyed by `seed`, noise level, trial and pattern) and
 /// reads it `p.races` times ([`Msnn::read`](crate::experiments::msnn::Msnn::read)).
 pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u64) -> Vec<Trial> {
+    infer_measured(s, p, noise, trials, seed).0
+}
+
+/// [`infer`], also measuring the energy the inference dissipated (from entering the read
+/// mode to the last trial's rest).
+pub fn infer_measured(
+    s: &mut Setup,
+    p: &Inference,
+    noise: &[u32],
+    trials: usize,
+    seed: u64,
+) -> (Vec<Trial>, InferenceCost) {
     let m = &mut s.msnn;
+    let layers: BTreeMap<String, LayerIds> = [
+        ("hidden".to_string(), m.hidden.clone()),
+        ("output".to_string(), m.output.clone()),
+    ]
+    .into();
+    let energy0 = EnergyReport::of(m.sim.network(), &layers, m.sim.now());
     let (hidden, output) = (m.hidden.clone(), m.output.clone());
     m.set_learning(&hidden, false);
     m.set_learning(&output, false);
@@ -91,13 +152,19 @@ pub fn infer(s: &mut Setup, p: &Inference, noise: &[u32], trials: usize, seed: u
                     hidden: r.hidden,
                     votes: r.votes,
                     output: r.output,
+                    latencies_ns: r.latencies_ns,
                 });
                 pb.inc(1);
             }
         }
     }
     pb.finish_and_clear();
-    out
+    let energy = EnergyReport::of(m.sim.network(), &layers, m.sim.now()).since(&energy0);
+    let cost = InferenceCost {
+        energy,
+        inferences: out.len(),
+    };
+    (out, cost)
 }
 
 /// Share of the trials at one noise level for which `ok` holds (NaN without trials).
@@ -290,7 +357,21 @@ mod tests {
             hidden: hidden.to_vec(),
             votes: hidden.to_vec(),
             output: vec![0; 2],
+            latencies_ns: Vec::new(),
         }
+    }
+
+    #[test]
+    fn median_latency_pools_every_race() {
+        let mut a = trial(0, &[1]);
+        let mut b = trial(0, &[1]);
+        assert_eq!(median_latency_us(&[a.clone()]), None);
+        a.latencies_ns = vec![1_000, 9_000];
+        b.latencies_ns = vec![3_000];
+        // Races 1, 3, 9 µs: the median is 3 µs; with a fourth at 5 µs, (3 + 5)/2.
+        assert_eq!(median_latency_us(&[a.clone(), b.clone()]), Some(3.0));
+        b.latencies_ns.push(5_000);
+        assert_eq!(median_latency_us(&[a, b]), Some(4.0));
     }
 
     #[test]

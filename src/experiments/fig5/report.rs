@@ -3,11 +3,12 @@
 //! one hidden neuron, firing-rate heatmaps, confusion matrices and summary.json.
 
 use super::infer::{
-    accuracy, distinct, distinct_winners, hidden_labels, hidden_readout_accuracy, infer,
-    inference_noise, level_winners, patterns_recognised, rates, votes, Trial,
+    accuracy, distinct, distinct_winners, hidden_labels, hidden_readout_accuracy, infer_measured,
+    inference_noise, level_winners, median_latency_us, patterns_recognised, rates, votes, Trial,
 };
 use super::setup::{setup_variant, Variant};
 use super::train::{train_first_layer, train_layer2};
+use crate::energy::{LOIHI_JOULES_PER_SYNAPTIC_EVENT, TRUENORTH_JOULES_PER_SYNAPTIC_EVENT};
 use crate::experiments::msnn::winner;
 use crate::experiments::{ExperimentReport, RunOptions};
 use crate::output::{fmt_f, ExperimentDir};
@@ -96,7 +97,8 @@ pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
     let noise = inference_noise(opts, &proto, s)?;
     // `--trials` can lower the protocol's inference trials, never raise them silently.
     let trials = opts.trials.clamp(1, proto.inference.trials.max(1));
-    let res = infer(s, &proto.inference, &noise, trials, opts.seed);
+    let (res, cost) = infer_measured(s, &proto.inference, &noise, trials, opts.seed);
+    let latency_us = median_latency_us(&res);
     let names: Vec<String> = s.patterns.iter().map(|(n, _)| n.clone()).collect();
     let n_pat = names.len();
     let n_out = output.neurons.len();
@@ -210,6 +212,18 @@ pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         .with("noisy_accuracy", noisy)
         .with("patterns_recognised", recognised)
         .with("races_per_trial", proto.inference.races)
+        .with("energy_joules_per_inference", cost.joules_per_inference())
+        .with(
+            "energy_joules_per_synaptic_event",
+            cost.energy.joules_per_synaptic_event,
+        )
+        .with("energy_inference", &cost.energy)
+        .with("synaptic_events_per_inference", cost.energy.synaptic_events as f64 / cost.inferences.max(1) as f64)
+        .with("latency_us", latency_us)
+        .with(
+            "energy_reference_joules_per_synaptic_event",
+            json!({"truenorth": TRUENORTH_JOULES_PER_SYNAPTIC_EVENT, "loihi": LOIHI_JOULES_PER_SYNAPTIC_EVENT}),
+        )
         .with("layer1_distinct_winners", winners1)
         .with("layer1_distinct_winners_by_level", winners1_level)
         .with("layer1_level_winners", &by_level)
@@ -410,6 +424,20 @@ pub fn fig5(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             percent(accuracy(&res, k), 1),
         );
     }
+    report.push(
+        "energy per synaptic event (inference)",
+        "TrueNorth 26 pJ, Loihi ~24 pJ",
+        format!("{:.2e} J", cost.energy.joules_per_synaptic_event),
+    );
+    report.push(
+        "energy per inference; median latency to the first output fire",
+        "—",
+        format!(
+            "{:.2e} J; {}",
+            cost.joules_per_inference(),
+            latency_us.map_or("—".into(), |l| format!("{l:.0} µs"))
+        ),
+    );
     Ok(report)
 }
 

@@ -200,6 +200,9 @@ pub struct Reading {
     pub cycles: u64,
     /// CLK periods until the hidden layer's first fire, summed over the races.
     pub open_cycles: u64,
+    /// Per race with a fire: CLK periods from the image reaching the lines to the end of
+    /// the period of the hidden layer's first fire (the network's answer).
+    pub fire_cycles: Vec<u64>,
 }
 
 impl Reading {
@@ -281,6 +284,7 @@ pub fn read<E: Executor>(
             output_votes: vec![0; output.neurons.len()],
             cycles: 0,
             open_cycles: 0,
+            fire_cycles: Vec::new(),
         };
         for race in 0..races.max(1) {
             let stream = key(seed, &[salt, i as u64, race as u64]);
@@ -300,6 +304,9 @@ pub fn read<E: Executor>(
             }
             r.cycles += o.cycles;
             r.open_cycles += o.open_cycles.min(o.cycles);
+            if o.winner.is_some() {
+                r.fire_cycles.push(o.open_cycles.min(o.cycles));
+            }
         }
         out.push(r);
         pb.inc(1);

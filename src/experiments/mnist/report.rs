@@ -276,6 +276,9 @@ pub struct Evaluation {
     pub cmos_joules_per_inference: f64,
     /// Energy of the synapses' programming during training, joules.
     pub write_joules_training: f64,
+    /// Median time from a test image reaching the lines to the hidden layer's first fire
+    /// (the answer), over every race, µs; to the end of the CLK period it falls in.
+    pub latency_us: Option<f64>,
 }
 
 impl Evaluation {
@@ -489,16 +492,24 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
         mean_cycles: log.cycles.iter().sum::<u64>() as f64 / log.cycles.len().max(1) as f64,
         train_synaptic_events,
         synaptic_events_per_inference: events / n_test,
+        latency_us: {
+            let mut c: Vec<u64> = test_reads
+                .iter()
+                .flat_map(|r| r.fire_cycles.iter().copied())
+                .collect();
+            c.sort_unstable();
+            let period_us = m.sim.network().clock.period_ns as f64 * 1e-3;
+            (!c.is_empty()).then(|| c[c.len() / 2] as f64 * period_us)
+        },
         read_joules_per_inference: read_j / n_test,
         cmos_joules_per_inference: cmos_test / n_test,
         write_joules_training,
     })
 }
 
-/// TrueNorth's energy per synaptic event, joules (Merolla et al. 2014).
-const TRUENORTH_J: f64 = 26e-12;
-/// Loihi's energy per synaptic event, joules (Davies et al. 2018: ~24 pJ).
-const LOIHI_J: f64 = 24e-12;
+use crate::energy::{
+    LOIHI_JOULES_PER_SYNAPTIC_EVENT as LOIHI_J, TRUENORTH_JOULES_PER_SYNAPTIC_EVENT as TRUENORTH_J,
+};
 
 /// `memsnn reproduce mnist`.
 pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
@@ -541,6 +552,7 @@ pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "energy_read_joules_per_inference": e.read_joules_per_inference,
         "energy_cmos_joules_per_inference": e.cmos_joules_per_inference,
         "energy_joules_per_synaptic_event": e.joules_per_synaptic_event(),
+        "latency_us": e.latency_us,
         "energy_write_joules_training": e.write_joules_training,
         "energy_reference_joules_per_synaptic_event": {"truenorth": TRUENORTH_J, "loihi": LOIHI_J},
         "neurons_used_in_training": e.wins.iter().filter(|&&w| w > 0).count(),
