@@ -304,7 +304,14 @@ impl RsParams {
     /// `cap_p` is [`RsParams::compliance_cap_p`] at the update's gate voltage (read only
     /// when the update sets), `z` the standard normal sample of the cycle-to-cycle noise.
     #[inline]
-    pub fn apply_step(&self, dev: &RsDevice, p: f64, step: &ProgramStep, cap_p: f64, z: f64) -> f64 {
+    pub fn apply_step(
+        &self,
+        dev: &RsDevice,
+        p: f64,
+        step: &ProgramStep,
+        cap_p: f64,
+        z: f64,
+    ) -> f64 {
         if dev.fault != Fault::None || step.rate_per_s == 0.0 {
             return p;
         }

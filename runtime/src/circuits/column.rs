@@ -196,17 +196,34 @@ impl Column {
     /// conductances and amplitudes, never of the history of updates.
     fn refresh_amplitude_sums(&mut self) {
         self.quiet = None;
-        self.driven.clear();
         let n = self.g.len();
-        let (mut a_sum, mut lo, mut hi) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-        for i in 0..n {
-            let a = self.amp(i);
-            if a != 0.0 {
-                self.driven.push(i as u32);
-                a_sum += a;
-                lo = lo.min(a);
-                hi = hi.max(a);
+        // Branch-free compaction of the driven lines (a pattern's lines are on or off at
+        // random, which a branch would mispredict), then the sums over them in line order.
+        let mut driven = std::mem::take(&mut self.driven);
+        driven.resize(n, 0);
+        let mut k = 0;
+        match (&self.pattern, self.spikes.is_empty()) {
+            (Some(p), true) if p.len() >= n => {
+                for (i, &a) in p[..n].iter().enumerate() {
+                    driven[k] = i as u32;
+                    k += usize::from(a != 0.0);
+                }
             }
+            _ => {
+                for i in 0..n {
+                    driven[k] = i as u32;
+                    k += usize::from(self.amp(i) != 0.0);
+                }
+            }
+        }
+        driven.truncate(k);
+        self.driven = driven;
+        let (mut a_sum, mut lo, mut hi) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+        for &i in &self.driven {
+            let a = self.amp(i as usize);
+            a_sum += a;
+            lo = lo.min(a);
+            hi = hi.max(a);
         }
         if self.driven.len() < n {
             // Grounded lines: their amplitude 0 is among the extremes (its sign is
