@@ -197,34 +197,51 @@ impl Column {
     fn refresh_amplitude_sums(&mut self) {
         self.quiet = None;
         let n = self.g.len();
-        // Branch-free compaction of the driven lines (a pattern's lines are on or off at
-        // random, which a branch would mispredict), then the sums over them in line order.
+        // The driven lines, found 64 at a time as a bit mask (a comparison per line, no
+        // branch: a pattern's lines are on or off at random, which a branch would
+        // mispredict), then one pass over them in line order for all the sums.
         let mut driven = std::mem::take(&mut self.driven);
-        driven.resize(n, 0);
-        let mut k = 0;
-        match (&self.pattern, self.spikes.is_empty()) {
-            (Some(p), true) if p.len() >= n => {
-                for (i, &a) in p[..n].iter().enumerate() {
-                    driven[k] = i as u32;
-                    k += usize::from(a != 0.0);
+        driven.clear();
+        driven.reserve(n);
+        let fast = match (&self.pattern, self.spikes.is_empty()) {
+            (Some(p), true) if p.len() >= n => Some(p.clone()),
+            _ => None,
+        };
+        for start in (0..n).step_by(64) {
+            let end = (start + 64).min(n);
+            let mut mask = 0u64;
+            match &fast {
+                Some(p) => {
+                    for (j, &a) in p[start..end].iter().enumerate() {
+                        mask |= u64::from(a != 0.0) << j;
+                    }
+                }
+                None => {
+                    for j in 0..end - start {
+                        mask |= u64::from(self.amp(start + j) != 0.0) << j;
+                    }
                 }
             }
-            _ => {
-                for i in 0..n {
-                    driven[k] = i as u32;
-                    k += usize::from(self.amp(i) != 0.0);
-                }
+            while mask != 0 {
+                driven.push((start + mask.trailing_zeros() as usize) as u32);
+                mask &= mask - 1;
             }
         }
-        driven.truncate(k);
-        self.driven = driven;
-        let (mut a_sum, mut lo, mut hi) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-        for &i in &self.driven {
-            let a = self.amp(i as usize);
+        let (mut a_sum, mut ga, mut lo, mut hi) =
+            (0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+        for &i in &driven {
+            let i = i as usize;
+            // A driven line's amplitude is non-zero, so `p + 0` (no spike) is `p` exactly.
+            let a = match &fast {
+                Some(p) => p[i] as f64,
+                None => self.amp(i),
+            };
             a_sum += a;
+            ga += self.g[i] as f64 * a;
             lo = lo.min(a);
             hi = hi.max(a);
         }
+        self.driven = driven;
         if self.driven.len() < n {
             // Grounded lines: their amplitude 0 is among the extremes (its sign is
             // irrelevant: the extremes only meet the non-zero programming thresholds).
@@ -234,7 +251,7 @@ impl Column {
         self.sums.a = a_sum;
         self.sums.lo = lo;
         self.sums.hi = hi;
-        self.sums.ga = self.driven_ga();
+        self.sums.ga = ga;
     }
 
     /// Recomputes Σ G and Σ G·A after conductances changed (amplitudes unchanged).
