@@ -660,5 +660,8 @@ fn a_pulse_probability_outside_the_unit_interval_is_refused_where_it_is_written(
     let checked = check(&src).expect("0.5 is a probability");
     assert_eq!(checked.topology().inputs[0].pulse_prob, 0.5);
     // Absent, every pulse is kept.
-    assert_eq!(check(&small()).expect("valid").topology().inputs[0].pulse_prob, 1.0);
+    assert_eq!(
+        check(&small()).expect("valid").topology().inputs[0].pulse_prob,
+        1.0
+    );
 }
