@@ -10,6 +10,7 @@ environment (install them as their README says: `python3 -m venv .venv &&
     python3 benches/compare_peers.py --peers /tmp/peers --size 784x1600 --reps 3
     python3 benches/compare_peers.py --peers /tmp/peers --size 784x100,784x400,784x1600,784x6400
     python3 benches/compare_peers.py --peers /tmp/peers --size 784x400 --learning
+    python3 benches/compare_peers.py --peers /tmp/peers --size 784x1600 --pulse-prob 0.5
 
 Every JSON line (all simulators) is appended to --out (default results/bench/compare.jsonl).
 Medians over the repetitions are compared; the shared 2-core machines vary by up to ~25 %
@@ -62,6 +63,9 @@ def main():
                     help="skip NEST for more output neurons than this (784x6400 takes ~80 s per run)")
     ap.add_argument("--learning", action="store_true",
                     help="learning variants: the peers' wta_ff_stdp against memsnn's wta_ff_learning")
+    ap.add_argument("--pulse-prob", type=float, default=None,
+                    help="Bernoulli-gated inputs (wta_ff_p0.5): every simulator keeps each input pulse "
+                         "with this probability")
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "bench", "compare.jsonl"))
     args = ap.parse_args()
 
@@ -79,13 +83,16 @@ def main():
                       "--reps", str(peer_reps), "--threads", threads]
             if args.learning:
                 common.append("--stdp")
+            if args.pulse_prob is not None:
+                common += ["--pulse-prob", str(args.pulse_prob)]
             records += run([py, "brian2_bench.py", "--mode", "cpp_standalone"] + common, cwd=args.peers)
             if args.no_nest_above is None or int(n_out) <= args.no_nest_above:
                 records += run([py, "nest_bench.py"] + common, cwd=args.peers)
         workload = "wta_ff_learning" if args.learning else "wta_ff"
+        gate = [] if args.pulse_prob is None else ["--pulse-prob", str(args.pulse_prob)]
         records += run([args.memsnn, "bench", "--workload", workload, "--size", size,
                         "--reps", str(args.reps), "--executor", args.executors,
-                        "--workers", args.workers])
+                        "--workers", args.workers] + gate)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "a") as f:
         for r in records:

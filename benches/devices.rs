@@ -39,6 +39,37 @@ fn rs_kernels(c: &mut Criterion) {
     c.bench_function("rs/program one SET exposure", |b| {
         b.iter(|| black_box(p.program(&d, black_box(0.3), black_box(1.6), 250e-6, 3.0, 0.1)))
     });
+    // A column's programming piece: one voltage's factors shared by 784 devices, each
+    // with its curve's constant precomputed (what `Column` does per sub-step).
+    let devs: Vec<_> = (0..784u64)
+        .map(|i| {
+            let d = p.device(i, Variability::FULL);
+            (d, d.curve(), p.compliance_cap_p(&d, 3.0))
+        })
+        .collect();
+    c.bench_function("rs/784 devices one SET sub-step, shared step", |b| {
+        b.iter(|| {
+            let step = p.step(black_box(1.6), 10e-6, 3.0);
+            let mut acc = 0.0f32;
+            for (d, curve, cap) in &devs {
+                let p0 = curve.p_of(black_box(400e-6));
+                let p1 = p.apply_step(d, p0, &step, *cap, 0.1);
+                acc += curve.conductance_siemens(p1) as f32;
+            }
+            black_box(acc)
+        })
+    });
+    c.bench_function("rs/784 devices one SET sub-step, per-device program", |b| {
+        b.iter(|| {
+            let mut acc = 0.0f32;
+            for (d, _, _) in &devs {
+                let p0 = d.p_of(black_box(400e-6));
+                let p1 = p.program(d, p0, black_box(1.6), 10e-6, 3.0, 0.1);
+                acc += d.conductance_siemens(p1) as f32;
+            }
+            black_box(acc)
+        })
+    });
     c.bench_function("rs/derive device from key + conductance", |b| {
         b.iter(|| {
             let d = p.device(black_box(42), Variability::FULL);

@@ -1,6 +1,7 @@
 //! Whole small networks: the `wta_ff` workload (1 s of 10 presentations) at 30×10 and
 //! 784×100 on the reference and sharded executors, and learning in situ at 30×10 and
-//! 784×100 (`wta_ff_learning`: every fire programs the winner's column), build excluded;
+//! 784×100 (`wta_ff_learning`: every fire programs the winner's column), with
+//! Bernoulli-gated inputs (`p0.5`: a new pattern every CLK period), build excluded;
 //! and the hot path of a silent neuron — advancing its TS over whole CLK periods in
 //! closed form.
 //!
@@ -28,6 +29,12 @@ fn wta_ff(c: &mut Criterion) {
             .clone()
             .edit(|t| with_learning(t, PAPER_WRITE_VOLTS))
             .expect("checks");
+        // Bernoulli-gated inputs: a new pattern every CLK period, so every column
+        // refreshes its sums every period (the column's amplitude kernel).
+        let gated = checked
+            .clone()
+            .edit(|t| t.inputs.iter_mut().for_each(|i| i.pulse_prob = 0.5))
+            .expect("checks");
         for (label, ex, checked) in [
             ("reference", (ExecutorKind::Reference, 1), &checked),
             ("sharded2", (ExecutorKind::Sharded, 2), &checked),
@@ -36,6 +43,7 @@ fn wta_ff(c: &mut Criterion) {
                 (ExecutorKind::Reference, 1),
                 &learning,
             ),
+            ("p0.5 reference", (ExecutorKind::Reference, 1), &gated),
         ] {
             g.bench_function(format!("{size} {label}"), |b| {
                 b.iter_batched(

@@ -116,6 +116,10 @@ pub struct BenchOptions {
     /// In-situ learning: every input pulses at this write level (volts) and every layer
     /// learns (see [`with_learning`]); `None` runs the topologies as they are.
     pub learning_write_volts: Option<f64>,
+    /// Bernoulli-gated inputs: every input keeps each pulse with this probability (the
+    /// baselines' `--pulse-prob`; `_pP` is appended to the workload label); `None` runs the
+    /// inputs as written.
+    pub pulse_prob: Option<f64>,
 }
 
 /// The same network learning in situ: every input's black pixels pulse at
@@ -253,6 +257,11 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
                 .edit(|t| with_learning(t, v))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        if let Some(p) = opts.pulse_prob {
+            checked = checked
+                .edit(|t| t.inputs.iter_mut().for_each(|i| i.pulse_prob = p))
+                .map_err(|e| anyhow::anyhow!("--pulse-prob {p}: {e}"))?;
+        }
         for &exec in &kinds {
             let workers: &[usize] = if exec == ExecutorKind::Reference {
                 &[1]
@@ -293,6 +302,23 @@ pub fn check_memory(checked: &Checked, path: &Path) -> Result<()> {
     bail!("{e}")
 }
 
+/// The workload label of a record: the chosen label or the topology's name (with
+/// `_learning` for learning runs), then `_pP` for Bernoulli-gated inputs, as the baselines
+/// write `wta_ff_p0.5`.
+fn workload_label(opts: &BenchOptions, topology_name: &str) -> String {
+    let mut label = opts
+        .workload
+        .clone()
+        .unwrap_or_else(|| match opts.learning_write_volts {
+            Some(_) => format!("{topology_name}_learning"),
+            None => topology_name.to_string(),
+        });
+    if let Some(p) = opts.pulse_prob.filter(|&p| p < 1.0) {
+        label.push_str(&format!("_p{p}"));
+    }
+    label
+}
+
 fn run_once(
     checked: &Checked,
     opts: &BenchOptions,
@@ -324,13 +350,7 @@ fn run_once(
         simulator: "memsnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         mode: exec.to_string(),
-        workload: opts
-            .workload
-            .clone()
-            .unwrap_or_else(|| match opts.learning_write_volts {
-                Some(_) => format!("{}_learning", topo.name),
-                None => topo.name.clone(),
-            }),
+        workload: workload_label(opts, &topo.name),
         size: size_label(topo),
         n_neurons: sizes.0,
         n_synapses: sizes.1,

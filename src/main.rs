@@ -115,6 +115,10 @@ enum Command {
         /// Benchmark this topology file instead of a workload.
         #[arg(long)]
         topology: Option<PathBuf>,
+        /// Bernoulli-gated inputs: keep each input pulse with this probability, in (0, 1]
+        /// (the baselines' `--pulse-prob`; the workload label gets `_pP`, e.g. wta_ff_p0.5).
+        #[arg(long)]
+        pulse_prob: Option<f64>,
         /// Repetitions of each configuration.
         #[arg(long, default_value_t = 3)]
         reps: usize,
@@ -231,6 +235,7 @@ fn run(cli: Cli) -> Result<()> {
             learning,
             size,
             topology,
+            pulse_prob,
             reps,
             seed,
             json,
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<()> {
                 reps,
                 seed,
                 learning_write_volts: choice.learning_write_volts,
+                pulse_prob,
             };
             let mut lines = String::new();
             let records = memsnn::bench::bench(&opts, |r| {

@@ -25,6 +25,7 @@ fn opts(executors: &[&str], workers: &[usize], size: (usize, usize)) -> BenchOpt
         reps: 1,
         seed: 1,
         learning_write_volts: None,
+        pulse_prob: None,
     }
 }
 
@@ -274,4 +275,37 @@ fn bench_workload_flags_label_learning_runs_and_refuse_contradictions() {
     o.learning_write_volts = Some(1.6);
     let r = bench(&o, |_| {}).unwrap();
     assert_eq!(r[0].workload, "wta_ff_30x10_learning");
+}
+
+#[test]
+fn bernoulli_gated_inputs_keep_each_pulse_with_its_probability_on_every_executor() {
+    let _serial = serial();
+    let full = bench(&opts(&["reference"], &[1], (30, 10)), |_| {}).expect("bench runs");
+    let mut gated_opts = opts(&["reference", "sharded", "actix"], &[1, 2], (30, 10));
+    gated_opts.pulse_prob = Some(0.5);
+    let gated = bench(&gated_opts, |_| {}).expect("gated bench runs");
+    assert_eq!(gated.len(), 5);
+    assert_eq!(gated[0].workload, "wta_ff_p0.5");
+    // The patterns and their periods are those of the ungated run; each of its n pulses is
+    // kept independently with p = 0.5: Binomial(n, 0.5), mean n/2, sd √n/2 (5 sd allowed).
+    let n = full[0].spikes_in as f64;
+    let k = gated[0].spikes_in as f64;
+    assert!(
+        (k - n / 2.0).abs() < 5.0 * n.sqrt() / 2.0,
+        "{k} of {n} pulses kept"
+    );
+    for r in &gated[1..] {
+        let same = (r.spikes_in, r.spikes_out, r.synaptic_events);
+        assert_eq!(
+            same,
+            (
+                gated[0].spikes_in,
+                gated[0].spikes_out,
+                gated[0].synaptic_events
+            ),
+            "{} ×{}",
+            r.mode,
+            r.threads
+        );
+    }
 }

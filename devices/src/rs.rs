@@ -253,6 +253,9 @@ impl RsParams {
     /// The programming coordinate after exposing a device at `p` to `v_device_volts` for
     /// `dt_s` seconds with `v_gate_volts` on its access gate. `z` is a standard normal
     /// sample for the cycle-to-cycle noise (pass 0 for a noiseless update).
+    ///
+    /// The same as [`RsParams::step`] followed by [`RsParams::apply_step`], which callers
+    /// updating many devices under one voltage use to compute the voltage's factors once.
     pub fn program(
         &self,
         dev: &RsDevice,
@@ -262,31 +265,105 @@ impl RsParams {
         v_gate_volts: f64,
         z: f64,
     ) -> f64 {
-        if dev.fault != Fault::None || !self.access.is_on(v_gate_volts) || dt_s <= 0.0 {
-            return p;
-        }
-        let rate = self.rate_per_s(v_device_volts);
-        if rate == 0.0 {
-            return p;
-        }
+        let step = self.step(v_device_volts, dt_s, v_gate_volts);
+        let cap_p = if step.rate_per_s > 0.0 && dev.fault == Fault::None {
+            self.compliance_cap_p(dev, v_gate_volts)
+        } else {
+            1.0
+        };
+        self.apply_step(dev, p, &step, cap_p, z)
+    }
+
+    /// The device-independent factors of one programming update: a device voltage
+    /// `v_device_volts` held for `dt_s` seconds with `v_gate_volts` on the access gate.
+    #[inline]
+    pub fn step(&self, v_device_volts: f64, dt_s: f64, v_gate_volts: f64) -> ProgramStep {
+        let moves = self.access.is_on(v_gate_volts) && dt_s > 0.0;
+        let rate = if moves {
+            self.rate_per_s(v_device_volts)
+        } else {
+            0.0
+        };
         let dp = rate * dt_s;
-        let noise = self.cycle_to_cycle_sigma * dp.abs().sqrt() * z;
-        if rate > 0.0 {
-            let cap = dev.p_of(self.compliance_cap_siemens(dev, v_gate_volts));
-            if p >= cap {
+        ProgramStep {
+            rate_per_s: rate,
+            dp,
+            noise_per_z: self.cycle_to_cycle_sigma * dp.abs().sqrt(),
+            abrupt: v_device_volts >= self.abrupt_set_volts,
+        }
+    }
+
+    /// `p(G_cap(V_g))`: the highest programming coordinate SET can reach on `dev` with
+    /// this gate voltage (dimensionless).
+    #[inline]
+    pub fn compliance_cap_p(&self, dev: &RsDevice, v_gate_volts: f64) -> f64 {
+        dev.p_of(self.compliance_cap_siemens(dev, v_gate_volts))
+    }
+
+    /// The programming coordinate after one update of precomputed factors `step`;
+    /// `cap_p` is [`RsParams::compliance_cap_p`] at the update's gate voltage (read only
+    /// when the update sets), `z` the standard normal sample of the cycle-to-cycle noise.
+    #[inline]
+    pub fn apply_step(
+        &self,
+        dev: &RsDevice,
+        p: f64,
+        step: &ProgramStep,
+        cap_p: f64,
+        z: f64,
+    ) -> f64 {
+        if dev.fault != Fault::None || step.rate_per_s == 0.0 {
+            return p;
+        }
+        let noise = step.noise_per_z * z;
+        if step.rate_per_s > 0.0 {
+            if p >= cap_p {
                 return p;
             }
-            if v_device_volts >= self.abrupt_set_volts {
-                return cap;
+            if step.abrupt {
+                return cap_p;
             }
-            (p + dp + noise).clamp(0.0, cap)
+            (p + step.dp + noise).clamp(0.0, cap_p)
         } else {
-            (p + dp + noise).clamp(0.0, 1.0).min(p.max(0.0))
+            (p + step.dp + noise).clamp(0.0, 1.0).min(p.max(0.0))
         }
     }
 }
 
-impl RsDevice {
+/// The device-independent factors of one programming update (see [`RsParams::step`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProgramStep {
+    /// Rate of change of `p`, per second (0: the device does not move: inert voltage,
+    /// gate off or no time).
+    pub rate_per_s: f64,
+    /// Deterministic change of `p` over the update (dimensionless).
+    pub dp: f64,
+    /// Standard deviation of the cycle-to-cycle noise of `p` per unit `z` (dimensionless).
+    pub noise_per_z: f64,
+    /// Whether the voltage is at or above the abrupt-SET level.
+    pub abrupt: bool,
+}
+
+/// A device's conductance curve `G(p)` with its constant factor `1 − e^{−1/A}` computed
+/// once (see [`RsDevice::curve`]); evaluates exactly as [`RsDevice::conductance_siemens`]
+/// and [`RsDevice::p_of`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RsCurve {
+    /// HRS conductance, siemens.
+    pub g_min_siemens: f64,
+    /// `G_max − G_min`, siemens.
+    pub span_siemens: f64,
+    /// Nonlinearity `A`.
+    pub nonlinearity: f64,
+    /// `1 − e^{−1/A}` (dimensionless).
+    pub denominator: f64,
+    /// Fault status.
+    pub fault: Fault,
+    /// LRS conductance at the reference gate voltage, siemens.
+    pub g_max_siemens: f64,
+}
+
+impl RsCurve {
     /// Conductance at programming coordinate `p`, siemens (stuck devices ignore `p`).
     #[inline]
     pub fn conductance_siemens(&self, p: f64) -> f64 {
@@ -294,9 +371,8 @@ impl RsDevice {
             Fault::StuckHrs => self.g_min_siemens,
             Fault::StuckLrs => self.g_max_siemens,
             Fault::None => {
-                let a = self.nonlinearity;
-                let span = self.g_max_siemens - self.g_min_siemens;
-                self.g_min_siemens + span * (1.0 - (-p / a).exp()) / (1.0 - (-1.0 / a).exp())
+                self.g_min_siemens
+                    + self.span_siemens * (1.0 - (-p / self.nonlinearity).exp()) / self.denominator
             }
         }
     }
@@ -304,11 +380,36 @@ impl RsDevice {
     /// The programming coordinate of a conductance (clamped to `[0, 1]`).
     #[inline]
     pub fn p_of(&self, g_siemens: f64) -> f64 {
-        let a = self.nonlinearity;
-        let span = self.g_max_siemens - self.g_min_siemens;
-        let frac = ((g_siemens - self.g_min_siemens) / span).clamp(0.0, 1.0);
-        let inner = 1.0 - frac * (1.0 - (-1.0 / a).exp());
-        (-a * inner.ln()).clamp(0.0, 1.0)
+        let frac = ((g_siemens - self.g_min_siemens) / self.span_siemens).clamp(0.0, 1.0);
+        let inner = 1.0 - frac * self.denominator;
+        (-self.nonlinearity * inner.ln()).clamp(0.0, 1.0)
+    }
+}
+
+impl RsDevice {
+    /// Conductance at programming coordinate `p`, siemens (stuck devices ignore `p`).
+    #[inline]
+    pub fn conductance_siemens(&self, p: f64) -> f64 {
+        self.curve().conductance_siemens(p)
+    }
+
+    /// The programming coordinate of a conductance (clamped to `[0, 1]`).
+    #[inline]
+    pub fn p_of(&self, g_siemens: f64) -> f64 {
+        self.curve().p_of(g_siemens)
+    }
+
+    /// The conductance curve, its constant factor computed once (for many evaluations).
+    #[inline]
+    pub fn curve(&self) -> RsCurve {
+        RsCurve {
+            g_min_siemens: self.g_min_siemens,
+            span_siemens: self.g_max_siemens - self.g_min_siemens,
+            nonlinearity: self.nonlinearity,
+            denominator: 1.0 - (-1.0 / self.nonlinearity).exp(),
+            fault: self.fault,
+            g_max_siemens: self.g_max_siemens,
+        }
     }
 
     /// The same device without faults.

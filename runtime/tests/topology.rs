@@ -644,3 +644,26 @@ fn the_observed_protocol_runner_reports_every_step() {
         serde_json::to_string(&plain).unwrap()
     );
 }
+
+#[test]
+fn a_pulse_probability_outside_the_unit_interval_is_refused_where_it_is_written() {
+    fails(
+        "amplitude_volts: 1.6",
+        "amplitude_volts: 1.6, pulse_prob: 1.5",
+        "pulse_prob: 1.5",
+        "inputs[0].pulse_prob",
+        &["must be in (0, 1] (got 1.5)"],
+    );
+    let src = small().replacen(
+        "amplitude_volts: 1.6",
+        "amplitude_volts: 1.6, pulse_prob: 0.5",
+        1,
+    );
+    let checked = check(&src).expect("0.5 is a probability");
+    assert_eq!(checked.topology().inputs[0].pulse_prob, 0.5);
+    // Absent, every pulse is kept.
+    assert_eq!(
+        check(&small()).expect("valid").topology().inputs[0].pulse_prob,
+        1.0
+    );
+}

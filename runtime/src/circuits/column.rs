@@ -30,7 +30,7 @@ use super::circuit::node1_volts;
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Event, Payload, Port};
 use crate::engine::time::{Clock, Ns};
-use devices::rs::{RsDevice, RsParams};
+use devices::rs::{ProgramStep, RsCurve, RsDevice, RsParams};
 use devices::variability::{key, standard_normal};
 use devices::Variability;
 use rand::SeedableRng;
@@ -61,7 +61,11 @@ pub struct Column {
     g: Vec<f32>,
     pattern: Option<Arc<[f32]>>,
     pending_pattern: Option<(Ns, Option<Arc<[f32]>>)>,
+    /// Spike amplitudes per line, volts; empty (not allocated) until the first spike, so
+    /// columns fed only by input generators keep no per-line spike state.
     spikes: Vec<f32>,
+    /// The lines of non-zero amplitude, ascending (the only lines that add to `Σ G·A`).
+    driven: Vec<u32>,
     spikes_active: bool,
     gate_volts: f32,
     node_v: f64,
@@ -89,10 +93,11 @@ pub struct Column {
     /// Whether no device can program in either CLK phase under the present configuration
     /// (`None`: not known since the configuration last changed).
     quiet: Option<bool>,
-    /// The fabricated devices of the synapses programmed since the column last went idle,
-    /// re-derived once per programming episode rather than at every sub-step; empty
-    /// (freed) while nothing programs, so idle columns keep only their conductances.
-    programming: Vec<Option<RsDevice>>,
+    /// The fabricated devices of the synapses programmed since the column last went idle
+    /// (with what they last computed), re-derived once per programming episode rather than
+    /// at every sub-step; empty (freed) while nothing programs, so idle columns keep only
+    /// their conductances.
+    programming: Vec<Option<Programming>>,
 }
 
 /// Sources a column holds back before sending them anyway (bounds its memory).
@@ -109,7 +114,6 @@ impl Column {
         gate_volts: f32,
         substep_ns: Ns,
     ) -> Self {
-        let n = initial.len();
         let mut c = Column {
             params,
             variability,
@@ -117,8 +121,9 @@ impl Column {
             g: initial,
             pattern: None,
             pending_pattern: None,
-            spikes: vec![0.0; n],
+            spikes: Vec::new(),
             spikes_active: false,
+            driven: Vec::new(),
             gate_volts,
             node_v: 0.0,
             node_g: 0.0,
@@ -140,7 +145,8 @@ impl Column {
             quiet: None,
             programming: Vec::new(),
         };
-        c.refresh_sums();
+        c.refresh_amplitude_sums();
+        c.refresh_conductance_sums();
         c
     }
 
@@ -159,7 +165,7 @@ impl Column {
     /// at its next event.
     pub fn set_conductances(&mut self, g: &[f32]) {
         self.g.copy_from_slice(g);
-        self.refresh_sums();
+        self.refresh_conductance_sums();
     }
 
     /// The fabricated device of synapse `i`.
@@ -248,30 +254,126 @@ impl Column {
     #[inline]
     fn amp(&self, i: usize) -> f64 {
         let p = self.pattern.as_ref().map_or(0.0, |p| p[i]);
-        (p + self.spikes[i]) as f64
+        let s = self.spikes.get(i).copied().unwrap_or(0.0);
+        (p + s) as f64
     }
 
-    /// Recomputes the cached sums, always in synapse order (so the result is a pure
-    /// function of conductances and amplitudes, never of the history of updates).
-    fn refresh_sums(&mut self) {
+    /// Recomputes what depends on the line amplitudes — the driven lines, Σ A, the
+    /// extreme amplitudes and Σ G·A — after a pattern or a spike changed them.
+    ///
+    /// Sums run in line order over the driven lines only: a grounded line adds `G·0 = +0`,
+    /// and adding `+0` leaves an `f64` sum unchanged, so skipping it is exact. The result
+    /// is therefore bit for bit the line-order sum over all lines, a pure function of
+    /// conductances and amplitudes, never of the history of updates.
+    fn refresh_amplitude_sums(&mut self) {
         self.quiet = None;
-        let mut s = Sums {
-            lo: f64::INFINITY,
-            hi: f64::NEG_INFINITY,
-            ..Sums::default()
+        let n = self.g.len();
+        // The driven lines, found 64 at a time as a bit mask (a comparison per line, no
+        // branch: a pattern's lines are on or off at random, which a branch would
+        // mispredict), then one pass over them in line order for all the sums.
+        let mut driven = std::mem::take(&mut self.driven);
+        driven.clear();
+        driven.reserve(n);
+        let fast = match (&self.pattern, self.spikes.is_empty()) {
+            (Some(p), true) if p.len() >= n => Some(p.clone()),
+            _ => None,
         };
-        for (i, &g) in self.g.iter().enumerate() {
-            let a = self.amp(i);
-            s.g += g as f64;
-            s.ga += g as f64 * a;
-            s.ga2 += g as f64 * a * a;
-            s.a += a;
-            s.a2 += a * a;
-            s.pulsed += u64::from(self.pattern.as_ref().is_some_and(|p| p[i] != 0.0));
-            s.lo = s.lo.min(a);
-            s.hi = s.hi.max(a);
+        for start in (0..n).step_by(64) {
+            let end = (start + 64).min(n);
+            let mut mask = 0u64;
+            match &fast {
+                Some(p) => {
+                    for (j, &a) in p[start..end].iter().enumerate() {
+                        mask |= u64::from(a != 0.0) << j;
+                    }
+                }
+                None => {
+                    for j in 0..end - start {
+                        mask |= u64::from(self.amp(start + j) != 0.0) << j;
+                    }
+                }
+            }
+            while mask != 0 {
+                driven.push((start + mask.trailing_zeros() as usize) as u32);
+                mask &= mask - 1;
+            }
         }
-        self.sums = s;
+        let (mut a_sum, mut a2, mut ga, mut ga2, mut lo, mut hi) = (
+            0.0f64,
+            0.0f64,
+            0.0f64,
+            0.0f64,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
+        let mut pulsed = 0u64;
+        for &i in &driven {
+            let i = i as usize;
+            // A driven line's amplitude is non-zero, so `p + 0` (no spike) is `p` exactly.
+            let a = match &fast {
+                Some(p) => p[i] as f64,
+                None => self.amp(i),
+            };
+            a_sum += a;
+            a2 += a * a;
+            ga += self.g[i] as f64 * a;
+            ga2 += self.g[i] as f64 * a * a;
+            lo = lo.min(a);
+            hi = hi.max(a);
+            pulsed += u64::from(self.pattern.as_ref().is_some_and(|p| p[i] != 0.0));
+        }
+        self.driven = driven;
+        if self.driven.len() < n {
+            // Grounded lines: their amplitude 0 is among the extremes (its sign is
+            // irrelevant: the extremes only meet the non-zero programming thresholds).
+            lo = lo.min(0.0);
+            hi = hi.max(0.0);
+        }
+        self.sums.a = a_sum;
+        self.sums.a2 = a2;
+        self.sums.lo = lo;
+        self.sums.hi = hi;
+        self.sums.ga = ga;
+        self.sums.ga2 = ga2;
+        self.sums.pulsed = pulsed;
+    }
+
+    /// Recomputes Σ G and Σ G·A after conductances changed (amplitudes unchanged).
+    /// `Σ G` runs over every line in line order: one `f64` chain, kept in this order so
+    /// that results stay bit-identical to a full recomputation.
+    fn refresh_conductance_sums(&mut self) {
+        self.quiet = None;
+        let mut g_sum = 0.0f64;
+        for &g in &self.g {
+            g_sum += g as f64;
+        }
+        self.sums.g = g_sum;
+        (self.sums.ga, self.sums.ga2) = self.driven_ga();
+    }
+
+    /// (Σ G·A, Σ G·A²) over the driven lines, in line order (`f32·f32` products are exact
+    /// in `f64`); Σ G·A² feeds the read energy.
+    fn driven_ga(&self) -> (f64, f64) {
+        let (mut ga, mut ga2) = (0.0f64, 0.0f64);
+        match (&self.pattern, self.spikes.is_empty()) {
+            (Some(p), true) => {
+                for &i in &self.driven {
+                    let i = i as usize;
+                    let a = (p[i] + 0.0) as f64;
+                    ga += self.g[i] as f64 * a;
+                    ga2 += self.g[i] as f64 * a * a;
+                }
+            }
+            _ => {
+                for &i in &self.driven {
+                    let i = i as usize;
+                    let a = self.amp(i);
+                    ga += self.g[i] as f64 * a;
+                    ga2 += self.g[i] as f64 * a * a;
+                }
+            }
+        }
+        (ga, ga2)
     }
 
     /// (Σ G·A during high phases, Σ G), with the gate's state applied.
@@ -343,54 +445,75 @@ impl Column {
             let side = self.column_side();
             if !self.may_program(side, high) {
                 self.read_joules += self.read_power_watts(high) * (end - self.t_prog) as f64 * 1e-9;
-            } else {
-                let v1 = self.node1(side, high);
-                let dt = (end - self.t_prog) as f64 * 1e-9;
-                for i in 0..self.g.len() {
-                    let v = if high { self.amp(i) } else { 0.0 } - v1;
-                    if !self.params.programs(v) {
-                        self.read_joules += devices::energy::read_joules(v, self.g[i] as f64, dt);
-                        continue;
-                    }
-                    if self.programming.len() != self.g.len() {
-                        self.programming = vec![None; self.g.len()];
-                    }
-                    let dev = match self.programming[i] {
-                        Some(d) => d,
-                        None => {
-                            let d = self.device(i);
-                            self.programming[i] = Some(d);
-                            d
-                        }
-                    };
-                    let g0 = self.g[i] as f64;
-                    let p0 = dev.p_of(g0);
-                    let z = if self.variability.cycle_to_cycle {
-                        standard_normal(&mut self.rng)
-                    } else {
-                        0.0
-                    };
-                    let p1 = self
-                        .params
-                        .program(&dev, p0, v, dt, self.gate_volts as f64, z);
-                    let g1 = dev.conductance_siemens(p1) as f32;
-                    if g1 == self.g[i] {
-                        self.read_joules += devices::energy::read_joules(v, g0, dt);
-                    } else {
-                        let e = devices::energy::write_joules(v, g0, g1 as f64, dt);
-                        self.write_joules += e;
-                        if v > 0.0 {
-                            self.set_joules += e;
-                        }
-                        self.g[i] = g1;
-                        self.programmed += 1;
-                        changed = true;
-                    }
-                }
+            } else if self.program_piece(side, high, end) {
+                changed = true;
+                self.refresh_conductance_sums();
             }
             self.t_prog = end;
-            if changed {
-                self.refresh_sums();
+        }
+        changed
+    }
+
+    /// Programs every device over one piece `[t_prog, end)` of a CLK phase under the
+    /// column source `side`. Returns whether any conductance changed.
+    ///
+    /// The voltage factors of an update ([`RsParams::step`]: one exponential) are shared by
+    /// all devices under the same voltage — in a phase only two voltages occur, a driven
+    /// and a grounded line's — and each device keeps what it last computed (its curve,
+    /// compliance cap, `p(G)` and `G(p)`), so a device that does not move (at its cap or
+    /// floor, or stuck) costs a comparison; the cycle-to-cycle draw is still taken for
+    /// every programming device, in line order, so the column's random stream is the same.
+    fn program_piece(&mut self, side: (f64, f64), high: bool, end: Ns) -> bool {
+        let n = self.g.len();
+        let v1 = self.node1(side, high);
+        let dt = (end - self.t_prog) as f64 * 1e-9;
+        let v_gate = self.gate_volts as f64;
+        let mut steps = StepCache::default();
+        let mut changed = false;
+        for i in 0..n {
+            let v = if high { self.amp(i) } else { 0.0 } - v1;
+            if !self.params.programs(v) {
+                self.read_joules += devices::energy::read_joules(v, self.g[i] as f64, dt);
+                continue;
+            }
+            if self.programming.len() != n {
+                self.programming = vec![None; n];
+            }
+            let step = steps.get(&self.params, v, dt, v_gate);
+            let slot = match &mut self.programming[i] {
+                Some(slot) => slot,
+                empty => {
+                    let dev = self
+                        .params
+                        .device(key(self.device_key, &[i as u64]), self.variability);
+                    empty.insert(Programming::new(dev))
+                }
+            };
+            let z = if self.variability.cycle_to_cycle {
+                standard_normal(&mut self.rng)
+            } else {
+                0.0
+            };
+            let g0 = self.g[i];
+            let p0 = slot.p_of(g0);
+            let cap_p = if step.rate_per_s > 0.0 {
+                slot.cap_p(&self.params, v_gate)
+            } else {
+                1.0
+            };
+            let p1 = self.params.apply_step(&slot.dev, p0, &step, cap_p, z);
+            let g1 = slot.conductance(p1);
+            if g1 == g0 {
+                self.read_joules += devices::energy::read_joules(v, g0 as f64, dt);
+            } else {
+                let e = devices::energy::write_joules(v, g0 as f64, g1 as f64, dt);
+                self.write_joules += e;
+                if v > 0.0 {
+                    self.set_joules += e;
+                }
+                self.g[i] = g1;
+                self.programmed += 1;
+                changed = true;
             }
         }
         changed
@@ -502,13 +625,13 @@ impl Component for Column {
                 if *tag == TAG_SPIKES_END && self.spikes_active && !clock.is_high(t) {
                     self.spikes.iter_mut().for_each(|s| *s = 0.0);
                     self.spikes_active = false;
-                    self.refresh_sums();
+                    self.refresh_amplitude_sums();
                 }
                 if let Some((at, p)) = self.pending_pattern.clone() {
                     if at <= t {
                         self.pattern = p;
                         self.pending_pattern = None;
-                        self.refresh_sums();
+                        self.refresh_amplitude_sums();
                     }
                 }
             }
@@ -517,7 +640,7 @@ impl Component for Column {
                 let at = clock.rising_at_or_after(t);
                 if at == t {
                     self.pattern = Some(p.clone());
-                    self.refresh_sums();
+                    self.refresh_amplitude_sums();
                 } else {
                     self.pending_pattern = Some((at, Some(p.clone())));
                     ctx.wake_at(at, 0);
@@ -546,12 +669,15 @@ impl Component for Column {
             }
             Payload::Spike { amplitude_volts } if ev.port >= IN_LINE_BASE => {
                 let i = (ev.port - IN_LINE_BASE) as usize;
-                if i < self.spikes.len() && clock.is_high(t) {
+                if i < self.g.len() && clock.is_high(t) {
                     if self.gate_on() {
                         self.synaptic_events += 1;
                     }
+                    if self.spikes.is_empty() {
+                        self.spikes = vec![0.0; self.g.len()];
+                    }
                     self.spikes[i] += *amplitude_volts;
-                    self.refresh_sums();
+                    self.refresh_amplitude_sums();
                     if !self.spikes_active {
                         self.spikes_active = true;
                         ctx.wake_at(clock.phase_end(t), TAG_SPIKES_END);
@@ -604,4 +730,94 @@ fn split_phases(a: Ns, b: Ns, clock: &Clock) -> (f64, f64) {
         |t: Ns| (t / clock.period_ns) * clock.high_ns + (t % clock.period_ns).min(clock.high_ns);
     let high = high_before(b) - high_before(a);
     (high as f64 * 1e-9, (b - a - high) as f64 * 1e-9)
+}
+
+/// The factors of the last two device voltages of a programming piece (a phase has a
+/// driven and a grounded line's voltage), so that the exponential is taken once per
+/// voltage rather than once per device.
+#[derive(Default)]
+struct StepCache {
+    entries: [Option<(u64, ProgramStep)>; 2],
+    next: usize,
+}
+
+impl StepCache {
+    fn get(&mut self, params: &RsParams, v: f64, dt: f64, v_gate: f64) -> ProgramStep {
+        let bits = v.to_bits();
+        for (b, step) in self.entries.iter().flatten() {
+            if *b == bits {
+                return *step;
+            }
+        }
+        let step = params.step(v, dt, v_gate);
+        self.entries[self.next] = Some((bits, step));
+        self.next = (self.next + 1) % self.entries.len();
+        step
+    }
+}
+
+/// A synapse's fabricated device during a programming episode, with the last values of
+/// its pure functions (`p(G)`, `G(p)`, the compliance cap at a gate voltage), so that a
+/// device that does not move is not re-evaluated at every sub-step.
+#[derive(Clone, Copy, Debug)]
+struct Programming {
+    dev: RsDevice,
+    curve: RsCurve,
+    /// `(G, p(G))` last computed.
+    p_of: Option<(f32, f64)>,
+    /// `(p, G(p))` last computed.
+    g_of: Option<(u64, f32)>,
+    /// `(V_gate bits, p(G_cap(V_gate)))` last computed.
+    cap: Option<(u64, f64)>,
+}
+
+impl Programming {
+    fn new(dev: RsDevice) -> Self {
+        Programming {
+            dev,
+            curve: dev.curve(),
+            p_of: None,
+            g_of: None,
+            cap: None,
+        }
+    }
+
+    /// `p(G)` of the device (as [`RsDevice::p_of`]).
+    #[inline]
+    fn p_of(&mut self, g: f32) -> f64 {
+        match self.p_of {
+            Some((g_last, p)) if g_last.to_bits() == g.to_bits() => p,
+            _ => {
+                let p = self.curve.p_of(g as f64);
+                self.p_of = Some((g, p));
+                p
+            }
+        }
+    }
+
+    /// `G(p)` of the device, as stored (`f32`).
+    #[inline]
+    fn conductance(&mut self, p: f64) -> f32 {
+        match self.g_of {
+            Some((p_last, g)) if p_last == p.to_bits() => g,
+            _ => {
+                let g = self.curve.conductance_siemens(p) as f32;
+                self.g_of = Some((p.to_bits(), g));
+                g
+            }
+        }
+    }
+
+    /// The compliance cap's programming coordinate at this gate voltage.
+    #[inline]
+    fn cap_p(&mut self, params: &RsParams, v_gate: f64) -> f64 {
+        match self.cap {
+            Some((vg, c)) if vg == v_gate.to_bits() => c,
+            _ => {
+                let c = params.compliance_cap_p(&self.dev, v_gate);
+                self.cap = Some((v_gate.to_bits(), c));
+                c
+            }
+        }
+    }
 }

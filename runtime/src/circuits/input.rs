@@ -2,14 +2,22 @@
 //! black pixels pulse at the input amplitude in every CLK-high phase, white ones are
 //! grounded — with optional noise pixels flipped at random.
 //!
+//! **Bernoulli-gated pulses** ([`InputGenerator::with_pulse_prob`]): with a pulse
+//! probability `P < 1` each black pixel's line pulses in a CLK period with probability
+//! `P`, independently per line and period (a rate-coded input whose periods all differ).
+//! The generator then emits one pattern per CLK period, at its rising edge, drawing the
+//! gates in line order from its own stream (keyed by its seed), so the gates are the same
+//! on every executor.
+//!
 //! Ports — in: [`IN_CONTROL`]; out: [`OUT_LINES`] (a [`Payload::Pattern`] to every column
 //! of the layer).
 
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Control, Event, Payload, Port};
 use crate::engine::time::{Clock, Ns};
+use devices::variability::key;
 use rand::seq::index::sample;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::any::Any;
 use std::sync::Arc;
@@ -32,9 +40,25 @@ pub struct InputGenerator {
     applied_at: Ns,
     /// Pulsing lines of the current pattern.
     on_lines: u64,
-    /// Line pulses of the patterns before the current one.
+    /// Line pulses of the patterns before the current one (with gated pulses: of the
+    /// periods before the last emitted one).
     pulses_before: u64,
+    /// Probability that a pulse is kept (1: every period, no gating).
+    pulse_prob: f64,
+    /// The gates' random stream (drawn only when `pulse_prob < 1`).
+    gate_rng: ChaCha8Rng,
+    /// With gated pulses: the next rising edge at which a gated pattern is due.
+    next_period: Option<Ns>,
+    /// With gated pulses: when the last gated pattern was emitted and its pulses.
+    last_period: Option<(Ns, u64)>,
 }
+
+/// Wake-up tag of a pending pattern.
+const TAG_PENDING: u64 = 0;
+/// Wake-up tag of the next gated period.
+const TAG_PERIOD: u64 = 1;
+/// Key of the gates' stream under the generator's seed.
+const KEY_GATES: u64 = 0x6a7e;
 
 impl InputGenerator {
     /// A generator for `lines` lines pulsing at `amplitude_volts`; `seed` keys its noise.
@@ -49,7 +73,26 @@ impl InputGenerator {
             applied_at: 0,
             on_lines: 0,
             pulses_before: 0,
+            pulse_prob: 1.0,
+            gate_rng: ChaCha8Rng::seed_from_u64(key(seed, &[KEY_GATES])),
+            next_period: None,
+            last_period: None,
         }
+    }
+
+    /// The same generator keeping each pulse with probability `pulse_prob` (clamped to
+    /// `[0, 1]`; 1: every period, the default).
+    pub fn with_pulse_prob(mut self, pulse_prob: f64) -> Self {
+        self.pulse_prob = if pulse_prob.is_nan() {
+            1.0
+        } else {
+            pulse_prob.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    fn gated(&self) -> bool {
+        self.pulse_prob < 1.0
     }
 
     /// The amplitudes currently applied (one per line), if any.
@@ -66,6 +109,12 @@ impl InputGenerator {
     /// begun): the input spikes of the pulse-train view of the input layer, as counted by
     /// spiking simulators.
     pub fn line_pulses(&self, clock: &Clock, now: Ns) -> u64 {
+        if self.gated() {
+            return match self.last_period {
+                Some((at, kept)) if at < now => self.pulses_before + kept,
+                _ => self.pulses_before,
+            };
+        }
         self.pulses_before + self.on_lines * Self::rising_edges(clock, self.applied_at, now)
     }
 
@@ -99,7 +148,7 @@ impl InputGenerator {
             self.apply(p, ctx);
         } else {
             self.pending = Some(p);
-            ctx.wake_at(at, 0);
+            ctx.wake_at(at, TAG_PENDING);
         }
     }
 
@@ -110,7 +159,44 @@ impl InputGenerator {
         self.on_lines = p.iter().filter(|&&a| a > 0.0).count() as u64;
         self.current = Some(p.clone());
         self.presented += 1;
-        ctx.emit(OUT_LINES, Payload::Pattern(p));
+        if self.gated() {
+            self.last_period = None;
+            self.emit_period(ctx);
+        } else {
+            ctx.emit(OUT_LINES, Payload::Pattern(p));
+        }
+    }
+
+    /// Emits the current pattern with this period's gates (at a rising edge) and asks to
+    /// be woken at the next one while some line pulses.
+    fn emit_period(&mut self, ctx: &mut Ctx) {
+        let Some(p) = self.current.clone() else {
+            return;
+        };
+        let now = ctx.now();
+        if let Some((_, kept)) = self.last_period.take() {
+            self.pulses_before += kept;
+        }
+        let mut kept = 0u64;
+        let gated: Arc<[f32]> = p
+            .iter()
+            .map(|&a| {
+                if a != 0.0 && self.gate_rng.random::<f64>() < self.pulse_prob {
+                    kept += u64::from(a > 0.0);
+                    a
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        self.last_period = Some((now, kept));
+        ctx.emit(OUT_LINES, Payload::Pattern(gated));
+        self.next_period = None;
+        if self.on_lines > 0 || p.iter().any(|&a| a != 0.0) {
+            let at = now + ctx.clock().period_ns;
+            self.next_period = Some(at);
+            ctx.wake_at(at, TAG_PERIOD);
+        }
     }
 }
 
@@ -121,8 +207,12 @@ impl Component for InputGenerator {
 
     fn handle(&mut self, ev: &Event, ctx: &mut Ctx) {
         match &ev.payload {
-            Payload::Wake { .. } => {
-                if let Some(p) = self.pending.take() {
+            Payload::Wake { tag } => {
+                if *tag == TAG_PERIOD {
+                    if self.next_period == Some(ev.time) && self.pending.is_none() {
+                        self.emit_period(ctx);
+                    }
+                } else if let Some(p) = self.pending.take() {
                     self.apply(p, ctx);
                 }
             }

@@ -89,7 +89,8 @@ impl Builder<'_> {
         for (k, spec) in topo.inputs.iter().enumerate() {
             let seed = key(self.seed, &[TAG_INPUT, k as u64]);
             let generator =
-                InputGenerator::new(spec.lines as usize, spec.amplitude_volts as f32, seed);
+                InputGenerator::new(spec.lines as usize, spec.amplitude_volts as f32, seed)
+                    .with_pulse_prob(spec.pulse_prob);
             let id = self.b.add(spec.name.clone(), Box::new(generator));
             inputs.insert(spec.name.clone(), id);
         }

@@ -150,6 +150,10 @@ impl Validate for Topology {
                 let ok = input.lines <= MAX_NEURONS_PER_LAYER;
                 v.check("lines", ok, &msg, "check for a typo in the number of lines");
                 v.in_range("amplitude_volts", input.amplitude_volts, 0.0, MAX_VOLTS);
+                let ok = input.pulse_prob > 0.0 && input.pulse_prob <= 1.0;
+                let msg = format!("must be in (0, 1] (got {})", input.pulse_prob);
+                let hint = "give the probability that a pulse is kept, e.g. 0.5";
+                v.check("pulse_prob", ok, &msg, hint);
             });
         }
         for (l, _) in self.layers.iter().enumerate() {

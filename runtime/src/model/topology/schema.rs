@@ -107,6 +107,15 @@ pub struct InputSpec {
     pub lines: u32,
     /// Pulse amplitude of black pixels, volts (≥ 0).
     pub amplitude_volts: f64,
+    /// Probability in `(0, 1]` that a black pixel's line pulses in a given CLK period
+    /// (each pulse kept independently: a Bernoulli-gated, rate-coded input); default 1,
+    /// every period.
+    #[serde(default = "one")]
+    pub pulse_prob: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A layer of hybrid neurons, each with its synapse column (one crossbar column sharing
