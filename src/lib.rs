@@ -5,7 +5,7 @@
 //!
 //! This facade re-exports the workspace crates and adds what the command line does:
 //! the paper's experiments ([`experiments`]), their output files ([`output`]), figures
-//! ([`plot`]) and paper-vs-memsnn rows ([`report`]), running any topology file ([`run`]),
+//! ([`plot`]) and paper-vs-memsnn rows ([`report`]) with their web page ([`index_page`]), running any topology file ([`run`]),
 //! and image input data — MNIST's IDX files and pixel-to-pulse coding ([`data`]).
 //!
 //! * [`devices`] — device physics (TS memristor, 1T1R synapse, switches, comparators).
@@ -20,6 +20,7 @@ pub mod bench;
 pub mod data;
 pub mod energy;
 pub mod experiments;
+pub mod index_page;
 pub mod output;
 pub mod plot;
 pub mod report;

@@ -216,14 +216,20 @@ fn run(cli: Cli) -> Result<()> {
             };
             let names = experiments::resolve(&experiment)?;
             experiments::check_outputs(&names, &opts, &out)?;
-            let mut rows = Vec::new();
+            let several = names.len() > 1;
+            let mut reports = Vec::new();
             for name in names {
                 eprintln!("running {name} ...");
                 for r in experiments::reproduce(name, &opts, &out)? {
-                    rows.extend(r.rows);
                     eprintln!("  wrote {}", r.dir.display());
+                    reports.push(r);
                 }
             }
+            if several {
+                let page = memsnn::index_page::write_index(&out, &reports)?;
+                eprintln!("  wrote {}", page.display());
+            }
+            let rows: Vec<_> = reports.into_iter().flat_map(|r| r.rows).collect();
             println!("{}", paper_table(&rows));
             Ok(())
         }

@@ -939,6 +939,21 @@ mod tests {
         d
     }
 
+    #[test]
+    fn an_image_that_cannot_be_written_gets_a_plain_message() {
+        let dir = scratch("unwritable");
+        for bad in [dir.join("missing/x.png"), dir.clone()] {
+            let e = render_png(&bad, (10, 10), |_| Ok(())).unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(msg.contains(&bad.display().to_string()), "{msg}");
+            assert!(
+                msg.contains("cannot write the figure") || msg.contains("cannot"),
+                "{msg}"
+            );
+            assert!(!msg.contains("Os {") && !msg.contains("IoError("), "{msg}");
+        }
+    }
+
     /// Checks the PNG magic and that no temp file is left; returns the decoded size.
     fn png_size(p: &Path) -> (u32, u32) {
         let bytes = std::fs::read(p).unwrap();

@@ -144,7 +144,8 @@ pub fn budget_issues(topo: &Topology, limit: &Limit) -> Vec<Issue> {
         issues.push(Issue::here(
             format!("probes[{k}]"),
             format!(
-                "{head}; probe on `{}` records up to {} over the protocol's {:.1} s",
+                "{head}; probe on `{}` keeps up to {} of records in memory (its streaming \
+                 buffer, or all it makes over the protocol's {:.1} s if fewer)",
                 topo.probes[k].target,
                 size(b),
                 super::size::protocol_ns(topo) as f64 * 1e-9

@@ -10,7 +10,11 @@
 //! layer fed by a layer has one wire per synapse as well.
 //! Probes cost [`PROBE_RECORD_BYTES`] per record they keep, and the records a probe makes
 //! are bounded from the protocol's simulated time ([`protocol_ns`]) by the per-period
-//! rates below ([`probe_records`]).
+//! rates below ([`probe_records`]). A run streams its records to disk through a bounded
+//! buffer (`model/spool.rs`, what `memsnn run` does), so a probe keeps at most
+//! [`PROBE_BUFFER_RECORDS`] of them in memory however long the protocol; a library
+//! session that keeps its records in memory instead (`Session::records`, Python's
+//! `Result.probes`) holds every one of them, which this estimate does not count.
 
 use super::schema::{Inhibition, Signal, Step, Topology};
 use crate::engine::time::Ns;
@@ -37,6 +41,9 @@ const BYTES_PER_LAYER_WIRE: u64 = 32;
 /// record on the reference executor and 110 on the sharded and actix executors; rounded up.
 /// Every probe estimate goes through this one constant.
 pub const PROBE_RECORD_BYTES: u64 = 160;
+
+/// Records a probe keeps in memory at most while a run streams them (the spool's buffer).
+pub const PROBE_BUFFER_RECORDS: u64 = crate::model::spool::Spool::RUN_RECORDS as u64;
 
 /// Records per CLK period of a probed neuron for `Node` (five traces at every settle: two
 /// CLK edges and the input events; measured 13.7 for a neuron pulsed every period).
@@ -140,7 +147,11 @@ pub fn memory_estimate(topo: &Topology) -> MemoryEstimate {
         .map(|i| u64::from(i.lines).saturating_mul(BYTES_PER_INPUT_LINE))
         .fold(0, u64::saturating_add);
     let probes_bytes: Vec<u64> = (0..topo.probes.len())
-        .map(|k| probe_records(topo, k).saturating_mul(PROBE_RECORD_BYTES))
+        .map(|k| {
+            probe_records(topo, k)
+                .min(PROBE_BUFFER_RECORDS)
+                .saturating_mul(PROBE_RECORD_BYTES)
+        })
         .collect();
     let total_bytes = layers_bytes
         .iter()
