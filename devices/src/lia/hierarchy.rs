@@ -236,12 +236,7 @@ impl HierarchicalLia {
                 if last.as_ref().map(|(k, _)| *k) != Some(g) {
                     let grp = &level.groups[g];
                     let len = grp.array.n();
-                    rows.clear();
-                    rows.extend(
-                        act.iter()
-                            .filter(|&&a| a >= grp.first && a < grp.first + len)
-                            .map(|&a| a - grp.first),
-                    );
+                    members_in(&act, grp.first, len, &mut rows);
                     last = Some((g, grp.array.decisions_of(&rows, 0..len)));
                 }
                 if let Some((_, d)) = &last {
@@ -272,13 +267,7 @@ impl HierarchicalLia {
         let mut rows = Vec::new();
         for level in &self.levels {
             for grp in &level.groups {
-                let len = grp.array.n();
-                rows.clear();
-                rows.extend(
-                    act.iter()
-                        .filter(|&&a| a >= grp.first && a < grp.first + len)
-                        .map(|&a| a - grp.first),
-                );
+                members_in(&act, grp.first, grp.array.n(), &mut rows);
                 p += grp.array.power_watts(&rows);
             }
             let mut next: Vec<usize> = act.iter().map(|&a| level.parent[a]).collect();
@@ -470,6 +459,17 @@ pub fn scaling_margins(
         flat_cells: n * (n + 1),
         hierarchical_cells: h.arrays().map(|a| a.n() * (a.n() + 1)).sum(),
     })
+}
+
+/// The members of `act` (ascending line indices) inside the group of `len` lines from
+/// `first`, as indices local to the group, into `rows`.
+fn members_in(act: &[usize], first: usize, len: usize, rows: &mut Vec<usize>) {
+    rows.clear();
+    rows.extend(
+        act.iter()
+            .filter(|&&a| a >= first && a < first + len)
+            .map(|&a| a - first),
+    );
 }
 
 #[cfg(test)]
