@@ -49,6 +49,10 @@ fn the_layer_learns_the_digits_of_the_fixture() {
     // Chance is 1/10. With 100 test digits the accuracy of a guesser has a standard
     // deviation of sqrt(0.1 · 0.9 / 100) = 3 %: 25 % is five of them above chance.
     assert!(e.test_accuracy > 0.25, "test accuracy {}", e.test_accuracy);
+    // Reading in all the races is the read itself.
+    let &(races, by_races) = e.accuracy_by_races.last().unwrap();
+    assert_eq!(races, inp.proto.read_races);
+    assert_eq!(by_races, e.test_accuracy);
 
     // Learning moved each labelled neuron's conductance map toward the mean training
     // digit of its class: it correlates best with its own class's mean far more often

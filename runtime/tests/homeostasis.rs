@@ -18,6 +18,7 @@ const LEAK_S: f64 = 2.0;
 /// layer's low-voltage TS device and circuit with the adaptive threshold given here.
 fn network(
     dir: &Path,
+    read_mode: &str,
 ) -> (
     Simulation,
     runtime::engine::event::CompId,
@@ -32,7 +33,7 @@ fn network(
         .expect("the MNIST circuit has one");
     let end = start + circuit[start..].find('\n').unwrap();
     let circuit = format!(
-        "{}homeostasis: Some((step_volts: {STEP}, max_volts: {MAX}, leak_seconds: {LEAK_S})),{}",
+        "{}homeostasis: Some((step_volts: {STEP}, max_volts: {MAX}, leak_seconds: {LEAK_S}{read_mode})),{}",
         &circuit[..start],
         &circuit[end..]
     );
@@ -85,7 +86,7 @@ fn fire_and_rest(
 #[test]
 fn fires_raise_the_held_threshold_which_leaks_and_slows_the_next_fire() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis");
-    let (mut sim, input, n) = network(&dir);
+    let (mut sim, input, n) = network(&dir, "");
     assert_eq!(theta(&sim, n), 0.0);
     let first = fire_and_rest(&mut sim, input, n, 0).expect("fires at 0.72 V");
     assert_eq!(fire_counts(&sim, &[n]), vec![1]);
@@ -127,4 +128,46 @@ fn fires_raise_the_held_threshold_which_leaks_and_slows_the_next_fire() {
     Driver::new(&mut sim).set_learning(&[n], false);
     fire_and_rest(&mut sim, input, n, 0).expect("fires in the read mode");
     assert_eq!(theta(&sim, n), t3);
+}
+
+#[test]
+fn a_threshold_grounded_in_the_read_mode_leaves_reads_to_node_1_alone() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_grounded");
+    // Two identical neurons, one whose threshold line is grounded in the read mode.
+    let (mut held, input, n) = network(&dir.join("held"), "");
+    let (mut grounded, _, _) = network(&dir.join("grounded"), ", grounded_in_read: true");
+    // Twelve fires in the learning mode: θ = 1 − 0.95¹² ≈ 0.46 V less the leak; both
+    // neurons learn alike (the flag acts only in the read mode).
+    for _ in 0..12 {
+        let a = fire_and_rest(&mut held, input, n, 0);
+        let b = fire_and_rest(&mut grounded, input, n, 0);
+        assert_eq!(a, b);
+    }
+    let theta_held = theta(&held, n);
+    assert_eq!(theta_held, theta(&grounded, n));
+    assert!(theta_held > 0.4, "θ after twelve fires {theta_held}");
+    // Read at a level that puts node 1 ~50 mV above θ: the trained column (its ten lines
+    // set, the others reset) passes ~96 % of the line level to node 1.
+    let read_volts = ((theta_held + 0.05) / 0.96) as f32;
+    let mut reads = Vec::new();
+    for sim in [&mut held, &mut grounded] {
+        let mut d = Driver::new(sim);
+        d.set_learning(&[n], false);
+        d.set_amplitude(input, read_volts);
+        d.run_cycles(400);
+        reads.push(fire_and_rest(sim, input, n, 400).unwrap_or(400));
+        // A read leaves the held value alone.
+        assert_eq!(theta(sim, n), theta_held);
+    }
+    // ~50 mV of drive against node 1's whole ~0.5 V: e-fold per 0.1 V of the device's
+    // drive scale, so the held threshold slows the fire several times, or stops it.
+    let (slow, fast) = (reads[0], reads[1]);
+    assert!(
+        fast * 3 <= slow,
+        "read with θ held: {slow} periods; grounded: {fast}"
+    );
+    assert!(
+        fast <= 20,
+        "a grounded read took {fast} periods at {read_volts} V"
+    );
 }

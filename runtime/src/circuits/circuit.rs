@@ -54,7 +54,9 @@ pub struct NeuronCircuit {
 ///   rest between presentations ([`crate::engine::event::Control::Rest`]), so the drive is
 ///   constant while a pattern is presented (and the TS stays exactly solvable).
 /// * The pump and the sample-and-hold's clock are enabled by the learning-enable line
-///   (the one that enables T3): in the read mode the threshold is frozen.
+///   (the one that enables T3): in the read mode the threshold is frozen — or, with
+///   `grounded_in_read`, a switch on the same line ties the threshold line to ground, so
+///   that reads see the paper's neuron (the TS integrates node 1 itself).
 ///
 /// A neuron that wins often is thereby handicapped against one that rarely wins — what
 /// stops a greedy neuron from taking every pattern of a large layer.
@@ -67,6 +69,11 @@ pub struct Homeostasis {
     pub max_volts: f64,
     /// Leak time constant of the threshold capacitor, seconds.
     pub leak_seconds: f64,
+    /// In the read mode (learning disabled) the threshold line is grounded rather than
+    /// held: the threshold shares the winning out during learning but does not weigh in
+    /// the answer (default `false`: reads see the held threshold).
+    #[serde(default)]
+    pub grounded_in_read: bool,
 }
 
 impl NeuronCircuit {

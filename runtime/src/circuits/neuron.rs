@@ -291,14 +291,26 @@ impl<D: ThresholdSwitch> Neuron<D> {
     }
 
     /// The voltage the TS branch sees for node 1 at `v1_volts`: node 1 itself, or with an
-    /// adaptive threshold `(v1 − θ)⁺`. Monotone in `v1`, so a silence proof made at one
-    /// node-1 level holds at every lower one.
+    /// adaptive threshold `(v1 − θ)⁺` (node 1 itself in the read mode when the threshold
+    /// line is grounded there). Monotone in `v1`, so a silence proof made at one node-1
+    /// level holds at every lower one.
     #[inline]
     fn branch_drive(&self, v1_volts: f64) -> f64 {
         match &self.threshold {
-            None => v1_volts,
-            Some(t) => (v1_volts - t.line_volts).max(0.0),
+            Some(t) if !self.threshold_grounded() => (v1_volts - t.line_volts).max(0.0),
+            _ => v1_volts,
         }
+    }
+
+    /// Whether the threshold line is grounded now (read mode, `grounded_in_read`).
+    #[inline]
+    fn threshold_grounded(&self) -> bool {
+        !self.learning
+            && self
+                .c
+                .homeostasis
+                .as_ref()
+                .is_some_and(|h| h.grounded_in_read)
     }
 
     /// The threshold capacitor's voltage at `t` (its leak applied since the last update).
@@ -768,8 +780,16 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
                     v_high_volts,
                     g_siemens,
                 } if self.defers(ev.time, *v_high_volts, *g_siemens, &clock) => return,
-                // Neither changes the TS or what a silent neuron emits (T3 needs L1).
-                Payload::Control(Control::Learning(on)) => {
+                // Neither changes the TS or what a silent neuron emits (T3 needs L1) —
+                // unless the learning line also switches the threshold line, which
+                // changes the drive: then the neuron wakes up below.
+                Payload::Control(Control::Learning(on))
+                    if !self
+                        .c
+                        .homeostasis
+                        .as_ref()
+                        .is_some_and(|h| h.grounded_in_read) =>
+                {
                     self.learning = *on;
                     return;
                 }

@@ -203,6 +203,8 @@ pub struct Reading {
     /// Per race with a fire: CLK periods from the image reaching the lines to the end of
     /// the period of the hidden layer's first fire (the network's answer).
     pub fire_cycles: Vec<u64>,
+    /// The hidden winner of every race, in race order (`None`: no single first fire).
+    pub race_winners: Vec<Option<usize>>,
 }
 
 impl Reading {
@@ -240,6 +242,20 @@ impl Reading {
     /// The output neuron with the most votes, if any voted.
     pub fn output(&self) -> Option<usize> {
         most(&self.output_votes)
+    }
+
+    /// The hidden layer's votes of the first `races` races alone: what a read of that
+    /// many races would have answered (the races are independent, each from rest).
+    pub fn first_races(&self, races: usize) -> Reading {
+        let mut hidden_votes = vec![0; self.hidden_votes.len()];
+        for w in self.race_winners.iter().take(races).flatten() {
+            hidden_votes[*w] += 1;
+        }
+        Reading {
+            hidden_votes,
+            race_winners: self.race_winners.iter().take(races).copied().collect(),
+            ..Reading::default()
+        }
     }
 }
 
@@ -285,6 +301,7 @@ pub fn read<E: Executor>(
             cycles: 0,
             open_cycles: 0,
             fire_cycles: Vec::new(),
+            race_winners: Vec::with_capacity(races as usize),
         };
         for race in 0..races.max(1) {
             let stream = key(seed, &[salt, i as u64, race as u64]);
@@ -299,6 +316,7 @@ pub fn read<E: Executor>(
             if let Some(w) = o.winner {
                 r.hidden_votes[w] += 1;
             }
+            r.race_winners.push(o.winner);
             if let Some(c) = o.output {
                 r.output_votes[c] += 1;
             }
@@ -377,4 +395,43 @@ pub fn train_output<E: Executor>(
         bail!("the simulation stopped: {e}");
     }
     Ok(wired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read of three races: neuron 2 (class 2) wins the first, neuron 1 (class 1) the
+    /// other two.
+    fn three_races() -> Reading {
+        Reading {
+            hidden_votes: vec![0, 2, 1],
+            race_winners: vec![Some(2), Some(1), Some(1)],
+            ..Reading::default()
+        }
+    }
+
+    #[test]
+    fn a_prefix_of_the_races_votes_alone() {
+        let labels = [Some(0), Some(1), Some(2)];
+        let r = three_races();
+        assert_eq!(r.class(&labels, 3), Some(1));
+        assert_eq!(r.first_races(1).class(&labels, 3), Some(2));
+        assert_eq!(r.first_races(1).hidden_votes, vec![0, 0, 1]);
+        // One vote each: the tie goes to the class of the most-voted neuron, the smaller
+        // index among equals (neuron 1).
+        assert_eq!(r.first_races(2).class(&labels, 3), Some(1));
+        assert_eq!(r.first_races(3), three_races());
+        assert_eq!(r.first_races(9).hidden_votes, r.hidden_votes);
+    }
+
+    #[test]
+    fn races_without_a_winner_cast_no_vote() {
+        let r = Reading {
+            hidden_votes: vec![0, 0],
+            race_winners: vec![None, None],
+            ..Reading::default()
+        };
+        assert_eq!(r.first_races(2).class(&[Some(0), Some(1)], 2), None);
+    }
 }

@@ -240,6 +240,9 @@ fn accuracy(predicted: &[Option<u8>], labels: &[u8]) -> f64 {
 pub struct Evaluation {
     /// Test accuracy of the label read-out (Diehl & Cook's).
     pub test_accuracy: f64,
+    /// Test accuracy of the label read-out had each image been read in only its first
+    /// `r` races, for `r = 1 ..= read_races` (the last is `test_accuracy`).
+    pub accuracy_by_races: Vec<(u32, f64)>,
     /// Test accuracy of the supervised output layer.
     pub output_accuracy: f64,
     /// Hidden neurons whose synapse onto their class's output neuron was set.
@@ -475,8 +478,18 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
                 .map_or(0.0, |n| n.threshold_volts())
         })
         .collect();
+    let accuracy_by_races = (1..=proto.read_races.max(1))
+        .map(|races| {
+            let p: Vec<Option<u8>> = test_reads
+                .iter()
+                .map(|o| o.first_races(races as usize).class(&labels, inp.classes))
+                .collect();
+            (races, accuracy(&p, y_test))
+        })
+        .collect();
     Ok(Evaluation {
         test_accuracy: accuracy(&predicted, y_test),
+        accuracy_by_races,
         output_accuracy: accuracy(&predicted_output, y_test),
         wired,
         predicted,
@@ -538,6 +551,11 @@ pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "coding": format!("{:?}", inp.proto.coding),
         "read_races": inp.proto.read_races,
         "test_accuracy": e.test_accuracy,
+        "test_accuracy_by_read_races": e
+            .accuracy_by_races
+            .iter()
+            .map(|(r, a)| json!({"races": r, "test_accuracy": a}))
+            .collect::<Vec<_>>(),
         "test_accuracy_output_layer": e.output_accuracy,
         "output_layer_synapses_wired": e.wired,
         "per_class_accuracy": per_class,
@@ -662,6 +680,16 @@ fn write_outputs(dir: &ExperimentDir, inp: &Inputs, r: &Evaluation) -> Result<()
     dir.write_csv(
         "accuracy_curve.csv",
         &["presentations", "online_accuracy"],
+        &rows,
+    )?;
+    let rows: Vec<Vec<String>> = r
+        .accuracy_by_races
+        .iter()
+        .map(|(n, a)| vec![n.to_string(), fmt_f(*a, 4)])
+        .collect();
+    dir.write_csv(
+        "accuracy_by_races.csv",
+        &["read_races", "test_accuracy"],
         &rows,
     )?;
 
