@@ -4,9 +4,10 @@
 //! An executor's state between two runs is, on every executor, the same few things —
 //! which is why a checkpoint written under one executor resumes under any other:
 //!
-//! * each component's state ([`Component::save_state`]: every field that can change while
-//!   it runs, devices and their random streams included — a `ChaCha8Rng` saves its seed,
-//!   stream and word position);
+//! * each component's state
+//!   ([`Component::save_state`](crate::engine::component::Component::save_state): every
+//!   field that can change while it runs, devices and their random streams included — a
+//!   `ChaCha8Rng` saves its seed, stream and word position);
 //! * each component's emission counter (`seq`, which numbers the events it sends) and the
 //!   counter numbering injected events;
 //! * the pending events (in any order: a batch is sorted by `(dst, src, seq)` before it is
@@ -73,7 +74,9 @@ pub struct ExecState {
     pub pending: Vec<Event>,
     /// Events handled so far (a work counter).
     pub handled_events: u64,
-    /// Each component's [`Component::save_state`] bytes, by component id.
+    /// Each component's
+    /// [`Component::save_state`](crate::engine::component::Component::save_state) bytes,
+    /// by component id.
     pub components: Vec<Vec<u8>>,
 }
 
