@@ -164,6 +164,18 @@ enum Command {
         /// Print the run's energy by class and layer (always in log.json).
         #[arg(long)]
         energy: bool,
+        /// Keep a checkpoint of the whole run (every component's state, pending events,
+        /// random streams, protocol position, probes so far) in `.OUT.checkpoint` beside
+        /// the output folder, replaced atomically between protocol steps once this many
+        /// milliseconds of wall-clock time have passed since the last (0: after every
+        /// step); removed when the run finishes.
+        #[arg(long, value_name = "T")]
+        checkpoint_every_ms: Option<u64>,
+        /// Continue the interrupted run of `--out` from its checkpoint (same topology
+        /// files and --seed; any executor and worker count); the result is byte-identical
+        /// to an uninterrupted run.
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -290,6 +302,8 @@ fn run(cli: Cli) -> Result<()> {
             save_weights,
             plot,
             energy,
+            checkpoint_every_ms,
+            resume,
         } => {
             let opts = memsnn::run::RunConfig {
                 seed,
@@ -298,6 +312,8 @@ fn run(cli: Cli) -> Result<()> {
                 workers,
                 save_weights: save_weights.clone(),
                 plot: plot.clone(),
+                checkpoint_every_ms,
+                resume,
             };
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {

@@ -21,8 +21,9 @@ use runtime::engine::exec::ExecutorKind;
 use runtime::model::energy::EnergyReport;
 use runtime::model::protocol::ProtocolLog;
 use runtime::model::topology::{build, load, Checked, SavedWeights, TopologyError};
-use runtime::Model;
+use runtime::{Model, Session};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Protocols with at least this many steps show a progress bar.
 const PROGRESS_MIN_STEPS: usize = 50;
@@ -43,6 +44,12 @@ pub struct RunConfig {
     pub save_weights: Option<PathBuf>,
     /// Where to draw the probes (spike raster, node voltages, conductances) as a PNG.
     pub plot: Option<PathBuf>,
+    /// Keep a checkpoint of the run (in [`checkpoint_dir`] of `out`), replaced between
+    /// protocol steps once at least this many milliseconds of wall-clock time have passed
+    /// since the last one (0: after every step).
+    pub checkpoint_every_ms: Option<u64>,
+    /// Continue the run from the checkpoint of `out` instead of starting it.
+    pub resume: bool,
 }
 
 impl Default for RunConfig {
@@ -54,6 +61,8 @@ impl Default for RunConfig {
             workers: 1,
             save_weights: None,
             plot: None,
+            checkpoint_every_ms: None,
+            resume: false,
         }
     }
 }
@@ -168,22 +177,39 @@ pub fn simulate_streaming(
     if let Some(dir) = spool {
         session.stream_probes(dir)?;
     }
-    let topo = model.topology();
+    run_session(&mut session, weights, probes, |_| Ok(()))
+}
+
+/// Runs the (rest of the) protocol of `session` like [`simulate_streaming`], calling
+/// `between` after each step but the last (see [`Session::run_protocol_between`]).
+pub fn run_session(
+    session: &mut Session,
+    weights: bool,
+    probes: &mut impl std::io::Write,
+    between: impl FnMut(&mut Session) -> std::result::Result<(), runtime::Error>,
+) -> Result<Streamed> {
+    let (steps, name) = (
+        session.topology().protocol.len(),
+        session.topology().name.clone(),
+    );
     // A progress bar on long protocols (hidden when stderr is not a terminal).
-    let bar = (topo.protocol.len() >= PROGRESS_MIN_STEPS).then(|| {
-        let pb = indicatif::ProgressBar::new(topo.protocol.len() as u64);
+    let bar = (steps >= PROGRESS_MIN_STEPS).then(|| {
+        let pb = indicatif::ProgressBar::new(steps as u64);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps ({eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        pb.set_message(topo.name.clone());
+        pb.set_message(name);
         pb
     });
-    let log = session.run_protocol_observed(|n| {
-        if let Some(pb) = &bar {
-            pb.set_position(n as u64);
-        }
-    });
+    let log = session.run_protocol_between(
+        |n| {
+            if let Some(pb) = &bar {
+                pb.set_position(n as u64);
+            }
+        },
+        between,
+    );
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
@@ -280,12 +306,36 @@ impl Extra {
     }
 }
 
+/// The folder keeping the checkpoint of a run with `--out OUT`: `.NAME.checkpoint` beside
+/// `OUT` (not inside it: an output folder holds exactly the files of its manifest, and is
+/// replaced whole when the run ends; the checkpoint is removed then).
+pub fn checkpoint_dir(out: &Path) -> Result<PathBuf> {
+    let full = absolute(out);
+    let name = full
+        .file_name()
+        .ok_or_else(|| anyhow!("--out {}: not a folder name", out.display()))?;
+    Ok(full.with_file_name(format!(".{}.checkpoint", name.to_string_lossy())))
+}
+
 /// `memsnn run`: checks every argument and output path, then loads, checks, builds and
 /// runs the topology at `path`, then replaces `opts.out` whole with `probes.csv`,
 /// `log.json` and `manifest.json` (and the `--plot`/`--save-weights` files beside it, right
 /// after the folder; inside it when they are named inside it).
 pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     let executor: ExecutorKind = opts.executor.parse()?;
+    let checkpoint = checkpoint_dir(&opts.out)?;
+    if opts.resume
+        && !checkpoint
+            .join(runtime::model::checkpoint::STATE_FILE)
+            .exists()
+    {
+        bail!(
+            "--resume: {}: no checkpoint of --out {} (a run with --checkpoint-every-ms keeps \
+             one there until it finishes); run without --resume",
+            checkpoint.display(),
+            opts.out.display()
+        );
+    }
     let checked = load(path).map_err(|e| problems(path, e))?;
     crate::bench::check_memory(&checked, path)?;
     // Every output is staged before the run: a bad path fails now, not after simulating.
@@ -317,15 +367,31 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
             .with_context(|| format!("{}: cannot create", probes_path.display()))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
         let spool = dir.staging().join(".probe-spool");
-        let r = simulate_streaming(
-            &checked,
-            opts.seed,
-            executor,
-            opts.workers,
-            opts.save_weights.is_some(),
-            Some(&spool),
-            &mut w,
-        )?;
+        let model = Model::from(checked.clone());
+        let mut session = if opts.resume {
+            model
+                .resume(&checkpoint, opts.seed, executor, opts.workers, &spool)
+                .context("--resume")?
+        } else {
+            let mut s = model.session(opts.seed, executor, opts.workers)?;
+            s.stream_probes(&spool)?;
+            s
+        };
+        let every = opts.checkpoint_every_ms.map(Duration::from_millis);
+        if every.is_some() {
+            session
+                .check_checkpointable()
+                .context("--checkpoint-every-ms")?;
+        }
+        let mut last = Instant::now();
+        let r = run_session(&mut session, opts.save_weights.is_some(), &mut w, |s| {
+            if every.is_some_and(|e| last.elapsed() >= e) {
+                s.write_checkpoint(&checkpoint)?;
+                last = Instant::now();
+            }
+            Ok(())
+        })?;
+        drop(session);
         std::io::Write::flush(&mut w).with_context(|| {
             format!("{}: write failed", dir.path().join("probes.csv").display())
         })?;
@@ -360,6 +426,11 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         if let Extra::Outside(f) = extra {
             f.commit()?;
         }
+    }
+    // The result is in place: the checkpoint has nothing left to continue.
+    if checkpoint.exists() {
+        std::fs::remove_dir_all(&checkpoint)
+            .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
     }
     Ok(RunReport {
         dir: at,

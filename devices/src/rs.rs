@@ -174,7 +174,7 @@ pub enum Fault {
 }
 
 /// One fabricated 1T1R device: its own conductance range and nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RsDevice {
     /// HRS conductance, siemens.
     pub g_min_siemens: f64,
@@ -347,7 +347,7 @@ pub struct ProgramStep {
 /// A device's conductance curve `G(p)` with its constant factor `1 − e^{−1/A}` computed
 /// once (see [`RsDevice::curve`]); evaluates exactly as [`RsDevice::conductance_siemens`]
 /// and [`RsDevice::p_of`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RsCurve {
     /// HRS conductance, siemens.
     pub g_min_siemens: f64,

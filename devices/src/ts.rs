@@ -174,7 +174,7 @@ impl TsParams {
 }
 
 /// One device's own rates (after fabrication spread, and for the current cycle).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TsRates {
     /// μ0 in 1/s.
     pub mu0_per_s: f64,
@@ -208,7 +208,7 @@ impl TsRates {
 }
 
 /// Dynamic state of a TS device.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct TsState {
     /// Nucleation `u` (dimensionless).
     pub nucleation: f64,
@@ -246,7 +246,7 @@ pub struct TsStep {
 }
 
 /// A TS memristor instance: its own parameters, state, and random stream.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TsDevice {
     device: TsRates,
     cycle: TsRates,

@@ -31,7 +31,7 @@
 use super::TsDevice;
 
 /// The drive-only part of a silence proof (see the module documentation).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SilenceBound {
     /// Hazard law: whether a field is across the device in either phase (then nothing can
     /// be proved).

@@ -142,7 +142,7 @@ impl Filament {
 /// The quadrature's decay factors for one panel width and one set of rates: per term, the
 /// factor over a whole panel and at each node. A device caches them (most intervals are
 /// whole CLK phases of one switching cycle).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Factors {
     /// `(interval ns, panels, rates bits)` they were computed for.
     key: (u64, u64, [u64; 3]),
@@ -168,7 +168,7 @@ impl Factors {
 pub(crate) type FactorCache = [Option<Factors>; 2];
 
 /// The hazard law's constants for one device.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Hazard {
     pub rate_per_s: f64,
     pub state_scale: f64,

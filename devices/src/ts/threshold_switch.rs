@@ -21,10 +21,20 @@ use super::{TsDevice, TsStep};
 ///   never cross one (they return `false`, changing nothing, when they cannot exclude it);
 /// * a silence proof ([`Self::is_silent`] of a [`Self::silence_bound`]) under a drive also
 ///   holds under any drive whose phase voltages are no larger in magnitude.
-pub trait ThresholdSwitch: Clone + std::fmt::Debug + Send + 'static {
+///
+/// A device's whole state serializes (checkpoints of a running network save it exactly).
+pub trait ThresholdSwitch:
+    Clone + std::fmt::Debug + Send + serde::Serialize + serde::de::DeserializeOwned + 'static
+{
     /// The drive-only part of a silence proof, kept by a caller while the drive and
     /// [`Self::silence_key`] are unchanged.
-    type SilenceBound: Copy + std::fmt::Debug + PartialEq + Send + 'static;
+    type SilenceBound: Copy
+        + std::fmt::Debug
+        + PartialEq
+        + Send
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + 'static;
 
     /// Whether the device is ON (low resistance).
     fn is_on(&self) -> bool;

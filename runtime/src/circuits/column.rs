@@ -598,6 +598,10 @@ impl Column {
 }
 
 impl Component for Column {
+    crate::component_state!(Column {
+        g, pattern, pending_pattern, spikes, driven, spikes_active, gate_volts, node_v, node_g, t_prog, substep_ns, substep_wake, idle_phase, sent, sums, rng, write_joules, set_joules, read_joules, synaptic_events, programmed, programmable, dormant, held, quiet, programming
+    } keep { params, variability, device_key });
+
     fn kind(&self) -> &'static str {
         "column"
     }
@@ -712,7 +716,7 @@ impl Component for Column {
 
 /// Cached column sums over synapses (gate on): Σ G, Σ G·A, Σ G·A², Σ A, Σ A², min A,
 /// max A, and the number of lines the pattern drives.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Sums {
     g: f64,
     ga: f64,
@@ -759,7 +763,7 @@ impl StepCache {
 /// A synapse's fabricated device during a programming episode, with the last values of
 /// its pure functions (`p(G)`, `G(p)`, the compliance cap at a gate voltage), so that a
 /// device that does not move is not re-evaluated at every sub-step.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Programming {
     dev: RsDevice,
     curve: RsCurve,

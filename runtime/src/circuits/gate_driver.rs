@@ -32,6 +32,10 @@ impl GateDriver {
 }
 
 impl Component for GateDriver {
+    crate::component_state!(GateDriver {
+        levels
+    } keep {  });
+
     fn kind(&self) -> &'static str {
         "gate_driver"
     }

@@ -201,6 +201,10 @@ impl InputGenerator {
 }
 
 impl Component for InputGenerator {
+    crate::component_state!(InputGenerator {
+        lines, amplitude_volts, pending, current, rng, presented, applied_at, on_lines, pulses_before, pulse_prob, gate_rng, next_period, last_period
+    } keep {  });
+
     fn kind(&self) -> &'static str {
         "input"
     }

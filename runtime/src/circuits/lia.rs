@@ -193,6 +193,10 @@ impl Lia {
 }
 
 impl Component for Lia {
+    crate::component_state!(Lia {
+        columns, threshold_volts, active, gates, target, delay_ns, wake, hold, held, read_joules, energy_ns, power_watts, transitions
+    } keep { circuit });
+
     fn kind(&self) -> &'static str {
         "lia"
     }

@@ -105,7 +105,7 @@ pub struct Neuron<D: ThresholdSwitch = TsDevice> {
 }
 
 /// State of the adaptive threshold ([`super::circuit::Homeostasis`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Threshold {
     /// Capacitor voltage as of `t_cap_ns`, volts.
     cap_volts: f64,
@@ -119,7 +119,7 @@ struct Threshold {
 /// configuration of the generation that started it, to be continued up to `limit`.
 /// Continuing it does exactly what one long scan would have done, phase for phase; only
 /// the work beyond the next input is saved.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Lookahead<D> {
     ts: D,
     t: Ns,
@@ -136,7 +136,7 @@ type BoundCache<B> = [Option<(BoundKey, B)>; 2];
 /// What a silence bound depends on: the column source, the latches, T3 and the held
 /// adaptive threshold (they give the drive) and the device's own key
 /// ([`ThresholdSwitch::silence_key`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct BoundKey {
     col_v_high: u64,
     col_g: u64,
@@ -729,6 +729,10 @@ impl<D: ThresholdSwitch> Neuron<D> {
 }
 
 impl<D: ThresholdSwitch> Component for Neuron<D> {
+    crate::component_state!(Neuron {
+        ts, g_branch_on, g_branch_off, col_v_high, col_g, l1, l2, learning, spike_amp, t_last, gen, edge_wake, li_sent, side_sent, last_spike_cycle, probe_edges, fires, last_fire_ns, spikes, cmos_joules, bound_cache, dormant_v1, deferred, rests, lookahead, first_chunk, bounded_lookahead, threshold
+    } keep { c });
+
     fn kind(&self) -> &'static str {
         "neuron"
     }

@@ -5,6 +5,7 @@
 //! random generator. Each executor (sequential reference, actix, sharded) calls the same
 //! `handle` with the same events in the same order, so results are bit-identical.
 
+use crate::engine::checkpoint::StateError;
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
@@ -153,4 +154,23 @@ pub trait Component: Send + 'static {
 
     /// Mutable downcasting (protocol drivers adjusting parameters between runs).
     fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// Everything of this component's state that can change while it runs, as bytes
+    /// (for checkpoints; see [`crate::engine::checkpoint`] and
+    /// [`component_state!`](crate::component_state)). By default a component cannot.
+    fn save_state(&self) -> Result<Vec<u8>, StateError> {
+        Err(StateError::Unsupported {
+            name: String::new(),
+            kind: self.kind(),
+        })
+    }
+
+    /// Restores what [`Component::save_state`] saved into a component built with the same
+    /// parameters.
+    fn load_state(&mut self, _bytes: &[u8]) -> Result<(), StateError> {
+        Err(StateError::Unsupported {
+            name: String::new(),
+            kind: self.kind(),
+        })
+    }
 }

@@ -11,6 +11,7 @@
 //! makes results independent of how components are scheduled or partitioned.
 
 use crate::engine::time::Ns;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Index of a component in a network.
@@ -19,7 +20,7 @@ pub type CompId = u32;
 pub type Port = u32;
 
 /// What an event carries.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
     /// A self-scheduled wake-up; the tag is the component's own.
     Wake {
@@ -80,7 +81,7 @@ pub enum Payload {
 }
 
 /// Commands from a protocol driver.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Control {
     /// Input generator: from the next CLK-high phase on, pulse the lines whose pixel is
     /// set, after flipping `flips` distinct random pixels (noise).
@@ -110,7 +111,7 @@ pub enum Control {
 }
 
 /// An event as delivered to a component.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Delivery time, ns.
     pub time: Ns,

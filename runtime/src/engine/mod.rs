@@ -4,6 +4,7 @@
 //! **Architecture invariant:** the engine never computes physics and knows no circuit;
 //! it moves timestamped events between components in a deterministic order.
 
+pub mod checkpoint;
 pub mod component;
 pub mod event;
 pub mod exec;

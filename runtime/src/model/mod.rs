@@ -5,6 +5,7 @@
 //! **Architecture invariant:** the model describes and drives; it never delivers events
 //! itself (executors do) and computes no physics (devices and circuits do).
 
+pub mod checkpoint;
 pub mod driver;
 pub mod energy;
 pub mod protocol;

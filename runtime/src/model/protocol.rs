@@ -20,7 +20,7 @@ use crate::model::topology::build::prototype;
 use crate::model::topology::built::{Built, LayerIds};
 use crate::model::topology::schema::us_to_ns;
 use crate::model::topology::schema::{Initial, Patterns, Step, Topology};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ pub enum ProtocolError {
 }
 
 /// What happened during one step.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepLog {
     /// Index of the step in the topology's `protocol`.
     pub index: usize,
@@ -300,41 +300,69 @@ pub fn run_protocol_observed(
     mut done: impl FnMut(usize),
 ) -> Result<ProtocolLog, ProtocolError> {
     let mut steps = Vec::with_capacity(topo.protocol.len());
+    for index in 0..topo.protocol.len() {
+        steps.push(run_step(sim, ids, topo, patterns, index)?);
+        done(index + 1);
+    }
+    Ok(finish(sim, ids, topo, steps))
+}
+
+/// Runs step `index` of `topo`'s protocol on `sim` (see [`run_protocol`]): a protocol run
+/// step by step, with anything between two steps (a checkpoint), is the same run. An index
+/// beyond the protocol does nothing and logs an empty step.
+pub fn run_step(
+    sim: &mut dyn Executor,
+    ids: &NetworkIds,
+    topo: &Topology,
+    patterns: Option<&Patterns>,
+    index: usize,
+) -> Result<StepLog, ProtocolError> {
+    let Some(step) = topo.protocol.get(index) else {
+        return Err(ProtocolError::Step {
+            step: index,
+            message: format!("the protocol has {} steps", topo.protocol.len()),
+        });
+    };
+    let before = counts(sim, ids);
     let mut steps_run = Steps {
         driver: Driver::new(sim),
         topo,
         ids,
         patterns,
-        step: 0,
+        step: index,
     };
-    for (index, step) in topo.protocol.iter().enumerate() {
-        steps_run.step = index;
-        let before = counts(steps_run.driver.sim, ids);
-        let start_ns = steps_run.driver.now();
-        let outcome = steps_run.run(step)?;
-        if let Some(e) = steps_run.driver.sim.halted() {
-            return Err(ProtocolError::Halted {
-                step: index,
-                message: e.to_string(),
-            });
-        }
-        let (fires, spikes) = deltas(&before, &counts(steps_run.driver.sim, ids));
-        steps.push(StepLog {
-            index,
-            step: step.clone(),
-            start_ns,
-            end_ns: steps_run.driver.now(),
-            cycles: outcome.map(|o| o.0),
-            reached: outcome.map(|o| o.1),
-            fires,
-            spikes,
+    let start_ns = steps_run.driver.now();
+    let outcome = steps_run.run(step)?;
+    if let Some(e) = steps_run.driver.sim.halted() {
+        return Err(ProtocolError::Halted {
+            step: index,
+            message: e.to_string(),
         });
-        done(index + 1);
     }
-    Ok(ProtocolLog {
+    let (fires, spikes) = deltas(&before, &counts(steps_run.driver.sim, ids));
+    Ok(StepLog {
+        index,
+        step: step.clone(),
+        start_ns,
+        end_ns: steps_run.driver.now(),
+        cycles: outcome.map(|o| o.0),
+        reached: outcome.map(|o| o.1),
+        fires,
+        spikes,
+    })
+}
+
+/// The log of a protocol whose steps logged `steps`, read from `sim` at its end.
+pub fn finish(
+    sim: &dyn Executor,
+    ids: &NetworkIds,
+    topo: &Topology,
+    steps: Vec<StepLog>,
+) -> ProtocolLog {
+    ProtocolLog {
         topology: topo.name.clone(),
         steps,
-        end_ns: steps_run.driver.now(),
-        layers: counts(steps_run.driver.sim, ids),
-    })
+        end_ns: sim.now(),
+        layers: counts(sim, ids),
+    }
 }

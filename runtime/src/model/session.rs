@@ -17,13 +17,15 @@
 //! be edited in code ([`Model::edit`]: the edited topology is checked again, never built
 //! unchecked) and opened as many sessions as wanted; a session owns its executor.
 
+use crate::engine::checkpoint::{check_savable, StateError};
 use crate::engine::event::CompId;
 use crate::engine::exec::{ExecError, Executor, ExecutorKind};
 use crate::engine::network::Network;
 use crate::engine::probe::{canonical_sort, Probe, Record};
 use crate::engine::time::Ns;
+use crate::model::checkpoint::{fingerprint, Checkpoint, CheckpointError};
 use crate::model::energy::EnergyReport;
-use crate::model::protocol::{run_protocol_observed, NetworkIds, ProtocolError, ProtocolLog};
+use crate::model::protocol::{finish, run_step, NetworkIds, ProtocolError, ProtocolLog, StepLog};
 use crate::model::spool::Spool;
 use crate::model::streaming::Streaming;
 use crate::model::topology::{
@@ -56,6 +58,12 @@ pub enum Error {
     /// Probe records could not be spooled or written.
     #[error("probe records: {0}")]
     Probes(#[from] std::io::Error),
+    /// A checkpoint could not be written or read, or is not of this run.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The network's state could not be saved or restored.
+    #[error("checkpoint: {0}")]
+    State(#[from] StateError),
 }
 
 /// A checked topology, ready to run with any seed on any executor.
@@ -106,6 +114,8 @@ impl Model {
         Ok(Session {
             checked: Arc::clone(&self.checked),
             seed,
+            executor,
+            steps_done: Vec::new(),
             exec,
             ids,
             layers,
@@ -113,6 +123,33 @@ impl Model {
             records: Vec::new(),
             spool: None,
         })
+    }
+}
+
+impl Model {
+    /// A session continuing the run whose checkpoint is in the folder `dir` (see
+    /// [`crate::model::checkpoint`]), on any executor: built with `seed` (refused if the
+    /// checkpoint is of another seed or another topology), its state restored, its probe
+    /// records streamed to `spool` (as [`Session::stream_probes`]) after those of the
+    /// checkpoint. [`Session::run_protocol`] then runs the steps left.
+    pub fn resume(
+        &self,
+        dir: &Path,
+        seed: u64,
+        executor: ExecutorKind,
+        workers: usize,
+        spool: &Path,
+    ) -> Result<Session, Error> {
+        let cp = Checkpoint::read(dir)?;
+        cp.check_run(dir, &self.checked, seed)?;
+        let mut session = self.session(seed, executor, workers)?;
+        session.exec.load_state(&cp.exec)?;
+        session.spool = Some(match &cp.spool {
+            Some(state) => Spool::resume(spool, Spool::RUN_RECORDS, state, dir)?,
+            None => Spool::new(spool)?,
+        });
+        session.steps_done = cp.steps;
+        Ok(session)
     }
 }
 
@@ -139,6 +176,9 @@ pub struct Fire {
 pub struct Session {
     checked: Arc<Checked>,
     seed: u64,
+    executor: ExecutorKind,
+    /// The protocol steps done by the run in progress (restored by a resume).
+    steps_done: Vec<StepLog>,
     exec: Box<dyn Executor>,
     ids: NetworkIds,
     layers: BTreeMap<String, LayerIds>,
@@ -148,6 +188,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The topology being run.
+    pub fn topology(&self) -> &Topology {
+        self.checked.topology()
+    }
+
     /// The root seed the network was built with.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -161,30 +206,99 @@ impl Session {
     /// [`Session::run_protocol`], calling `done` with the number of steps finished after
     /// each step (for a progress display).
     pub fn run_protocol_observed(&mut self, done: impl FnMut(usize)) -> Result<ProtocolLog, Error> {
+        self.run_protocol_between(done, |_| Ok(()))
+    }
+
+    /// [`Session::run_protocol_observed`], calling `between` after each step but the last
+    /// (with the session as it stands there: for [`Session::write_checkpoint`]). A
+    /// session restored by [`Model::resume`] runs the steps left and returns the log of
+    /// the whole protocol.
+    pub fn run_protocol_between(
+        &mut self,
+        mut done: impl FnMut(usize),
+        mut between: impl FnMut(&mut Session) -> Result<(), Error>,
+    ) -> Result<ProtocolLog, Error> {
         let checked = Arc::clone(&self.checked);
-        let log = match &mut self.spool {
-            Some(spool) => {
-                let mut streaming = Streaming::new(self.exec.as_mut(), spool, &self.selection);
-                let log = run_protocol_observed(
-                    &mut streaming,
-                    &self.ids,
-                    checked.topology(),
-                    checked.patterns(),
-                    done,
-                );
-                streaming.finish()?;
-                log?
+        let topo = checked.topology();
+        let steps = topo.protocol.len();
+        let mut run = || -> Result<(), Error> {
+            while self.steps_done.len() < steps {
+                let index = self.steps_done.len();
+                let log = match &mut self.spool {
+                    Some(spool) => {
+                        let mut streaming =
+                            Streaming::new(self.exec.as_mut(), spool, &self.selection);
+                        let log =
+                            run_step(&mut streaming, &self.ids, topo, checked.patterns(), index);
+                        streaming.finish()?;
+                        log?
+                    }
+                    None => run_step(
+                        self.exec.as_mut(),
+                        &self.ids,
+                        topo,
+                        checked.patterns(),
+                        index,
+                    )?,
+                };
+                self.steps_done.push(log);
+                done(index + 1);
+                if index + 1 < steps {
+                    between(self)?;
+                }
             }
-            None => run_protocol_observed(
-                self.exec.as_mut(),
-                &self.ids,
-                checked.topology(),
-                checked.patterns(),
-                done,
-            )?,
+            Ok(())
         };
+        let result = run();
+        let steps = std::mem::take(&mut self.steps_done);
+        result?;
         self.collect()?;
-        Ok(log)
+        Ok(finish(self.exec.as_ref(), &self.ids, topo, steps))
+    }
+
+    /// Fails, naming the first component that cannot save its state, unless every
+    /// component of the network can (checked before a run that takes checkpoints).
+    pub fn check_checkpointable(&self) -> Result<(), Error> {
+        Ok(check_savable(self.exec.network())?)
+    }
+
+    /// The run's state now (between two protocol steps, see [`crate::model::checkpoint`]),
+    /// with the probe spool's run files it names. Needs streamed probes
+    /// ([`Session::stream_probes`]) if any record was taken.
+    pub fn checkpoint(&mut self) -> Result<(Checkpoint, Vec<PathBuf>), Error> {
+        self.collect()?;
+        let (spool, runs) = match &mut self.spool {
+            Some(spool) => {
+                let (state, runs) = spool.save_state()?;
+                (Some(state), runs)
+            }
+            None if self.records.is_empty() => (None, Vec::new()),
+            None => {
+                return Err(Error::State(StateError::Mismatch(
+                    "probe records are kept in memory; a checkpoint needs them streamed \
+                     (Session::stream_probes)"
+                        .into(),
+                )))
+            }
+        };
+        let checkpoint = Checkpoint {
+            topology: self.checked.topology().name.clone(),
+            fingerprint: fingerprint(&self.checked),
+            seed: self.seed,
+            executor: self.executor.to_string(),
+            exec: self.exec.save_state()?,
+            steps: self.steps_done.clone(),
+            spool,
+        };
+        Ok((checkpoint, runs))
+    }
+
+    /// Writes [`Session::checkpoint`] into the folder `dir`, replacing the checkpoint there
+    /// atomically ([`Checkpoint::write`]).
+    pub fn write_checkpoint(&mut self, dir: &Path) -> Result<(), Error> {
+        let (checkpoint, runs) = self.checkpoint()?;
+        checkpoint.write(dir, &runs)?;
+        Ok(())
     }
 
     /// From now on, streams probe records to run files in `dir` (created, and removed with

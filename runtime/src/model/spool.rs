@@ -16,6 +16,7 @@
 
 use crate::engine::event::CompId;
 use crate::engine::probe::{canonical_sort, Record};
+use serde::{Deserialize, Serialize};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fs::{self, File};
@@ -35,6 +36,20 @@ pub struct Spool {
     next_run: u64,
     records: u64,
     run_records: usize,
+}
+
+/// Where a spool stands, for a checkpoint: its run files (by name) and counters. The runs
+/// are immutable once written, so a checkpoint links them rather than copying.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpoolState {
+    /// The record kinds, in the order of their ids in the run files.
+    pub kinds: Vec<String>,
+    /// The run files' names, oldest first.
+    pub runs: Vec<String>,
+    /// The number of the last run file made.
+    pub next_run: u64,
+    /// Records taken so far.
+    pub records: u64,
 }
 
 /// One record of a run, compact.
@@ -139,6 +154,65 @@ impl Spool {
             records: 0,
             run_records,
         })
+    }
+
+    /// Writes the records held in memory as a run and returns where the spool stands
+    /// with the paths of its run files (for a checkpoint; the merged CSV does not depend
+    /// on where runs begin and end).
+    pub fn save_state(&mut self) -> io::Result<(SpoolState, Vec<PathBuf>)> {
+        self.spill()?;
+        let runs = self
+            .runs
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| io::Error::other("a run file without a name"))
+            })
+            .collect::<io::Result<_>>()?;
+        let state = SpoolState {
+            kinds: self.kinds.iter().map(|k| k.to_string()).collect(),
+            runs,
+            next_run: self.next_run,
+            records: self.records,
+        };
+        Ok((state, self.runs.clone()))
+    }
+
+    /// A spool in `dir` (created) standing where `state` says, its run files taken from
+    /// the folder `from` (hard-linked, or copied where links are not possible).
+    ///
+    /// Record kinds are `&'static str` (components name them with literals); a resumed
+    /// spool's kinds are leaked once, a few bytes each.
+    pub fn resume(
+        dir: &Path,
+        run_records: usize,
+        state: &SpoolState,
+        from: &Path,
+    ) -> io::Result<Spool> {
+        let mut spool = Spool::with_run_records(dir, run_records)?;
+        for name in &state.runs {
+            let (src, dst) = (from.join(name), dir.join(name));
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(io::Error::other(format!(
+                    "{}: not a run file name",
+                    src.display()
+                )));
+            }
+            if fs::hard_link(&src, &dst).is_err() {
+                fs::copy(&src, &dst)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", src.display())))?;
+            }
+            spool.runs.push(dst);
+        }
+        spool.kinds = state
+            .kinds
+            .iter()
+            .map(|k| &*Box::leak(k.clone().into_boxed_str()))
+            .collect();
+        spool.next_run = state.next_run;
+        spool.records = state.records;
+        Ok(spool)
     }
 
     /// Run files on disk now (at most [`Spool::MAX_RUNS`]).

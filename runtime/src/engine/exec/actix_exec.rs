@@ -52,6 +52,7 @@
 
 use super::core::{check_wires, Env, Injector, Key, Queue, Slot};
 use super::error::ExecError;
+use crate::engine::checkpoint::{ExecState, StateError};
 use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::exec::Executor;
@@ -114,6 +115,13 @@ impl Message for Take {
     type Result = Option<Box<dyn Component>>;
 }
 
+/// Reads the actor's emission counter, replacing it with the value given, if any.
+struct SeqCount(Option<u64>);
+
+impl Message for SeqCount {
+    type Result = u64;
+}
+
 /// Calls the component's `start` (time 0).
 struct Start;
 
@@ -155,6 +163,17 @@ impl Handler<Take> for CompActor {
     type Result = MessageResult<Take>;
     fn handle(&mut self, _: Take, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.comp.take())
+    }
+}
+
+impl Handler<SeqCount> for CompActor {
+    type Result = u64;
+    fn handle(&mut self, msg: SeqCount, _: &mut Context<Self>) -> u64 {
+        let was = self.seq;
+        if let Some(seq) = msg.0 {
+            self.seq = seq;
+        }
+        was
     }
 }
 
@@ -400,6 +419,59 @@ impl ActixSimulation {
         self.run_until(until.saturating_add(1)).await
     }
 
+    /// The state between runs (see [`crate::engine::checkpoint`]). Must be awaited on a
+    /// thread of the System the simulation was created in.
+    pub async fn save_state(&mut self) -> Result<ExecState, StateError> {
+        if let Some(e) = &self.halted {
+            return Err(StateError::Halted(e.to_string()));
+        }
+        if self.poisoned {
+            return Err(StateError::Halted(ActixError::Poisoned.to_string()));
+        }
+        let asks: Vec<_> = self.actors.iter().map(|a| a.send(SeqCount(None))).collect();
+        let mut seq = Vec::with_capacity(asks.len());
+        for (id, ask) in asks.into_iter().enumerate() {
+            let count = ask.await.map_err(|_| {
+                StateError::Halted(ActixError::ActorFailed(id as CompId).to_string())
+            })?;
+            seq.push(count);
+        }
+        ExecState::capture(
+            &self.net,
+            (
+                self.now,
+                self.started,
+                self.injector.count(),
+                self.stats.events,
+            ),
+            seq,
+            self.queue.events(),
+        )
+    }
+
+    /// Restores a saved state (see [`Executor::load_state`]). Must be awaited on a thread
+    /// of the System the simulation was created in.
+    pub async fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        state.restore_components(&mut self.net)?;
+        let sets: Vec<_> = self
+            .actors
+            .iter()
+            .zip(&state.seq)
+            .map(|(a, &s)| a.send(SeqCount(Some(s))))
+            .collect();
+        for (id, set) in sets.into_iter().enumerate() {
+            set.await.map_err(|_| {
+                StateError::Halted(ActixError::ActorFailed(id as CompId).to_string())
+            })?;
+        }
+        self.queue = Queue::of(state.pending.iter().cloned());
+        self.injector = Injector::resumed(state.injected);
+        self.now = state.now;
+        self.started = state.started;
+        self.stats.events = state.handled_events;
+        Ok(())
+    }
+
     fn absorb(&mut self, out: Outcome) {
         for ev in out.events {
             self.queue.push(ev);
@@ -536,5 +608,13 @@ impl Executor for BlockingActixSimulation {
     }
     fn take_records(&mut self) -> Vec<Record> {
         self.sim.take_records()
+    }
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        let sim = &mut self.sim;
+        self.runner.block_on(sim.save_state())
+    }
+    fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        let sim = &mut self.sim;
+        self.runner.block_on(sim.load_state(state))
     }
 }

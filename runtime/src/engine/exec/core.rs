@@ -147,6 +147,16 @@ pub(crate) struct Injector {
 }
 
 impl Injector {
+    /// An injector whose last number was `seq` (a restored checkpoint's).
+    pub fn resumed(seq: u64) -> Self {
+        Injector { seq }
+    }
+
+    /// The last number given.
+    pub fn count(&self) -> u64 {
+        self.seq
+    }
+
     /// The event delivering `payload` to `(dst, port)` at `at` (not before `now`) in the
     /// first batch of that instant, or the error if the network (of `components`
     /// components) has no `dst`.
@@ -226,6 +236,20 @@ impl Queue {
     /// The pending batches, earliest first.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Vec<Event>)> {
         self.batches.iter()
+    }
+
+    /// Every pending event, cloned (in no particular order).
+    pub fn events(&self) -> Vec<Event> {
+        self.batches.values().flatten().cloned().collect()
+    }
+
+    /// A queue holding `events`.
+    pub fn of(events: impl IntoIterator<Item = Event>) -> Queue {
+        let mut q = Queue::default();
+        for ev in events {
+            q.push(ev);
+        }
+        q
     }
 
     /// Events pending.

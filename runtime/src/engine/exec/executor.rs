@@ -1,6 +1,7 @@
 //! The interface protocol drivers use, implemented by every executor.
 
 use super::error::ExecError;
+use crate::engine::checkpoint::{ExecState, StateError};
 use crate::engine::event::{CompId, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
@@ -27,6 +28,17 @@ pub trait Executor {
     /// network does not have), if it did; it then processes nothing more.
     fn halted(&self) -> Option<&ExecError> {
         None
+    }
+    /// The executor's state between runs (see [`crate::engine::checkpoint`]); probe
+    /// records are not part of it (take them first). By default an executor cannot.
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        Err(StateError::Executor("this"))
+    }
+    /// Restores a state [`Executor::save_state`] saved — under any executor — into this
+    /// one, freshly made for a network built from the same topology and seed, before it
+    /// has run.
+    fn load_state(&mut self, _state: &ExecState) -> Result<(), StateError> {
+        Err(StateError::Executor("this"))
     }
 }
 
@@ -56,5 +68,11 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     }
     fn halted(&self) -> Option<&ExecError> {
         (**self).halted()
+    }
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        (**self).load_state(state)
     }
 }

@@ -6,6 +6,7 @@
 use super::core::{check_wires, Env, Injector, Key, Members, Queue};
 use super::error::ExecError;
 use super::executor::Executor;
+use crate::engine::checkpoint::{ExecState, StateError};
 use crate::engine::component::Scratch;
 use crate::engine::event::{CompId, Payload, Port};
 use crate::engine::network::Network;
@@ -191,6 +192,36 @@ impl Simulation {
     pub fn run_through(&mut self, until: Ns) {
         self.run_until(until.saturating_add(1));
     }
+
+    /// The state between runs (see [`crate::engine::checkpoint`]).
+    pub fn save_state(&self) -> Result<ExecState, StateError> {
+        if let Some(e) = &self.halted {
+            return Err(StateError::Halted(e.to_string()));
+        }
+        ExecState::capture(
+            &self.net,
+            (
+                self.now,
+                self.started,
+                self.injector.count(),
+                self.stats.events,
+            ),
+            self.seq.clone(),
+            self.queue.events(),
+        )
+    }
+
+    /// Restores a saved state (see [`Executor::load_state`]).
+    pub fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        state.restore_components(&mut self.net)?;
+        self.queue = Queue::of(state.pending.iter().cloned());
+        self.seq.clone_from(&state.seq);
+        self.injector = Injector::resumed(state.injected);
+        self.now = state.now;
+        self.started = state.started;
+        self.stats.events = state.handled_events;
+        Ok(())
+    }
 }
 
 impl Executor for Simulation {
@@ -217,6 +248,12 @@ impl Executor for Simulation {
     }
     fn halted(&self) -> Option<&ExecError> {
         Simulation::halted(self)
+    }
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        Simulation::save_state(self)
+    }
+    fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        Simulation::load_state(self, state)
     }
 }
 

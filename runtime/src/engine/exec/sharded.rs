@@ -108,6 +108,7 @@
 
 use super::core::{check_wires, Env, Injector, Key, Members, Queue, LOOP_DELTA};
 use super::error::ExecError;
+use crate::engine::checkpoint::{ExecState, StateError};
 use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::exec::Executor;
@@ -451,6 +452,13 @@ enum Cmd {
         start: bool,
         comps: Vec<Box<dyn Component>>,
         injected: Vec<Event>,
+    },
+    /// Sends back the worker's emission counters and pending events.
+    Save(Sender<(Vec<u64>, Vec<Event>)>),
+    /// Replaces the worker's emission counters and pending events.
+    Load {
+        seq: Vec<u64>,
+        events: Vec<Event>,
     },
     Shutdown,
 }
@@ -803,6 +811,15 @@ fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
                     return;
                 }
             }
+            Cmd::Save(to) => {
+                if to.send((w.seq.clone(), w.queue.events())).is_err() {
+                    return;
+                }
+            }
+            Cmd::Load { seq, events } => {
+                w.seq = seq;
+                w.queue = Queue::of(events);
+            }
             Cmd::Shutdown => return,
         }
     }
@@ -1071,6 +1088,70 @@ impl ShardedSimulation {
         self.run_until(until.saturating_add(1));
     }
 
+    /// The state between runs (see [`crate::engine::checkpoint`]).
+    ///
+    /// # Panics
+    /// If a worker is gone (a component panicked in an earlier run).
+    pub fn save_state(&mut self) -> Result<ExecState, StateError> {
+        if let Some(e) = &self.halted {
+            return Err(StateError::Halted(e.to_string()));
+        }
+        let mut seq = vec![0; self.net.len()];
+        let mut pending: Vec<Event> = self.pending.iter().flatten().cloned().collect();
+        for w in 0..self.cmds.len() {
+            let (tx, rx) = unbounded();
+            if self.cmds[w].send(Cmd::Save(tx)).is_err() {
+                self.fail();
+            }
+            let Ok((counts, events)) = rx.recv() else {
+                self.fail()
+            };
+            for (&id, c) in self.members[w].iter().zip(counts) {
+                seq[id as usize] = c;
+            }
+            pending.extend(events);
+        }
+        ExecState::capture(
+            &self.net,
+            (
+                self.now,
+                self.started,
+                self.injector.count(),
+                self.stats.events,
+            ),
+            seq,
+            pending,
+        )
+    }
+
+    /// Restores a saved state (see [`Executor::load_state`]).
+    ///
+    /// # Panics
+    /// If a worker is gone.
+    pub fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        state.restore_components(&mut self.net)?;
+        let mut events: Vec<Vec<Event>> = (0..self.cmds.len()).map(|_| Vec::new()).collect();
+        for ev in &state.pending {
+            // `restore_components` checked every destination: it has an owner.
+            events[self.partition.owner(ev.dst).unwrap_or(0)].push(ev.clone());
+        }
+        for (w, evs) in events.into_iter().enumerate() {
+            let seq = self.members[w]
+                .iter()
+                .map(|&id| state.seq[id as usize])
+                .collect();
+            if self.cmds[w].send(Cmd::Load { seq, events: evs }).is_err() {
+                self.fail();
+            }
+        }
+        self.pending.iter_mut().for_each(Vec::clear);
+        self.injector = Injector::resumed(state.injected);
+        self.now = state.now;
+        self.started = state.started;
+        self.stats.events = state.handled_events;
+        Ok(())
+    }
+
     /// A worker is gone: join them all and resume the first panic.
     fn fail(&mut self) -> ! {
         self.poisoned = true;
@@ -1131,5 +1212,11 @@ impl Executor for ShardedSimulation {
     }
     fn take_records(&mut self) -> Vec<Record> {
         ShardedSimulation::take_records(self)
+    }
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        ShardedSimulation::save_state(self)
+    }
+    fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        ShardedSimulation::load_state(self, state)
     }
 }
