@@ -15,6 +15,19 @@ pub const MAX_NIR_FILE_BYTES: u64 = 4 << 30;
 /// datasets and strings).
 pub const MAX_DECODED_BYTES: usize = 8 << 30;
 
+/// Turns off libhdf5's advisory file locks (`HDF5_USE_FILE_LOCKING=FALSE`, unless the
+/// environment says otherwise): with them, libhdf5 1.10 refuses to open a file that was
+/// just written while other threads of the process work on other files ("unable to
+/// lock file", seen with parallel tests), and memsnn never has one file open twice.
+fn no_file_locks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
+            std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE");
+        }
+    });
+}
+
 /// Reads the NIR graph in `path`: a missing, oversized, non-HDF5, truncated or malformed
 /// file is an error that names the file and what `nir-rs` found wrong (the group or
 /// dataset where it has one).
@@ -43,6 +56,7 @@ pub fn read(path: &Path) -> Result<NirGraph> {
             path.display()
         );
     }
+    no_file_locks();
     let opts = ReadOptions::default().with_max_bytes(Some(MAX_DECODED_BYTES));
     nir_rs::io::read_with(path, &opts).map_err(|e| {
         anyhow::anyhow!(
@@ -55,6 +69,7 @@ pub fn read(path: &Path) -> Result<NirGraph> {
 /// Writes `graph` to `path` (gzip-compressed datasets, as `nir.write` does), through a
 /// temporary file beside it and a rename: the file is replaced whole or not at all.
 pub fn write(path: &Path, graph: &NirGraph) -> Result<()> {
+    no_file_locks();
     let (tmp, dir) = temp_path_for(path, ".nir")?;
     let opts = WriteOptions::default();
     if let Err(e) = nir_rs::io::write_with(&tmp, graph, &opts) {

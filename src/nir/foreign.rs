@@ -8,6 +8,9 @@
 //!   `G = G_min + (w − lo)/(hi − lo)·(G_max − G_min)` in the synapse device's window, so
 //!   the most negative weight is `G_min` and the order of weights is kept. A memristor
 //!   column cannot subtract: what a negative weight loses is docs/nir.md's subject.
+//! * Balance line: the input gets one more line, never pulsed, whose synapse in each
+//!   column of a layer fed by the input brings every column to the same total
+//!   conductance ([`balanced`]), so the drives keep the order of `W·x`.
 //! * Time constants: the layer's median `τ` sets the TS device's leak `γ1 = 1/τ` within
 //!   the calibrated span ([`super::neuron_map::leak_for`]); the rest of the device is the
 //!   device set's.
@@ -226,7 +229,7 @@ pub fn from_foreign(g: &NirGraph, path: &Path, name: &str, set: &DeviceSet) -> R
     let mut t = skeleton(name, set.devices.clone());
     t.inputs.push(InputSpec {
         name: input.to_string(),
-        lines: lines as u32,
+        lines: lines as u32 + 1,
         amplitude_volts: INPUT_VOLTS,
         pulse_prob: 1.0,
     });
@@ -302,6 +305,15 @@ pub fn from_foreign(g: &NirGraph, path: &Path, name: &str, set: &DeviceSet) -> R
                         .collect()
                 })
                 .collect();
+            let siemens = if src == input.as_str() {
+                balanced(siemens, gmin)
+            } else {
+                notes.push(format!(
+                    "`{syn}`: fed by spikes of `{src}`, its columns are not balanced (each \
+                     neuron's drive is its active conductance over its own column total)"
+                ));
+                siemens
+            };
             if lo < 0.0 {
                 notes.push(format!(
                     "`{syn}`: signed weights offset into [G_min, G_max] (w = {lo:.3e} → G_min)"
@@ -392,12 +404,14 @@ pub fn from_foreign(g: &NirGraph, path: &Path, name: &str, set: &DeviceSet) -> R
     if t.layers.is_empty() {
         bail!("{at}: the graph has no neuron node ({IMPORTED_TYPES})");
     }
-    let all: String = "#".repeat(lines);
+    // The balance line (the last) is never black: it stays grounded.
+    let all: String = "#".repeat(lines) + ".";
     let half: String = (0..lines)
         .map(|i| if i % 2 == 0 { '#' } else { '.' })
+        .chain(std::iter::once('.'))
         .collect();
     let patterns = Patterns {
-        width: lines as u32,
+        width: lines as u32 + 1,
         height: 1,
         items: vec![
             Pattern {
@@ -440,6 +454,21 @@ pub fn from_foreign(g: &NirGraph, path: &Path, name: &str, set: &DeviceSet) -> R
         seed: 1,
         notes,
     })
+}
+
+/// `rows` (one column's conductances each) with one more synapse each, on the input's
+/// balance line (never pulsed): every column's total conductance becomes the largest
+/// total plus `g_min`. A column drives its neuron with `A·ΣG_active/ΣG_all`, so with
+/// equal totals every neuron's drive is the same affine function of its `W·x`, and the
+/// order of the neurons' drives is that of `W·x` for every input `x`.
+fn balanced(mut rows: Vec<Vec<f32>>, g_min: f64) -> Vec<Vec<f32>> {
+    let total = |r: &[f32]| r.iter().map(|&g| f64::from(g)).sum::<f64>();
+    let most = rows.iter().map(|r| total(r)).fold(0.0f64, f64::max);
+    for r in &mut rows {
+        let t = total(r);
+        r.push((most + g_min - t) as f32);
+    }
+    rows
 }
 
 /// `name` with every character but ASCII letters, digits, `-` and `_` replaced by `_`.
