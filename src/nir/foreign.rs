@@ -10,7 +10,7 @@
 //!   column cannot subtract: what a negative weight loses is docs/nir.md's subject.
 //! * Balance line: the input gets one more line, never pulsed, whose synapse in each
 //!   column of a layer fed by the input brings every column to the same total
-//!   conductance ([`balanced`]), so the drives keep the order of `W·x`.
+//!   conductance (`balanced`), so the drives keep the order of `W·x`.
 //! * Time constants: the layer's median `τ` sets the TS device's leak `γ1 = 1/τ` within
 //!   the calibrated span ([`super::neuron_map::leak_for`]); the rest of the device is the
 //!   device set's.

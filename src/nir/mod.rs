@@ -4,10 +4,10 @@
 //! graph into a topology. docs/nir.md has the mapping both ways and what is lost.
 //!
 //! * [`keys`] — the metadata memsnn writes (raw conductances, device sets, wiring).
-//! * [`file`] — `.nir` files read (bounded, errors naming the file) and written whole.
+//! * [`file`](mod@file) — `.nir` files read (bounded, errors naming the file) and written whole.
 //! * [`embed`] — the files a topology names, carried in the graph and written back.
 //! * [`neuron_map`] — hybrid neuron ↔ `LIF`.
-//! * [`export`] — topology → graph.
+//! * [`export`](mod@export) — topology → graph.
 //! * [`foreign`] — other frameworks' graphs → topology.
 //! * [`import`](mod@import) — graph → topology files.
 //!
