@@ -371,3 +371,40 @@ fn unsupported_nodes_are_named() {
     assert!(msg.contains("node `if` has 2 incoming edges"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn device_set_chooses_the_neurons_and_bad_sets_are_located() {
+    let dir = tmp("device-set");
+    let nir = dir.join("f.nir");
+    nir_rs::io::write(
+        &nir,
+        &foreign_graph(vec![1.0, 0.5, 0.0, 0.2, 0.4, 0.6], 3, 2),
+    )
+    .unwrap();
+    let set = dir.join("set.ron");
+    std::fs::write(
+        &set,
+        "(ts: \"builtin:ts_fig2\", synapse: \"builtin:rs_hfo2_1t1r\", circuit: \"builtin:neuron_cmos\")",
+    )
+    .unwrap();
+    let out = dir.join("f.ron");
+    let o = ImportOptions {
+        device_set: Some(set.clone()),
+    };
+    import(&nir, &out, &o).unwrap();
+    let model = Model::load(&out).unwrap();
+    assert_eq!(model.topology().devices.ts, "builtin:ts_fig2");
+    // IF: no leak, so the slowest calibrated leak (25 1/s), not ts_fig2's 1000 1/s.
+    let ts = model.topology().layers[0].ts.clone().unwrap();
+    let text = std::fs::read_to_string(dir.join(ts)).unwrap();
+    assert!(text.contains("gamma1_per_s: 25.0"), "{text}");
+
+    std::fs::write(&set, "(ts: \"builtin:no_such_device\", synapse: \"builtin:rs_hfo2_1t1r\",\n circuit: \"builtin:neuron_cmos\")").unwrap();
+    let e = import(&nir, &dir.join("g.ron"), &o).unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("set.ron:1:") && msg.contains("no_such_device"),
+        "{msg}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

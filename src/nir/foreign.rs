@@ -19,10 +19,11 @@
 use super::keys;
 use super::neuron_map::leak_for;
 use anyhow::{anyhow, bail, Context, Result};
+use devices::params::ParamError;
 use devices::ts::TsParams;
 use nir_rs::{NirGraph, NirNode, Tensor};
 use runtime::engine::time::US;
-use runtime::model::topology::error::located;
+use runtime::model::topology::error::{located, TopologyError};
 use runtime::model::topology::resolve;
 use runtime::model::topology::saved::SavedLayer;
 use runtime::model::topology::schema::{
@@ -133,8 +134,29 @@ pub fn device_set(path: Option<&Path>) -> Result<DeviceSet> {
         }
     };
     let t = skeleton("device set", devices);
-    let resolved = resolve::devices(&t, &base)
-        .map_err(|issues| anyhow!("{}", located(issues, text.as_deref(), &origin)))?;
+    let resolved = resolve::devices(&t, &base).map_err(|issues| {
+        // The checks name fields `devices.ts`, ...: locate them in the block as if it
+        // stood under a `devices:` key on a line of its own, then take that line back.
+        let wrapped = text.as_deref().map(|t| format!("(devices:\n{t}\n)"));
+        match located(issues, wrapped.as_deref(), &origin) {
+            TopologyError::Invalid(errors) => {
+                let lines: Vec<String> = errors
+                    .into_iter()
+                    .map(|mut e| {
+                        if let ParamError::Invalid {
+                            line: Some(line), ..
+                        } = &mut e
+                        {
+                            *line = line.saturating_sub(1).max(1);
+                        }
+                        e.to_string()
+                    })
+                    .collect();
+                anyhow!("{}", lines.join("\n"))
+            }
+            other => anyhow!("{other}"),
+        }
+    })?;
     let embedded = super::embed::canonical(&t, &base)?;
     let canon = embedded.topology.map(|t| t.devices).unwrap_or(t.devices);
     Ok(DeviceSet {

@@ -137,7 +137,14 @@ fn write(imported: Imported, out: &Path, from_memsnn: bool) -> Result<ImportRepo
         "// Imported from a NIR graph by `memsnn nir import`; run it with --seed {seed}.\n"
     );
     crate::output::atomic_write(out, format!("{header}{text}\n").as_bytes())?;
-    let model = Model::load(out)?;
+    let model = match Model::load(out) {
+        Ok(m) => m,
+        Err(e) => {
+            // Leave no topology behind that does not pass its own check.
+            let _ = std::fs::remove_file(out);
+            return Err(e.into());
+        }
+    };
     if !prototypes.is_empty() {
         let session = model.session(seed, ExecutorKind::Reference, 1)?;
         let now = session.weights();
