@@ -21,6 +21,7 @@ pub mod data;
 pub mod energy;
 pub mod experiments;
 pub mod index_page;
+pub mod nir;
 pub mod output;
 pub mod plot;
 pub mod report;

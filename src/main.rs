@@ -22,7 +22,47 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum NirCommand {
+    /// Write a topology as a NIR graph (HDF5): inputs → Input, synapse columns → Affine
+    /// (weight = G/G_max; the conductances in siemens, device sets and wiring in metadata),
+    /// neurons → LIF, a lateral-inhibition array → a recurrent Affine (docs/nir.md).
+    Export {
+        /// Topology file.
+        topology: PathBuf,
+        /// The .nir file to write (replaced whole).
+        #[arg(long)]
+        out: PathBuf,
+        /// Saved conductances (`memsnn run --save-weights`) for the layers they name.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Seed of the fabricated devices the conductances are read from.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Turn a NIR graph into a topology: a memsnn export comes back as it was; Input /
+    /// Affine / Linear / LIF / IF / CubaLIF / Output graphs of other frameworks are mapped
+    /// onto hybrid neurons (docs/nir.md). Files it needs go to OUT's folder, `STEM.files/`.
+    Import {
+        /// The .nir file to read.
+        file: PathBuf,
+        /// The topology file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Device set for the neurons: a RON file with a topology's `devices` block, e.g.
+        /// (ts: "builtin:ts_neuron_hazard", synapse: "builtin:rs_hfo2_1t1r", circuit:
+        /// "builtin:neuron_cmos"); default: the built-in hybrid neuron.
+        #[arg(long)]
+        device_set: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
+    /// Exchange networks with other frameworks through NIR graphs (.nir files).
+    Nir {
+        #[command(subcommand)]
+        command: NirCommand,
+    },
     /// Regenerate the paper's results: CSV data, PNG figures and summary.json per experiment.
     Reproduce {
         /// Experiment or group: fig2c, fig2d, fig2e, fig2f, fig3b, fig3c, learning, propagation,
@@ -288,6 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Nir { command } => nir(command),
         Command::Validate { file } => {
             let size = memsnn::run::validate(&file)?;
             println!("ok: {} components, {} wires", size.components, size.wires);
@@ -332,6 +373,55 @@ fn run(cli: Cli) -> Result<()> {
             }
             if let Some(p) = plot {
                 eprintln!("drew the probes in {}", p.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn nir(command: NirCommand) -> Result<()> {
+    match command {
+        NirCommand::Export {
+            topology,
+            out,
+            weights,
+            seed,
+        } => {
+            let opts = memsnn::nir::ExportOptions { weights, seed };
+            let r = memsnn::nir::export(&topology, &out, &opts)?;
+            println!(
+                "wrote {}: {} nodes, {} edges, {} conductances",
+                out.display(),
+                r.nodes,
+                r.edges,
+                r.synapses
+            );
+            Ok(())
+        }
+        NirCommand::Import {
+            file,
+            out,
+            device_set,
+        } => {
+            let opts = memsnn::nir::ImportOptions { device_set };
+            let r = memsnn::nir::import(&file, &out, &opts)?;
+            let origin = if r.from_memsnn {
+                "a memsnn graph, as exported"
+            } else {
+                "mapped onto hybrid neurons"
+            };
+            println!(
+                "wrote {} ({origin}): {} layers, {} synapses; run it with --seed {}",
+                out.display(),
+                r.layers,
+                r.synapses,
+                r.seed
+            );
+            for f in &r.files {
+                println!("  {}", f.display());
+            }
+            for n in &r.notes {
+                println!("note: {n}");
             }
             Ok(())
         }
