@@ -46,8 +46,8 @@ fn round_trip(topology: &str, seed: u64) {
     assert!(report.from_memsnn);
     assert_eq!(report.seed, seed);
     export(&back, &second, &opts(seed)).unwrap();
-    let a = nir_rs::io::read(&first).unwrap();
-    let b = nir_rs::io::read(&second).unwrap();
+    let a = memsnn::nir::file::read(&first).unwrap();
+    let b = memsnn::nir::file::read(&second).unwrap();
     assert_eq!(
         a.nodes.keys().collect::<Vec<_>>(),
         b.nodes.keys().collect::<Vec<_>>()
@@ -184,7 +184,7 @@ fn weights_changed_outside_memsnn_set_the_conductances() {
     };
     a.weight = Tensor::from_f32(vec![1, 2], vec![0.5f32, 0.125]).unwrap();
     let nir = dir.join("edited.nir");
-    nir_rs::io::write(&nir, &g).unwrap();
+    memsnn::nir::file::write(&nir, &g).unwrap();
     let back = dir.join("edited.ron");
     let r = import(&nir, &back, &ImportOptions::default()).unwrap();
     assert!(r.notes.iter().any(|n| n.contains("changed outside memsnn")));
@@ -248,7 +248,7 @@ fn foreign_signed_weights_keep_their_order_and_columns_balance() {
     let w = vec![-2.0f32, 0.0, 1.0, 3.0, 0.5, -1.0];
     let g = foreign_graph(w.clone(), 3, 2);
     let nir = dir.join("f.nir");
-    nir_rs::io::write(&nir, &g).unwrap();
+    memsnn::nir::file::write(&nir, &g).unwrap();
     let out = dir.join("f.ron");
     let r = import(&nir, &out, &ImportOptions::default()).unwrap();
     assert!(!r.from_memsnn);
@@ -300,7 +300,7 @@ fn bad_files_fail_cleanly() {
     );
 
     let good = dir.join("good.nir");
-    nir_rs::io::write(&good, &foreign_graph(vec![1.0; 6], 3, 2)).unwrap();
+    memsnn::nir::file::write(&good, &foreign_graph(vec![1.0; 6], 3, 2)).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let cut = dir.join("cut.nir");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -347,7 +347,7 @@ fn unsupported_nodes_are_named() {
     g.add_edge("if", "gain");
     g.add_edge("gain", "y");
     let nir = dir.join("s.nir");
-    nir_rs::io::write(&nir, &g).unwrap();
+    memsnn::nir::file::write(&nir, &g).unwrap();
     let e = import(&nir, &dir.join("s.ron"), &ImportOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
     assert!(msg.contains("node `gain` is a `Scale`"), "{msg}");
@@ -365,7 +365,7 @@ fn unsupported_nodes_are_named() {
     .unwrap();
     g.add_edge("if", "rec");
     g.add_edge("rec", "if");
-    nir_rs::io::write(&nir, &g).unwrap();
+    memsnn::nir::file::write(&nir, &g).unwrap();
     let e = import(&nir, &dir.join("s.ron"), &ImportOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
     assert!(msg.contains("node `if` has 2 incoming edges"), "{msg}");
@@ -376,7 +376,7 @@ fn unsupported_nodes_are_named() {
 fn device_set_chooses_the_neurons_and_bad_sets_are_located() {
     let dir = tmp("device-set");
     let nir = dir.join("f.nir");
-    nir_rs::io::write(
+    memsnn::nir::file::write(
         &nir,
         &foreign_graph(vec![1.0, 0.5, 0.0, 0.2, 0.4, 0.6], 3, 2),
     )
