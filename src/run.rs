@@ -397,12 +397,7 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         })?;
         r
     };
-    let mut log = serde_json::to_value(&result.log).context("cannot serialise the protocol log")?;
-    if let Some(obj) = log.as_object_mut() {
-        let energy = serde_json::to_value(&result.energy).context("cannot serialise energy")?;
-        obj.insert("energy".into(), energy);
-    }
-    dir.write_json("log.json", &log)?;
+    write_log(&dir.file("log.json"), &result.log, &result.energy)?;
     if let (Some(extra), Some(w)) = (&weights, &result.weights) {
         let text = w.to_ron().context("cannot serialise the weights")?;
         let at = extra.path(&dir)?;
@@ -438,4 +433,80 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         log: result.log,
         energy: result.energy,
     })
+}
+
+/// `log.json`: the protocol log with the run's energy as its `energy` member, keys in
+/// sorted order, pretty-printed — streamed to `path` one step at a time, so a protocol of
+/// many steps costs the file, not a JSON tree of it in memory.
+fn write_log(path: &Path, log: &ProtocolLog, energy: &EnergyReport) -> Result<()> {
+    use serde::ser::{Error as _, SerializeMap};
+    use serde::{Serialize, Serializer};
+
+    /// A value serialized through a `serde_json::Value`, whose maps' keys come out sorted.
+    struct Sorted<T>(T);
+    impl<T: Serialize> Serialize for Sorted<T> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            serde_json::to_value(&self.0)
+                .map_err(S::Error::custom)?
+                .serialize(s)
+        }
+    }
+    struct Steps<'a>(&'a ProtocolLog);
+    impl Serialize for Steps<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.steps.iter().map(Sorted))
+        }
+    }
+    struct Log<'a>(&'a ProtocolLog, &'a EnergyReport);
+    impl Serialize for Log<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(5))?;
+            m.serialize_entry("end_ns", &self.0.end_ns)?;
+            m.serialize_entry("energy", &Sorted(self.1))?;
+            m.serialize_entry("layers", &Sorted(&self.0.layers))?;
+            m.serialize_entry("steps", &Steps(self.0))?;
+            m.serialize_entry("topology", &self.0.topology)?;
+            m.end()
+        }
+    }
+
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+    Log(log, energy)
+        .serialize(&mut serde_json::Serializer::pretty(&mut w))
+        .with_context(|| format!("{}: cannot write the protocol log", path.display()))?;
+    std::io::Write::write_all(&mut w, b"\n")
+        .and_then(|()| std::io::Write::flush(&mut w))
+        .with_context(|| format!("{}: write failed", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed `log.json` is the JSON value of the log with `energy` added, keys
+    /// sorted, pretty-printed — what building the whole value in memory writes.
+    #[test]
+    fn the_streamed_log_is_the_log_value_with_its_energy() {
+        let topo = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/msnn_30x10x10.ron");
+        let model = Model::load(&topo).expect("shipped topology");
+        let mut session = model
+            .session(3, ExecutorKind::Reference, 1)
+            .expect("session");
+        let log = session.run_protocol().expect("protocol runs");
+        let energy = session.energy();
+        assert!(log.steps.len() > 10);
+        let path = std::env::temp_dir().join(format!("memsnn-log-{}.json", std::process::id()));
+        write_log(&path, &log, &energy).expect("written");
+        let text = std::fs::read_to_string(&path).expect("read back");
+        let _ = std::fs::remove_file(&path);
+        let mut value = serde_json::to_value(&log).expect("log value");
+        value.as_object_mut().expect("an object").insert(
+            "energy".into(),
+            serde_json::to_value(&energy).expect("energy"),
+        );
+        let want = serde_json::to_string_pretty(&value).expect("text") + "\n";
+        assert_eq!(text, want);
+    }
 }

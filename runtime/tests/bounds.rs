@@ -364,3 +364,30 @@ fn many_small_layers_are_refused_at_the_largest() {
         "{e}"
     );
 }
+
+#[test]
+fn a_protocol_of_many_steps_is_counted_and_named() {
+    // 200,000 one-period rests on a one-neuron layer: the steps, not the network, are
+    // what the run holds.
+    let steps = "        Rest(duration_us: 500),\n".repeat(200_000);
+    let extra = format!("    protocol: [\n{steps}    ],\n");
+    let src = topology(&[layer("l", 1, "in")], &extra);
+    let topo = rules_only(&src);
+    let est = runtime::model::topology::memory_estimate(&topo);
+    // Each step is parsed (a `Step`), copied into the log and recorded (two times, the
+    // counts): more than 100 bytes however compact.
+    assert!(est.protocol_bytes >= 200_000 * 100, "{est:?}");
+    assert!(est.protocol_bytes > est.layers_bytes[0], "{est:?}");
+    let tight = Limit {
+        what: "a tight limit",
+        bytes: est.total_bytes / 2,
+    };
+    let e = located(budget_issues(&topo, &tight), Some(&src), Path::new("t.ron")).to_string();
+    let want = format!("t.ron:{}:", line_of(&src, "protocol:"));
+    assert!(
+        e.lines().any(|l| l.starts_with(&want)
+            && l.contains("field `protocol`")
+            && l.contains("200000 steps")),
+        "{e}"
+    );
+}

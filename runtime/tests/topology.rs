@@ -501,7 +501,7 @@ fn protocol_decides_at_period_boundaries_and_drives_gates() {
     let c = check(&small()).unwrap_or_else(|e| panic!("{e}"));
     let (csv, log) = simulate(&c, 3);
     let period = c.topology().clock.period_ns;
-    let first = &log.steps[0];
+    let first = log.steps.get(0).unwrap();
     let cycles = first.cycles.expect("PresentUntilFire logs its cycles");
     assert!((1..=20).contains(&cycles));
     assert_eq!(first.end_ns, cycles * period);
@@ -509,8 +509,11 @@ fn protocol_decides_at_period_boundaries_and_drives_gates() {
         first.reached,
         Some(first.fires.get("hidden").is_some_and(|&f| f >= 1))
     );
-    assert_eq!(log.steps[1].end_ns - log.steps[1].start_ns, 1_000_000);
-    assert_eq!(log.end_ns, log.steps[3].end_ns);
+    assert_eq!(
+        log.steps.get(1).unwrap().end_ns - log.steps.get(1).unwrap().start_ns,
+        1_000_000
+    );
+    assert_eq!(log.end_ns, log.steps.get(3).unwrap().end_ns);
     let json = serde_json::to_string(&log).expect("log serializes");
     assert!(json.contains("\"PresentUntilFire\""));
     // Only the requested kinds: spikes and gates of `hidden`, conductances of `out`.

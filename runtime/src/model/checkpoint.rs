@@ -30,7 +30,7 @@
 //! check before anything is decoded.
 
 use crate::engine::checkpoint::ExecState;
-use crate::model::protocol::StepLog;
+use crate::model::protocol::StepRecord;
 use crate::model::spool::SpoolState;
 use crate::model::topology::Checked;
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The checkpoint format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The first bytes of every `state.bin`.
 const MAGIC: &[u8; 16] = b"memsnn-ckpt\n\0\0\0\0";
@@ -65,7 +65,7 @@ pub struct Checkpoint {
     /// The executor's state.
     pub exec: ExecState,
     /// The log of the protocol steps done; the next step is the one after them.
-    pub steps: Vec<StepLog>,
+    pub steps: Vec<StepRecord>,
     /// Where the probe spool stands (`None`: probes were kept in memory, which a
     /// checkpoint does not save).
     pub spool: Option<SpoolState>,

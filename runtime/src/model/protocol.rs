@@ -65,8 +65,9 @@ pub enum ProtocolError {
     },
 }
 
-/// What happened during one step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What happened during one step, as the log shows it (built from a [`StepRecord`] on
+/// demand: [`StepLogs::get`], [`StepLogs::iter`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StepLog {
     /// Index of the step in the topology's `protocol`.
     pub index: usize,
@@ -84,6 +85,93 @@ pub struct StepLog {
     pub fires: BTreeMap<String, u64>,
     /// Output spikes per layer during the step (layers with none are omitted).
     pub spikes: BTreeMap<String, u64>,
+}
+
+/// What happened during one step, as a run keeps it: ~100 bytes for a two-layer network
+/// (the step itself is the topology's; the counts are dense, in the order of the layer
+/// names). A run of many steps holds one per step, not a [`StepLog`] with its maps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Index of the step in the topology's `protocol`.
+    pub index: u64,
+    /// Simulated time at the start of the step, ns.
+    pub start_ns: Ns,
+    /// Simulated time at its end, ns.
+    pub end_ns: Ns,
+    /// CLK periods run (`PresentUntilFire` only).
+    pub cycles: Option<u64>,
+    /// Whether the awaited fires happened within `max_cycles` (`PresentUntilFire` only).
+    pub reached: Option<bool>,
+    /// Fires of each layer during the step, then its output spikes (layers in name order:
+    /// `2 × layers` values).
+    pub counts: Box<[u64]>,
+}
+
+/// The steps of a protocol run: compact records, with the names and steps to show them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepLogs {
+    layers: Vec<String>,
+    protocol: Vec<Step>,
+    records: Vec<StepRecord>,
+}
+
+impl StepLogs {
+    /// Steps logged.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no step was logged.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The `i`-th step logged, if there is one.
+    pub fn get(&self, i: usize) -> Option<StepLog> {
+        self.records.get(i).and_then(|r| self.view(r))
+    }
+
+    /// The steps in order.
+    pub fn iter(&self) -> impl Iterator<Item = StepLog> + '_ {
+        self.records.iter().filter_map(|r| self.view(r))
+    }
+
+    /// The compact records.
+    pub fn records(&self) -> &[StepRecord] {
+        &self.records
+    }
+
+    /// The record shown with its step (`None` for an index the protocol does not have,
+    /// which a run never records).
+    fn view(&self, r: &StepRecord) -> Option<StepLog> {
+        let n = self.layers.len();
+        let nonzero = |part: &[u64]| -> BTreeMap<String, u64> {
+            self.layers
+                .iter()
+                .zip(part)
+                .filter(|(_, &c)| c > 0)
+                .map(|(name, &c)| (name.clone(), c))
+                .collect()
+        };
+        let (fires, spikes) = r.counts.split_at(n.min(r.counts.len()));
+        let index = usize::try_from(r.index).ok()?;
+        Some(StepLog {
+            index,
+            step: self.protocol.get(index)?.clone(),
+            start_ns: r.start_ns,
+            end_ns: r.end_ns,
+            cycles: r.cycles,
+            reached: r.reached,
+            fires: nonzero(fires),
+            spikes: nonzero(spikes),
+        })
+    }
+}
+
+impl Serialize for StepLogs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// Totals of one layer at the end of a protocol.
@@ -105,7 +193,7 @@ pub struct ProtocolLog {
     /// The topology's name.
     pub topology: String,
     /// One entry per step, in order.
-    pub steps: Vec<StepLog>,
+    pub steps: StepLogs,
     /// Simulated time at the end, ns.
     pub end_ns: Ns,
     /// Totals per layer at the end (counted from time 0).
@@ -133,21 +221,17 @@ fn counts(sim: &dyn Executor, ids: &NetworkIds) -> BTreeMap<String, LayerCounts>
         .collect()
 }
 
-/// Differences of two snapshots: (fires, spikes) per layer, omitting zeros.
-type Deltas = (BTreeMap<String, u64>, BTreeMap<String, u64>);
-
-fn deltas(before: &BTreeMap<String, LayerCounts>, after: &BTreeMap<String, LayerCounts>) -> Deltas {
-    let (mut fires, mut spikes) = (BTreeMap::new(), BTreeMap::new());
-    for (name, a) in after {
-        let b = before.get(name).cloned().unwrap_or_default();
-        if a.fires > b.fires {
-            fires.insert(name.clone(), a.fires - b.fires);
-        }
-        if a.spikes > b.spikes {
-            spikes.insert(name.clone(), a.spikes - b.spikes);
-        }
-    }
-    (fires, spikes)
+/// Differences of two snapshots: fires of each layer, then spikes (name order).
+fn deltas(
+    before: &BTreeMap<String, LayerCounts>,
+    after: &BTreeMap<String, LayerCounts>,
+) -> Box<[u64]> {
+    let diff = |f: fn(&LayerCounts) -> u64| {
+        after
+            .iter()
+            .map(move |(name, a)| f(a).saturating_sub(before.get(name).map_or(0, f)))
+    };
+    diff(|c| c.fires).chain(diff(|c| c.spikes)).collect()
 }
 
 /// Runs the steps of one protocol through a [`Driver`].
@@ -309,14 +393,14 @@ pub fn run_protocol_observed(
 
 /// Runs step `index` of `topo`'s protocol on `sim` (see [`run_protocol`]): a protocol run
 /// step by step, with anything between two steps (a checkpoint), is the same run. An index
-/// beyond the protocol does nothing and logs an empty step.
+/// beyond the protocol is an error.
 pub fn run_step(
     sim: &mut dyn Executor,
     ids: &NetworkIds,
     topo: &Topology,
     patterns: Option<&Patterns>,
     index: usize,
-) -> Result<StepLog, ProtocolError> {
+) -> Result<StepRecord, ProtocolError> {
     let Some(step) = topo.protocol.get(index) else {
         return Err(ProtocolError::Step {
             step: index,
@@ -339,16 +423,13 @@ pub fn run_step(
             message: e.to_string(),
         });
     }
-    let (fires, spikes) = deltas(&before, &counts(steps_run.driver.sim, ids));
-    Ok(StepLog {
-        index,
-        step: step.clone(),
+    Ok(StepRecord {
+        index: index as u64,
         start_ns,
         end_ns: steps_run.driver.now(),
         cycles: outcome.map(|o| o.0),
         reached: outcome.map(|o| o.1),
-        fires,
-        spikes,
+        counts: deltas(&before, &counts(steps_run.driver.sim, ids)),
     })
 }
 
@@ -357,11 +438,15 @@ pub fn finish(
     sim: &dyn Executor,
     ids: &NetworkIds,
     topo: &Topology,
-    steps: Vec<StepLog>,
+    steps: Vec<StepRecord>,
 ) -> ProtocolLog {
     ProtocolLog {
         topology: topo.name.clone(),
-        steps,
+        steps: StepLogs {
+            layers: ids.layers.keys().cloned().collect(),
+            protocol: topo.protocol.clone(),
+            records: steps,
+        },
         end_ns: sim.now(),
         layers: counts(sim, ids),
     }

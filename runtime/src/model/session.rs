@@ -25,7 +25,9 @@ use crate::engine::probe::{canonical_sort, Probe, Record};
 use crate::engine::time::Ns;
 use crate::model::checkpoint::{fingerprint, Checkpoint, CheckpointError};
 use crate::model::energy::EnergyReport;
-use crate::model::protocol::{finish, run_step, NetworkIds, ProtocolError, ProtocolLog, StepLog};
+use crate::model::protocol::{
+    finish, run_step, NetworkIds, ProtocolError, ProtocolLog, StepRecord,
+};
 use crate::model::spool::Spool;
 use crate::model::streaming::Streaming;
 use crate::model::topology::{
@@ -178,7 +180,7 @@ pub struct Session {
     seed: u64,
     executor: ExecutorKind,
     /// The protocol steps done by the run in progress (restored by a resume).
-    steps_done: Vec<StepLog>,
+    steps_done: Vec<StepRecord>,
     exec: Box<dyn Executor>,
     ids: NetworkIds,
     layers: BTreeMap<String, LayerIds>,

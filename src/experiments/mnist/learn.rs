@@ -38,6 +38,9 @@ pub struct Outcome {
     /// CLK periods until the hidden layer's first fire (every gate open), `cycles` if it
     /// did not fire.
     pub open_cycles: u64,
+    /// Whether any hidden neuron fired (`winner` is `None` with this set when several
+    /// fired in the same CLK period).
+    pub hidden_fired: bool,
 }
 
 /// The order of the `n` items in pass `epoch`: a permutation drawn from the keyed stream
@@ -82,6 +85,7 @@ pub fn present<E: Executor>(
         output: None,
         cycles: max_cycles,
         open_cycles: max_cycles,
+        hidden_fired: false,
     };
     {
         let mut d = Driver::new(&mut m.sim);
@@ -103,6 +107,7 @@ pub fn present<E: Executor>(
                 let now = fire_counts(d.sim, &hidden);
                 if now.iter().zip(&h0).any(|(a, b)| a > b) {
                     hidden_fired = true;
+                    outcome.hidden_fired = true;
                     outcome.winner = sole(&now, &h0);
                     outcome.open_cycles = period;
                     if let Some(w) = through_output {
@@ -151,6 +156,9 @@ pub struct TrainLog {
     pub images: Vec<usize>,
     /// CLK periods of every presentation.
     pub cycles: Vec<u64>,
+    /// Presentations in which several neurons fired in the first period with a fire (no
+    /// winner, no potentiation of a single column).
+    pub tied: u64,
 }
 
 /// Trains the hidden layer on the first `count` items of `data` for `epochs` passes in
@@ -181,6 +189,7 @@ pub fn train<E: Executor>(
                 None,
             )?;
             log.winners.push((o.winner, label));
+            log.tied += u64::from(o.winner.is_none() && o.hidden_fired);
             log.images.push(i);
             log.cycles.push(o.cycles);
             pb.inc(1);
@@ -205,6 +214,11 @@ pub struct Reading {
     pub fire_cycles: Vec<u64>,
     /// The hidden winner of every race, in race order (`None`: no single first fire).
     pub race_winners: Vec<Option<usize>>,
+    /// Races in which several hidden neurons fired in the first CLK period with a fire
+    /// (no vote).
+    pub tied_races: u32,
+    /// Races in which no hidden neuron fired within the read window (no vote).
+    pub silent_races: u32,
 }
 
 impl Reading {
@@ -302,6 +316,8 @@ pub fn read<E: Executor>(
             open_cycles: 0,
             fire_cycles: Vec::new(),
             race_winners: Vec::with_capacity(races as usize),
+            tied_races: 0,
+            silent_races: 0,
         };
         for race in 0..races.max(1) {
             let stream = key(seed, &[salt, i as u64, race as u64]);
@@ -317,6 +333,11 @@ pub fn read<E: Executor>(
                 r.hidden_votes[w] += 1;
             }
             r.race_winners.push(o.winner);
+            match (o.winner, o.hidden_fired) {
+                (None, true) => r.tied_races += 1,
+                (None, false) => r.silent_races += 1,
+                _ => {}
+            }
             if let Some(c) = o.output {
                 r.output_votes[c] += 1;
             }

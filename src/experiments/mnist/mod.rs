@@ -26,9 +26,11 @@
 //!   (`threshold_leak_seconds_per_neuron`).
 //!
 //! The parts: [`protocol`] (the RON file), [`learn`] (presentations, training, reads,
-//! labelling), and this module's runner (data, network, outputs).
+//! labelling), [`ideal`] (the learned conductances read without the devices' scatter, a
+//! diagnostic), and this module's runner (data, network, outputs).
 
 mod faults;
+pub mod ideal;
 pub mod learn;
 pub mod protocol;
 mod report;

@@ -1,6 +1,7 @@
 //! `memsnn reproduce mnist`: data, network, training, labelling, test, and the outputs
 //! (`summary.json`, CSVs, conductance maps, confusion matrix, accuracy curve).
 
+use super::ideal::IdealRead;
 use super::learn::{label_neurons, read, train, train_output};
 use super::protocol::{default_data_dir, default_protocol_path, load_protocol, MnistProtocol};
 use crate::data::coding::Coding;
@@ -245,6 +246,9 @@ pub struct Evaluation {
     pub accuracy_by_races: Vec<(u32, f64)>,
     /// Test accuracy of the supervised output layer.
     pub output_accuracy: f64,
+    /// Test accuracy of the ideal read of the learned conductances ([`super::ideal`]):
+    /// without thresholds, then with the held thresholds subtracted.
+    pub ideal_accuracy: (f64, f64),
     /// Hidden neurons whose synapse onto their class's output neuron was set.
     pub wired: usize,
     /// Label read-out per test image.
@@ -267,6 +271,14 @@ pub struct Evaluation {
     pub presentations: u64,
     /// Training presentations that no single neuron answered.
     pub unanswered: usize,
+    /// Of those, the presentations in which several neurons fired in the same period.
+    pub tied_training: u64,
+    /// Test races run (all images).
+    pub test_races: u64,
+    /// Test races in which several hidden neurons fired in the same first period.
+    pub tied_test_races: u64,
+    /// Test races in which no hidden neuron fired.
+    pub silent_test_races: u64,
     /// Mean CLK periods per training presentation.
     pub mean_cycles: f64,
     /// Synaptic events of training (input pulses × the synapses they reach).
@@ -478,6 +490,35 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
                 .map_or(0.0, |n| n.threshold_volts())
         })
         .collect();
+    let load_siemens = m
+        .hidden
+        .neurons
+        .first()
+        .and_then(|&id| {
+            m.sim
+                .network()
+                .get::<runtime::circuits::neuron::Neuron>(id)
+                .map(|n| n.circuit().g_node_leak_siemens)
+        })
+        .unwrap_or(0.0);
+    let ideal = IdealRead {
+        weights: &weights,
+        thresholds: &thresholds,
+        load_siemens,
+        read_volts: proto.levels.read_volts,
+        coding: &proto.coding,
+    };
+    let ideal_at = |with_thresholds| {
+        ideal.accuracy(
+            &inp.train,
+            inp.n_train,
+            &inp.test,
+            inp.n_test,
+            inp.classes,
+            with_thresholds,
+        )
+    };
+    let ideal_accuracy = (ideal_at(false), ideal_at(true));
     let accuracy_by_races = (1..=proto.read_races.max(1))
         .map(|races| {
             let p: Vec<Option<u8>> = test_reads
@@ -490,6 +531,7 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
     Ok(Evaluation {
         test_accuracy: accuracy(&predicted, y_test),
         accuracy_by_races,
+        ideal_accuracy,
         output_accuracy: accuracy(&predicted_output, y_test),
         wired,
         predicted,
@@ -502,6 +544,10 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
         train_seconds,
         presentations,
         unanswered: log.winners.iter().filter(|(w, _)| w.is_none()).count(),
+        tied_training: log.tied,
+        test_races: test_reads.iter().map(|r| r.race_winners.len() as u64).sum(),
+        tied_test_races: test_reads.iter().map(|r| u64::from(r.tied_races)).sum(),
+        silent_test_races: test_reads.iter().map(|r| u64::from(r.silent_races)).sum(),
         mean_cycles: log.cycles.iter().sum::<u64>() as f64 / log.cycles.len().max(1) as f64,
         train_synaptic_events,
         synaptic_events_per_inference: events / n_test,
@@ -538,6 +584,17 @@ pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
             (n > 0).then(|| row[c] as f64 / n as f64)
         })
         .collect();
+    // What the read races cost: the learned conductances read ideally (no device scatter;
+    // with and without the held thresholds), and why presentations and races gave no vote
+    // (several neurons in one period, tied; none in the window, silent).
+    let read_diagnostics = json!({
+        "ideal_read_test_accuracy": e.ideal_accuracy.0,
+        "ideal_read_test_accuracy_with_thresholds": e.ideal_accuracy.1,
+        "training_presentations_tied": e.tied_training,
+        "test_races": e.test_races,
+        "test_races_tied": e.tied_test_races,
+        "test_races_silent": e.silent_test_races,
+    });
     let summary = json!({
         "experiment": "mnist",
         "seed": opts.seed,
@@ -575,6 +632,7 @@ pub fn mnist(opts: &RunOptions, out: &Path) -> Result<ExperimentReport> {
         "energy_reference_joules_per_synaptic_event": {"truenorth": TRUENORTH_J, "loihi": LOIHI_J},
         "neurons_used_in_training": e.wins.iter().filter(|&&w| w > 0).count(),
         "training_presentations_without_fire": e.unanswered,
+        "read_diagnostics": read_diagnostics,
         "mean_cycles_per_training_presentation": e.mean_cycles,
         "neurons_labelled": e.labels.iter().filter(|l| l.is_some()).count(),
         "threshold_volts_mean": e.thresholds.iter().sum::<f64>() / e.thresholds.len().max(1) as f64,

@@ -154,6 +154,18 @@ pub fn budget_issues(topo: &Topology, limit: &Limit) -> Vec<Issue> {
              protocol; the experiments read counters instead of probes",
         ));
     }
+    if big(est.protocol_bytes) {
+        issues.push(Issue::here(
+            "protocol".to_string(),
+            format!(
+                "{head}; the protocol's {} steps and their log take {}",
+                topo.protocol.len(),
+                size(est.protocol_bytes)
+            ),
+            "split the protocol into several runs (save the weights of one with `--save-weights`, \
+             start the next from them with `initial: Saved(FILE)`), or run where more memory is available",
+        ));
+    }
     if issues.is_empty() {
         // Many small parts: the largest layer stands for them.
         let largest = (0..est.layers_bytes.len()).max_by_key(|&l| est.layers_bytes[l]);
