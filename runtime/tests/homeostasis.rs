@@ -35,9 +35,9 @@ fn network(
     let start = circuit
         .find("homeostasis:")
         .expect("the MNIST circuit has one");
-    let end = start + circuit[start..].find('\n').unwrap();
+    let end = start + circuit[start..].find(")),").unwrap() + ")),".len();
     let circuit = format!(
-        "{}homeostasis: Some((step_volts: {STEP}, max_volts: {MAX}, leak_seconds: {LEAK_S}{read_mode})),{}",
+        "{}homeostasis: Some((step_volts: {STEP}, max_volts: {MAX}, leak_seconds: {LEAK_S}{read_mode})){}",
         &circuit[..start],
         &circuit[end..]
     );
@@ -139,7 +139,7 @@ fn a_threshold_grounded_in_the_read_mode_leaves_reads_to_node_1_alone() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_grounded");
     // Two identical neurons, one whose threshold line is grounded in the read mode.
     let (mut held, input, n) = network(&dir.join("held"), "");
-    let (mut grounded, _, _) = network(&dir.join("grounded"), ", grounded_in_read: true");
+    let (mut grounded, _, _) = network(&dir.join("grounded"), ", read_rail_volts: Some(0.0)");
     // Twelve fires in the learning mode: θ = 1 − 0.95¹² ≈ 0.46 V less the leak; both
     // neurons learn alike (the flag acts only in the read mode).
     for _ in 0..12 {
@@ -173,5 +173,68 @@ fn a_threshold_grounded_in_the_read_mode_leaves_reads_to_node_1_alone() {
     assert!(
         fast <= 20,
         "a grounded read took {fast} periods at {read_volts} V"
+    );
+}
+
+#[test]
+fn a_shared_read_rail_sets_the_threshold_of_reads_only() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_rail");
+    // Three identical neurons: reads with the held θ, with a 0.25 V rail, grounded.
+    let (mut held, input, n) = network(&dir.join("held"), ", read_rail_volts: None");
+    let (mut rail, _, _) = network(&dir.join("rail"), ", read_rail_volts: Some(0.25)");
+    let (mut ground, _, _) = network(&dir.join("ground"), ", read_rail_volts: Some(0.0)");
+    // Learning alike: the rail acts only in the read mode.
+    for _ in 0..12 {
+        let a = fire_and_rest(&mut held, input, n, 0);
+        assert_eq!(a, fire_and_rest(&mut rail, input, n, 0));
+        assert_eq!(a, fire_and_rest(&mut ground, input, n, 0));
+    }
+    let theta_held = theta(&held, n);
+    assert!(theta_held > 0.4, "θ after twelve fires {theta_held}");
+    // Node 1 ~70 mV above the held θ: the drive is ~70 mV held, ~0.22 V on the rail,
+    // ~0.47 V grounded; the device's rate rises e-fold per 0.1 V of drive.
+    let read_volts = ((theta_held + 0.07) / 0.96) as f32;
+    let mut reads = Vec::new();
+    for sim in [&mut held, &mut rail, &mut ground] {
+        let mut d = Driver::new(sim);
+        d.set_learning(&[n], false);
+        d.set_amplitude(input, read_volts);
+        d.run_cycles(400);
+        reads.push(fire_and_rest(sim, input, n, 400).unwrap_or(400));
+        assert_eq!(
+            theta(sim, n),
+            theta_held,
+            "a read leaves the held value alone"
+        );
+    }
+    assert!(
+        reads[0] > reads[1] && reads[1] > reads[2],
+        "periods to a read fire, held / 0.25 V rail / grounded: {reads:?}"
+    );
+}
+
+#[test]
+fn a_read_rail_beyond_the_pump_rail_is_refused() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_bad_rail");
+    let circuit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/devices/neuron_cmos_mnist.ron"),
+    )
+    .unwrap();
+    let bad = circuit.replace("read_rail_volts: Some(0.28)", "read_rail_volts: Some(1.5)");
+    assert_ne!(bad, circuit, "the MNIST circuit names its read rail");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("circuit.ron");
+    std::fs::write(&path, &bad).unwrap();
+    let e = devices::params::load_ron::<runtime::circuits::circuit::NeuronCircuit>(&path)
+        .unwrap_err()
+        .to_string();
+    let line = bad
+        .lines()
+        .position(|l| l.trim_start().starts_with("read_rail_volts:"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("circuit.ron:{line}:")) && e.contains("read_rail_volts"),
+        "{e}"
     );
 }

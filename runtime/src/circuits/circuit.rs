@@ -55,8 +55,9 @@ pub struct NeuronCircuit {
 ///   constant while a pattern is presented (and the TS stays exactly solvable).
 /// * The pump and the sample-and-hold's clock are enabled by the learning-enable line
 ///   (the one that enables T3): in the read mode the threshold is frozen — or, with
-///   `grounded_in_read`, a switch on the same line ties the threshold line to ground, so
-///   that reads see the paper's neuron (the TS integrates node 1 itself).
+///   `read_rail_volts`, a switch on the same line moves the threshold line from the
+///   neuron's capacitor to a rail shared by the layer, so that every neuron of a read sees
+///   the same threshold (0 V: the paper's neuron, the TS integrating node 1 itself).
 ///
 /// A neuron that wins often is thereby handicapped against one that rarely wins — what
 /// stops a greedy neuron from taking every pattern of a large layer.
@@ -69,11 +70,14 @@ pub struct Homeostasis {
     pub max_volts: f64,
     /// Leak time constant of the threshold capacitor, seconds.
     pub leak_seconds: f64,
-    /// In the read mode (learning disabled) the threshold line is grounded rather than
-    /// held: the threshold shares the winning out during learning but does not weigh in
-    /// the answer (default `false`: reads see the held threshold).
+    /// In the read mode (learning disabled) the threshold line is switched to a rail at
+    /// this voltage, shared by the layer, instead of the neuron's held threshold: the
+    /// threshold shares the winning out during learning but does not weigh in the answer,
+    /// while the drive `V(node 1) − rail` can stay at the learning's operating point
+    /// (`Some(0.0)`: grounded; default `None`: reads see each neuron's held threshold).
+    /// Volts, in `[0, max_volts]`.
     #[serde(default)]
-    pub grounded_in_read: bool,
+    pub read_rail_volts: Option<f64>,
 }
 
 impl NeuronCircuit {
@@ -105,6 +109,18 @@ impl Validate for NeuronCircuit {
             v.non_negative("homeostasis.step_volts", h.step_volts);
             v.positive("homeostasis.max_volts", h.max_volts);
             v.positive("homeostasis.leak_seconds", h.leak_seconds);
+            if let Some(rail) = h.read_rail_volts {
+                v.check(
+                    "homeostasis.read_rail_volts",
+                    rail.is_finite() && (0.0..=h.max_volts).contains(&rail),
+                    &format!(
+                        "must be within 0 ..= max_volts ({} V), got {rail}",
+                        h.max_volts
+                    ),
+                    "a rail between ground and the pump's rail (the balance point of the \
+                     threshold is the usual choice)",
+                );
+            }
         }
     }
 }

@@ -297,20 +297,19 @@ impl<D: ThresholdSwitch> Neuron<D> {
     #[inline]
     fn branch_drive(&self, v1_volts: f64) -> f64 {
         match &self.threshold {
-            Some(t) if !self.threshold_grounded() => (v1_volts - t.line_volts).max(0.0),
-            _ => v1_volts,
+            Some(t) => (v1_volts - self.read_rail().unwrap_or(t.line_volts)).max(0.0),
+            None => v1_volts,
         }
     }
 
-    /// Whether the threshold line is grounded now (read mode, `grounded_in_read`).
+    /// The shared rail the threshold line is switched to now (read mode,
+    /// `read_rail_volts`), if it is.
     #[inline]
-    fn threshold_grounded(&self) -> bool {
-        !self.learning
-            && self
-                .c
-                .homeostasis
-                .as_ref()
-                .is_some_and(|h| h.grounded_in_read)
+    fn read_rail(&self) -> Option<f64> {
+        if self.learning {
+            return None;
+        }
+        self.c.homeostasis.as_ref()?.read_rail_volts
     }
 
     /// The threshold capacitor's voltage at `t` (its leak applied since the last update).
@@ -792,7 +791,7 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
                         .c
                         .homeostasis
                         .as_ref()
-                        .is_some_and(|h| h.grounded_in_read) =>
+                        .is_some_and(|h| h.read_rail_volts.is_some()) =>
                 {
                     self.learning = *on;
                     return;
