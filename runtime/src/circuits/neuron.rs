@@ -787,11 +787,11 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
                 // unless the learning line also switches the threshold line, which
                 // changes the drive: then the neuron wakes up below.
                 Payload::Control(Control::Learning(on))
-                    if !self
+                    if self
                         .c
                         .homeostasis
                         .as_ref()
-                        .is_some_and(|h| h.read_rail_volts.is_some()) =>
+                        .is_none_or(|h| h.read_rail_volts.is_none()) =>
                 {
                     self.learning = *on;
                     return;
