@@ -83,15 +83,25 @@ enum Role {
     Protocol,
     /// Read through the topologies that name it (patterns).
     Named,
+    /// A device or circuit file: loaded as its type (by its name's prefix), and through
+    /// the topologies that name it.
+    Device,
+    /// The MNIST protocol: `mnist::load_protocol` (the topology it names is checked when
+    /// it is built, not here).
+    MnistProtocol,
 }
 
 fn role(rel: &Path) -> Option<Role> {
     let s = rel.to_string_lossy();
     if s.starts_with("experiments/fig5") {
         Some(Role::Protocol)
+    } else if s == "experiments/mnist.ron" {
+        Some(Role::MnistProtocol)
     } else if s.starts_with("patterns/") {
         Some(Role::Named)
-    } else if s.starts_with("devices/") || s.starts_with("experiments/") {
+    } else if s.starts_with("devices/") {
+        device_loader(rel).map(|_| Role::Device)
+    } else if s.starts_with("experiments/") {
         None
     } else {
         Some(Role::Topology)
@@ -199,6 +209,32 @@ fn apply(text: &[u8], m: &Mutation) -> Vec<u8> {
     String::from_utf8_lossy(&v).into_owned().into_bytes()
 }
 
+/// What an error message of loading `path` as a device file says (`None`: it loaded),
+/// by the name's prefix; `None` for a name of no known type.
+type DeviceLoad = fn(&Path) -> Option<String>;
+
+fn device_loader(rel: &Path) -> Option<DeviceLoad> {
+    use devices::params::load_ron;
+    fn err<T, E: std::fmt::Display>(r: Result<T, E>) -> Option<String> {
+        r.err().map(|e| e.to_string())
+    }
+    let name = rel.file_name()?.to_string_lossy().into_owned();
+    let f: DeviceLoad = if name.starts_with("ts_") {
+        |p| err(load_ron::<devices::ts::TsParams>(p))
+    } else if name.starts_with("rs_") {
+        |p| err(load_ron::<devices::rs::RsParams>(p))
+    } else if name.starts_with("lia") {
+        |p| err(load_ron::<devices::lia::LiaParams>(p))
+    } else if name.starts_with("comparator") {
+        |p| err(load_ron::<devices::comparator::ComparatorParams>(p))
+    } else if name.starts_with("neuron_cmos") {
+        |p| err(load_ron::<runtime::circuits::circuit::NeuronCircuit>(p))
+    } else {
+        return None;
+    };
+    Some(f)
+}
+
 /// The shipped tree copied once, where files are mutated in place and restored.
 struct Tree {
     dir: PathBuf,
@@ -232,8 +268,10 @@ impl Tree {
     /// The files to check when `rel` changed.
     fn checks(&self, rel: &Path, role: Role) -> Vec<(PathBuf, Role)> {
         match role {
-            Role::Topology | Role::Protocol => vec![(rel.to_path_buf(), role)],
-            Role::Named => {
+            Role::Topology | Role::Protocol | Role::MnistProtocol => {
+                vec![(rel.to_path_buf(), role)]
+            }
+            Role::Named | Role::Device => {
                 let name = rel.file_name().unwrap().to_string_lossy().into_owned();
                 self.files
                     .iter()
@@ -243,6 +281,7 @@ impl Tree {
                             && String::from_utf8_lossy(text).contains(&name)
                     })
                     .map(|(r, _, _)| (r.clone(), Role::Topology))
+                    .chain((role == Role::Device).then(|| (rel.to_path_buf(), Role::Device)))
                     .collect()
             }
         }
@@ -260,6 +299,10 @@ impl Tree {
                 Role::Protocol => memsnn::experiments::fig5::load_protocol(&full)
                     .err()
                     .map(|e| format!("{e:#}")),
+                Role::MnistProtocol => memsnn::experiments::mnist::load_protocol(&full)
+                    .err()
+                    .map(|e| format!("{e:#}")),
+                Role::Device => device_loader(&file).and_then(|load| load(&full)),
                 _ => runtime::model::topology::load(&full)
                     .err()
                     .map(|e| e.to_string()),
