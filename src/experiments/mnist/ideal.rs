@@ -33,14 +33,23 @@ impl IdealRead<'_> {
     /// The neuron with the highest node-1 level for `image` (less its threshold when
     /// `with_thresholds`); ties: the smaller index.
     pub fn winner(&self, image: &[u8], with_thresholds: bool) -> Option<usize> {
+        self.winner_given(&self.denominators(), image, with_thresholds)
+    }
+
+    /// Each column's `Σᵢ Gᵢⱼ + G_L`, siemens (the same for every image).
+    fn denominators(&self) -> Vec<f64> {
+        self.weights
+            .iter()
+            .map(|col| col.iter().fold(self.load_siemens, |a, g| a + g))
+            .collect()
+    }
+
+    /// [`IdealRead::winner`] with the columns' denominators computed once.
+    fn winner_given(&self, dens: &[f64], image: &[u8], with_thresholds: bool) -> Option<usize> {
         let p: Vec<f64> = image.iter().map(|&g| self.coding.probability(g)).collect();
         let mut best: Option<(usize, f64)> = None;
-        for (j, col) in self.weights.iter().enumerate() {
-            let (mut num, mut den) = (0.0, self.load_siemens);
-            for (g, pi) in col.iter().zip(&p) {
-                num += g * pi;
-                den += g;
-            }
+        for (j, (col, &den)) in self.weights.iter().zip(dens).enumerate() {
+            let num = col.iter().zip(&p).fold(0.0, |a, (g, pi)| a + g * pi);
             let mut v = if den > 0.0 {
                 self.read_volts * num / den
             } else {
@@ -67,16 +76,17 @@ impl IdealRead<'_> {
         classes: usize,
         with_thresholds: bool,
     ) -> f64 {
+        let dens = self.denominators();
         let answers: Vec<(Option<usize>, u8)> = (0..n_train)
             .filter_map(|i| train.get(i))
-            .map(|(image, y)| (self.winner(image, with_thresholds), y))
+            .map(|(image, y)| (self.winner_given(&dens, image, with_thresholds), y))
             .collect();
         let labels = label_neurons(&answers, self.weights.len(), classes);
         let (mut right, mut total) = (0usize, 0usize);
         for (image, y) in (0..n_test).filter_map(|i| test.get(i)) {
             total += 1;
             let class = self
-                .winner(image, with_thresholds)
+                .winner_given(&dens, image, with_thresholds)
                 .and_then(|w| labels.get(w).copied().flatten());
             right += usize::from(class == Some(y));
         }

@@ -479,28 +479,16 @@ pub fn evaluate(inp: &Inputs, checked: &Checked, seed: u64, show: bool) -> Resul
             wins[n] += 1;
         }
     }
-    let thresholds: Vec<f64> = m
+    let hidden_neurons: Vec<&runtime::circuits::neuron::Neuron> = m
         .hidden
         .neurons
         .iter()
-        .map(|&id| {
-            m.sim
-                .network()
-                .get::<runtime::circuits::neuron::Neuron>(id)
-                .map_or(0.0, |n| n.threshold_volts())
-        })
+        .filter_map(|&id| m.sim.network().get::<runtime::circuits::neuron::Neuron>(id))
         .collect();
-    let load_siemens = m
-        .hidden
-        .neurons
+    let thresholds: Vec<f64> = hidden_neurons.iter().map(|n| n.threshold_volts()).collect();
+    let load_siemens = hidden_neurons
         .first()
-        .and_then(|&id| {
-            m.sim
-                .network()
-                .get::<runtime::circuits::neuron::Neuron>(id)
-                .map(|n| n.circuit().g_node_leak_siemens)
-        })
-        .unwrap_or(0.0);
+        .map_or(0.0, |n| n.circuit().g_node_leak_siemens);
     let ideal = IdealRead {
         weights: &weights,
         thresholds: &thresholds,
