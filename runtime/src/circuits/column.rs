@@ -469,54 +469,69 @@ impl Column {
         let dt = (end - self.t_prog) as f64 * 1e-9;
         let v_gate = self.gate_volts as f64;
         let mut steps = StepCache::default();
-        let mut changed = false;
+        if self.programming.len() != n {
+            self.programming = vec![None; n];
+        }
+        // The energy sums and the update count are carried in locals (the same additions
+        // in the same order as into the fields, so the same bits), and the line
+        // amplitudes are read from the pattern and the spikes directly.
+        let (mut read_j, mut write_j, mut set_j) =
+            (self.read_joules, self.write_joules, self.set_joules);
+        let mut programmed = 0u64;
+        let pattern = self.pattern.as_deref();
+        let spikes = &self.spikes;
+        let params = &*self.params;
+        let cycle_to_cycle = self.variability.cycle_to_cycle;
         for i in 0..n {
-            let v = if high { self.amp(i) } else { 0.0 } - v1;
-            if !self.params.programs(v) {
-                self.read_joules += devices::energy::read_joules(v, self.g[i] as f64, dt);
+            let amp = if high {
+                let p = pattern.map_or(0.0, |p| p[i]);
+                let s = spikes.get(i).copied().unwrap_or(0.0);
+                (p + s) as f64
+            } else {
+                0.0
+            };
+            let v = amp - v1;
+            let g0 = self.g[i];
+            if !params.programs(v) {
+                read_j += devices::energy::read_joules(v, g0 as f64, dt);
                 continue;
             }
-            if self.programming.len() != n {
-                self.programming = vec![None; n];
-            }
-            let step = steps.get(&self.params, v, dt, v_gate);
+            let step = steps.get(params, v, dt, v_gate);
             let slot = match &mut self.programming[i] {
                 Some(slot) => slot,
                 empty => {
-                    let dev = self
-                        .params
-                        .device(key(self.device_key, &[i as u64]), self.variability);
+                    let dev = params.device(key(self.device_key, &[i as u64]), self.variability);
                     empty.insert(Programming::new(dev))
                 }
             };
-            let z = if self.variability.cycle_to_cycle {
+            let z = if cycle_to_cycle {
                 standard_normal(&mut self.rng)
             } else {
                 0.0
             };
-            let g0 = self.g[i];
             let p0 = slot.p_of(g0);
             let cap_p = if step.rate_per_s > 0.0 {
-                slot.cap_p(&self.params, v_gate)
+                slot.cap_p(params, v_gate)
             } else {
                 1.0
             };
-            let p1 = self.params.apply_step(&slot.dev, p0, &step, cap_p, z);
+            let p1 = params.apply_step(&slot.dev, p0, &step, cap_p, z);
             let g1 = slot.conductance(p1);
             if g1 == g0 {
-                self.read_joules += devices::energy::read_joules(v, g0 as f64, dt);
+                read_j += devices::energy::read_joules(v, g0 as f64, dt);
             } else {
                 let e = devices::energy::write_joules(v, g0 as f64, g1 as f64, dt);
-                self.write_joules += e;
+                write_j += e;
                 if v > 0.0 {
-                    self.set_joules += e;
+                    set_j += e;
                 }
                 self.g[i] = g1;
-                self.programmed += 1;
-                changed = true;
+                programmed += 1;
             }
         }
-        changed
+        (self.read_joules, self.write_joules, self.set_joules) = (read_j, write_j, set_j);
+        self.programmed += programmed;
+        programmed > 0
     }
 
     /// Whether a dormant neuron's certificate covers `side` (node 1 in CLK-high phases no
