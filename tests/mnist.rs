@@ -7,7 +7,9 @@ use common::{fixture, gz, idx};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use memsnn::experiments::mnist::{evaluate, load_inputs, MnistOptions};
+use memsnn::experiments::mnist::{
+    evaluate, load_inputs, network, present, MnistOptions, WriteStrobe,
+};
 use memsnn::experiments::RunOptions;
 
 fn scratch(name: &str) -> PathBuf {
@@ -44,7 +46,7 @@ fn corr(a: &[f64], b: &[f64]) -> f64 {
 fn the_layer_learns_the_digits_of_the_fixture() {
     let opts = options(20, 2);
     let inp = load_inputs(&opts).unwrap();
-    // Reads with each neuron's held threshold (`read_rail_volts: None`): the labels then
+    // Reads with each neuron's held threshold (`read_threshold: Held`): the labels then
     // come from the same competition as the training wins, so they say what each neuron
     // learned. (The default shared read rail changes only reads: see the homeostasis
     // tests and docs/mnist.md.)
@@ -52,7 +54,7 @@ fn the_layer_learns_the_digits_of_the_fixture() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/devices/neuron_cmos_mnist.ron"),
     )
     .unwrap();
-    let held = circuit.replace("read_rail_volts: Some(0.28)", "read_rail_volts: None");
+    let held = circuit.replace("read_threshold: Rail(0.28)", "read_threshold: Held");
     assert_ne!(held, circuit, "the MNIST circuit names its read rail");
     let dir = scratch("held-reads");
     std::fs::create_dir_all(&dir).unwrap();
@@ -254,4 +256,78 @@ fn every_executor_learns_the_same_conductances() {
     assert_eq!(run(ExecutorKind::Sharded, 2), reference, "sharded ×2");
     #[cfg(feature = "actix")]
     assert_eq!(run(ExecutorKind::Actix, 2), reference, "actix ×2");
+}
+
+/// Columns whose conductances differ between `a` and `b`.
+fn changed_columns(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<usize> {
+    (0..a.len()).filter(|&j| a[j] != b[j]).collect()
+}
+
+#[test]
+fn with_the_write_strobe_integrating_columns_never_write() {
+    // Training digits of the fixture, each presented once to an untrained layer.
+    let inp = load_inputs(&options(40, 1)).unwrap();
+    let train = &inp.train;
+    let ink = |i: usize| {
+        let (img, _) = train.get(i).unwrap();
+        img.iter().filter(|&&g| g >= 128).count() as f64 / img.len() as f64
+    };
+    let mut by_ink: Vec<usize> = (0..train.len()).collect();
+    by_ink.sort_by(|&a, &b| ink(a).total_cmp(&ink(b)));
+    let (sparsest, median) = (by_ink[0], by_ink[by_ink.len() / 2]);
+    // Node 1 of an untrained column is ~1.6 V · f · ΣG / (ΣG + G_L): equal conductances
+    // weigh every line alike, and the node-1 load G_L = 0.03 S is ~10 % of the 784 lines'
+    // ~0.31 S. Below f ≈ 6 % it sits under 1.6 − 1.5 V (the synapse's SET threshold), so
+    // while integrating at the write level every driven synapse of every column sets.
+    let f = ink(sparsest);
+    assert!(
+        f < 0.06,
+        "the fixture's sparsest digit has {:.1} % ink",
+        100.0 * f
+    );
+
+    let write = inp.proto.levels.input_write_volts as f32;
+    let present_once = |i: usize, strobe: Option<WriteStrobe>| {
+        let (image, _) = train.get(i).unwrap();
+        let mut m = network(&inp, &inp.checked, 1).unwrap();
+        let hidden = m.hidden.clone();
+        m.set_learning(&hidden, true);
+        m.set_input_amplitude(write);
+        let before = m.weights(&hidden);
+        let fires0 = m.fires(&hidden);
+        present(&mut m, &inp.proto.coding, image, 7, 100, None, strobe).unwrap();
+        let fires = m.fires(&hidden);
+        let fired: Vec<usize> = (0..fires.len()).filter(|&j| fires[j] > fires0[j]).collect();
+        (fired, changed_columns(&before, &m.weights(&hidden)))
+    };
+    let strobe = Some(WriteStrobe {
+        integrate_volts: inp.proto.levels.read_volts as f32,
+        write_volts: write,
+    });
+
+    // The paper's drivers: the columns of neurons that never fired were written too.
+    let (fired, changed) = present_once(sparsest, None);
+    let silent = 40 - fired.len();
+    let others = changed.iter().filter(|j| !fired.contains(j)).count();
+    assert!(
+        others * 10 >= silent * 9,
+        "only {others} of the {silent} silent neurons' columns were written"
+    );
+
+    // With the strobe (1.45 V while integrating, under 1.5 V across any synapse) only the
+    // columns of neurons that fired (potentiation, depression) change, for the sparsest
+    // digit as for a median one, which the layer answers and its winner learns.
+    for (i, answered) in [(sparsest, false), (median, true)] {
+        let (fired, changed) = present_once(i, strobe);
+        assert!(
+            changed.iter().all(|j| fired.contains(j)),
+            "columns {changed:?} changed, neurons {fired:?} fired"
+        );
+        if answered {
+            assert!(
+                !changed.is_empty(),
+                "no column learned the median digit ({fired:?} fired)"
+            );
+        }
+    }
 }

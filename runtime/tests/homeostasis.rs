@@ -24,6 +24,20 @@ fn network(
     runtime::engine::event::CompId,
     runtime::engine::event::CompId,
 ) {
+    let (sim, input, neurons) = network_of(dir, read_mode, 1);
+    (sim, input, neurons[0])
+}
+
+/// [`network`] with `neurons` neurons on the same lines (no inhibition).
+fn network_of(
+    dir: &Path,
+    read_mode: &str,
+    neurons: usize,
+) -> (
+    Simulation,
+    runtime::engine::event::CompId,
+    Vec<runtime::engine::event::CompId>,
+) {
     let circuit = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/devices/neuron_cmos_mnist.ron"),
     )
@@ -51,15 +65,15 @@ fn network(
     devices: (ts: {ts:?}, synapse: "builtin:rs_hfo2_1t1r", circuit: "circuit.ron"),
     variability: (cycle_to_cycle: false, device_to_device: false),
     inputs: [(name: "in", lines: 20, amplitude_volts: 1.45)],
-    layers: [(name: "l", neurons: 1, from: "in", connectivity: Dense,
+    layers: [(name: "l", neurons: {neurons}, from: "in", connectivity: Dense,
               initial: Uniform(400.0e-6, 0.0), inhibition: None, learning: true)],
 )"#
     );
     let checked = parse_str(&src, &dir.join("t.ron"), dir).unwrap_or_else(|e| panic!("{e}"));
     let built = build(&checked, 1).unwrap();
     let input = built.inputs["in"];
-    let neuron = built.layers["l"].neurons[0];
-    (Simulation::new(built.builder.build()), input, neuron)
+    let ids = built.layers["l"].neurons.clone();
+    (Simulation::new(built.builder.build()), input, ids)
 }
 
 fn theta(sim: &Simulation, id: runtime::engine::event::CompId) -> f64 {
@@ -139,7 +153,7 @@ fn a_threshold_grounded_in_the_read_mode_leaves_reads_to_node_1_alone() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_grounded");
     // Two identical neurons, one whose threshold line is grounded in the read mode.
     let (mut held, input, n) = network(&dir.join("held"), "");
-    let (mut grounded, _, _) = network(&dir.join("grounded"), ", read_rail_volts: Some(0.0)");
+    let (mut grounded, _, _) = network(&dir.join("grounded"), ", read_threshold: Rail(0.0)");
     // Twelve fires in the learning mode: θ = 1 − 0.95¹² ≈ 0.46 V less the leak; both
     // neurons learn alike (the flag acts only in the read mode).
     for _ in 0..12 {
@@ -180,9 +194,9 @@ fn a_threshold_grounded_in_the_read_mode_leaves_reads_to_node_1_alone() {
 fn a_shared_read_rail_sets_the_threshold_of_reads_only() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_rail");
     // Three identical neurons: reads with the held θ, with a 0.25 V rail, grounded.
-    let (mut held, input, n) = network(&dir.join("held"), ", read_rail_volts: None");
-    let (mut rail, _, _) = network(&dir.join("rail"), ", read_rail_volts: Some(0.25)");
-    let (mut ground, _, _) = network(&dir.join("ground"), ", read_rail_volts: Some(0.0)");
+    let (mut held, input, n) = network(&dir.join("held"), ", read_threshold: Held");
+    let (mut rail, _, _) = network(&dir.join("rail"), ", read_threshold: Rail(0.25)");
+    let (mut ground, _, _) = network(&dir.join("ground"), ", read_threshold: Rail(0.0)");
     // Learning alike: the rail acts only in the read mode.
     for _ in 0..12 {
         let a = fire_and_rest(&mut held, input, n, 0);
@@ -214,13 +228,67 @@ fn a_shared_read_rail_sets_the_threshold_of_reads_only() {
 }
 
 #[test]
+fn a_layer_mean_rail_reads_at_the_mean_of_the_held_thresholds() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_mean");
+    // Two neurons on the same lines; only the first learns (the second's pump is off),
+    // so their held thresholds part: θ0 > 0 = θ1. One layer reads at the layer's mean
+    // threshold, its twin at each neuron's held one. They train alike: a layer-mean rail
+    // over the second neuron alone (its learning off) is its own held θ1.
+    let (mut mean, input, ns) = network_of(&dir.join("mean"), ", read_threshold: LayerMean", 2);
+    let (mut held, _, _) = network_of(&dir.join("held"), ", read_threshold: Held", 2);
+    for sim in [&mut mean, &mut held] {
+        Driver::new(sim).set_learning(&ns[1..], false);
+    }
+    for _ in 0..12 {
+        let a = fire_and_rest(&mut mean, input, ns[0], 0);
+        assert_eq!(a, fire_and_rest(&mut held, input, ns[0], 0));
+    }
+    let (t0, t1) = (theta(&mean, ns[0]), theta(&mean, ns[1]));
+    assert!(t0 > 0.4 && t1 == 0.0, "held thresholds {t0} and {t1}");
+    let line = |sim: &Simulation, id| {
+        sim.network()
+            .get::<Neuron>(id)
+            .unwrap()
+            .threshold_line_volts()
+    };
+    // Reading: the whole layer's learning line falls, and the rail takes the mean.
+    let read_volts = ((t0 + 0.07) / 0.96) as f32;
+    let mut reads = Vec::new();
+    for sim in [&mut mean, &mut held] {
+        let mut d = Driver::new(sim);
+        d.set_learning(&ns, false);
+        d.set_amplitude(input, read_volts);
+        d.run_cycles(400);
+        reads.push(fire_and_rest(sim, input, ns[0], 400).unwrap_or(400));
+    }
+    for &n in &ns {
+        assert_eq!(
+            line(&mean, n),
+            (t0 + t1) / 2.0,
+            "the rail is the layer's mean"
+        );
+        assert_eq!(
+            theta(&mean, n),
+            theta(&held, n),
+            "reads leave the held values alone"
+        );
+    }
+    assert_eq!((line(&held, ns[0]), line(&held, ns[1])), (t0, t1));
+    // The first neuron reads against half its own threshold: a stronger drive.
+    assert!(
+        reads[0] < reads[1],
+        "periods to a read fire of the first neuron, layer mean / held: {reads:?}"
+    );
+}
+
+#[test]
 fn a_read_rail_beyond_the_pump_rail_is_refused() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("homeostasis_bad_rail");
     let circuit = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/devices/neuron_cmos_mnist.ron"),
     )
     .unwrap();
-    let bad = circuit.replace("read_rail_volts: Some(0.28)", "read_rail_volts: Some(1.5)");
+    let bad = circuit.replace("read_threshold: Rail(0.28)", "read_threshold: Rail(1.5)");
     assert_ne!(bad, circuit, "the MNIST circuit names its read rail");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("circuit.ron");
@@ -230,11 +298,11 @@ fn a_read_rail_beyond_the_pump_rail_is_refused() {
         .to_string();
     let line = bad
         .lines()
-        .position(|l| l.trim_start().starts_with("read_rail_volts:"))
+        .position(|l| l.trim_start().starts_with("read_threshold:"))
         .unwrap()
         + 1;
     assert!(
-        e.contains(&format!("circuit.ron:{line}:")) && e.contains("read_rail_volts"),
+        e.contains(&format!("circuit.ron:{line}:")) && e.contains("read_threshold"),
         "{e}"
     );
 }

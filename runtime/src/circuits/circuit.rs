@@ -55,9 +55,9 @@ pub struct NeuronCircuit {
 ///   constant while a pattern is presented (and the TS stays exactly solvable).
 /// * The pump and the sample-and-hold's clock are enabled by the learning-enable line
 ///   (the one that enables T3): in the read mode the threshold is frozen — or, with
-///   `read_rail_volts`, a switch on the same line moves the threshold line from the
-///   neuron's capacitor to a rail shared by the layer, so that every neuron of a read sees
-///   the same threshold (0 V: the paper's neuron, the TS integrating node 1 itself).
+///   `read_threshold` ([`ReadThreshold`]), a switch on the same line moves the threshold
+///   line from the neuron's held threshold to a rail shared by the layer, so that every
+///   neuron of a read sees the same threshold.
 ///
 /// A neuron that wins often is thereby handicapped against one that rarely wins — what
 /// stops a greedy neuron from taking every pattern of a large layer.
@@ -70,14 +70,30 @@ pub struct Homeostasis {
     pub max_volts: f64,
     /// Leak time constant of the threshold capacitor, seconds.
     pub leak_seconds: f64,
-    /// In the read mode (learning disabled) the threshold line is switched to a rail at
-    /// this voltage, shared by the layer, instead of the neuron's held threshold: the
-    /// threshold shares the winning out during learning but does not weigh in the answer,
-    /// while the drive `V(node 1) − rail` can stay at the learning's operating point
-    /// (`Some(0.0)`: grounded; default `None`: reads see each neuron's held threshold).
-    /// Volts, in `[0, max_volts]`.
+    /// What the threshold line is in the read mode (learning disabled); default
+    /// [`ReadThreshold::Held`].
     #[serde(default)]
-    pub read_rail_volts: Option<f64>,
+    pub read_threshold: ReadThreshold,
+}
+
+/// The threshold line of an adaptive-threshold neuron in the read mode. With a shared rail
+/// the threshold shares the winning out during learning but does not weigh in the answer,
+/// while the drive `V(node 1) − rail` can stay near the learning's operating point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum ReadThreshold {
+    /// Each neuron's own held threshold (no switch).
+    #[default]
+    Held,
+    /// A rail shared by the layer at this voltage (`Rail(0.0)`: grounded, the paper's
+    /// neuron integrating node 1 itself). Volts, in `[0, max_volts]`.
+    Rail(f64),
+    /// A rail at the mean of the layer's held thresholds: each neuron's buffered threshold
+    /// line joins the rail node through an equal resistor, so the node settles at their
+    /// average when the learning-enable line falls, and the switch then connects every
+    /// threshold line to it. It follows the layer wherever its thresholds stand (a short
+    /// training run as a converged one). The simulation computes the average when a
+    /// layer's learning is switched off ([`crate::model::driver::Driver::set_learning`]).
+    LayerMean,
 }
 
 impl NeuronCircuit {
@@ -109,9 +125,9 @@ impl Validate for NeuronCircuit {
             v.non_negative("homeostasis.step_volts", h.step_volts);
             v.positive("homeostasis.max_volts", h.max_volts);
             v.positive("homeostasis.leak_seconds", h.leak_seconds);
-            if let Some(rail) = h.read_rail_volts {
+            if let ReadThreshold::Rail(rail) = h.read_threshold {
                 v.check(
-                    "homeostasis.read_rail_volts",
+                    "homeostasis.read_threshold",
                     rail.is_finite() && (0.0..=h.max_volts).contains(&rail),
                     &format!(
                         "must be within 0 ..= max_volts ({} V), got {rail}",

@@ -27,7 +27,7 @@
 //! Ports — in: [`IN_COLUMN`] (column side), [`IN_CONTROL`]; out: [`OUT_NODE`] (neuron side,
 //! to the column), [`OUT_SPIKE`], [`OUT_LI`].
 
-use super::circuit::{node1_volts, NeuronCircuit};
+use super::circuit::{node1_volts, NeuronCircuit, ReadThreshold};
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Control, Event, Payload, Port};
 use crate::engine::time::Ns;
@@ -113,6 +113,9 @@ struct Threshold {
     t_cap_ns: Ns,
     /// The held threshold line the TS branch returns to, volts.
     line_volts: f64,
+    /// The layer's mean threshold, the read rail of [`ReadThreshold::LayerMean`], volts
+    /// (`None` until the layer's learning was first switched off).
+    mean_rail_volts: Option<f64>,
 }
 
 /// A paused prediction: a copy of the TS device advanced phase by phase to `t` under the
@@ -195,6 +198,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
                 cap_volts: 0.0,
                 t_cap_ns: 0,
                 line_volts: 0.0,
+                mean_rail_volts: None,
             }),
         }
     }
@@ -302,14 +306,34 @@ impl<D: ThresholdSwitch> Neuron<D> {
         }
     }
 
-    /// The shared rail the threshold line is switched to now (read mode,
-    /// `read_rail_volts`), if it is.
+    /// The shared rail the threshold line is switched to now (read mode, a
+    /// `read_threshold` other than [`ReadThreshold::Held`]), if it is. A layer-mean rail
+    /// not yet set (no [`Control::ReadRail`] received) leaves the held threshold.
     #[inline]
     fn read_rail(&self) -> Option<f64> {
         if self.learning {
             return None;
         }
-        self.c.homeostasis.as_ref()?.read_rail_volts
+        match self.c.homeostasis.as_ref()?.read_threshold {
+            ReadThreshold::Held => None,
+            ReadThreshold::Rail(v) => Some(v),
+            ReadThreshold::LayerMean => self.threshold.as_ref()?.mean_rail_volts,
+        }
+    }
+
+    /// The threshold line the TS branch returns to now: the held threshold, or in the read
+    /// mode the rail of `read_threshold`, volts (0 without an adaptive threshold).
+    pub fn threshold_line_volts(&self) -> f64 {
+        self.read_rail().unwrap_or_else(|| self.threshold_volts())
+    }
+
+    /// Whether `read_threshold` is a layer-mean rail (the neuron then takes part in the
+    /// average when its layer's learning is switched off).
+    pub fn reads_at_layer_mean(&self) -> bool {
+        self.c
+            .homeostasis
+            .as_ref()
+            .is_some_and(|h| h.read_threshold == ReadThreshold::LayerMean)
     }
 
     /// The threshold capacitor's voltage at `t` (its leak applied since the last update).
@@ -440,7 +464,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             l2: self.l2,
             learning: self.learning,
             device: self.ts.silence_key(),
-            threshold: self.threshold_volts().to_bits(),
+            threshold: self.threshold_line_volts().to_bits(),
         };
         let cache = self.bound_cache.get();
         let b = match cache.iter().flatten().find(|(k, _)| *k == key) {
@@ -791,7 +815,7 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
                         .c
                         .homeostasis
                         .as_ref()
-                        .is_none_or(|h| h.read_rail_volts.is_none()) =>
+                        .is_none_or(|h| h.read_threshold == ReadThreshold::Held) =>
                 {
                     self.learning = *on;
                     return;
@@ -826,6 +850,11 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
             Payload::Control(Control::Learning(on)) => self.learning = *on,
             Payload::Control(Control::Rest) => self.rest(ctx),
             Payload::Control(Control::SpikeAmplitude(v)) => self.spike_amp = *v,
+            Payload::Control(Control::ReadRail(v)) => {
+                if let Some(t) = self.threshold.as_mut() {
+                    t.mean_rail_volts = Some(*v);
+                }
+            }
             _ => {}
         }
         self.settle(ctx);

@@ -101,6 +101,9 @@ pub enum Control {
     Learning(bool),
     /// Neuron: output spike amplitude (the spike rail), volts.
     SpikeAmplitude(f32),
+    /// Neuron with a layer-mean read rail: the rail's voltage (the mean of its layer's
+    /// held thresholds), volts.
+    ReadRail(f64),
     /// Neuron: the end of a long rest (inputs grounded for many leak time constants). A
     /// TS device that is OFF with both latches low returns to a fully relaxed HRS and
     /// starts a new switching cycle (a fresh draw of its switching point), as between the

@@ -78,8 +78,27 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Switches the learning mode (the T3 enable line) of `neurons`.
+    /// Switches the learning mode (the T3 enable line) of `neurons` (one layer). Switching
+    /// it off first settles a layer-mean read rail
+    /// ([`crate::circuits::circuit::ReadThreshold::LayerMean`]): the mean of the held
+    /// thresholds of those of `neurons` that read at it is sent to each of them.
     pub fn set_learning(&mut self, neurons: &[CompId], on: bool) {
+        if !on {
+            let net = self.sim.network();
+            let averaged: Vec<(CompId, f64)> = neurons
+                .iter()
+                .filter_map(|&id| net.get::<Neuron>(id).map(|n| (id, n)))
+                .filter(|(_, n)| n.reads_at_layer_mean())
+                .map(|(id, n)| (id, n.threshold_volts()))
+                .collect();
+            if !averaged.is_empty() {
+                // Summed in the layer's order: the same bits on every executor.
+                let mean = averaged.iter().map(|&(_, v)| v).sum::<f64>() / averaged.len() as f64;
+                for &(id, _) in &averaged {
+                    self.send(id, neuron::IN_CONTROL, Control::ReadRail(mean));
+                }
+            }
+        }
         self.send_to_neurons(neurons, &Control::Learning(on));
     }
 

@@ -63,10 +63,23 @@ fn sole(now: &[u64], before: &[u64]) -> Option<usize> {
     }
 }
 
+/// The write strobe of a training presentation (see [`super::protocol::Levels::integrate_volts`]): the
+/// input drivers pulse at `integrate_volts` until the layer's first fire and at
+/// `write_volts` in the refractory period that follows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WriteStrobe {
+    /// Line amplitude while the neurons integrate, volts.
+    pub integrate_volts: f32,
+    /// Line amplitude in the refractory period after a fire (potentiation), volts.
+    pub write_volts: f32,
+}
+
 /// Presents `image` until the hidden layer fires — or, with `through_output: Some(w)`,
 /// until the output layer fires, at most `w` periods after the hidden layer's first fire
 /// — or `max_cycles` pass; then rests. `stream` keys the rate coding's
-/// draws (distinct per presentation).
+/// draws (distinct per presentation). With a `strobe` the lines start at its integration
+/// level and switch to its write level for the refractory period after the first fire
+/// (the input amplitude is otherwise the one last set).
 pub fn present<E: Executor>(
     m: &mut Msnn<E>,
     coding: &Coding,
@@ -74,6 +87,7 @@ pub fn present<E: Executor>(
     stream: u64,
     max_cycles: u64,
     through_output: Option<u64>,
+    strobe: Option<WriteStrobe>,
 ) -> Result<Outcome> {
     let hidden = m.hidden.neurons.clone();
     let output = m.output.neurons.clone();
@@ -89,6 +103,9 @@ pub fn present<E: Executor>(
     };
     {
         let mut d = Driver::new(&mut m.sim);
+        if let Some(s) = strobe {
+            d.set_amplitude(input, s.integrate_volts);
+        }
         d.run_cycles(0);
         let rate = matches!(coding, Coding::Rate { .. });
         let mut hidden_fired = false;
@@ -131,8 +148,14 @@ pub fn present<E: Executor>(
         outcome.cycles = period;
         if done {
             // The refractory cycle: T1 grounds node 1 while the inputs pulse (the
-            // potentiation of a training presentation).
-            if rate {
+            // potentiation of a training presentation). The strobe raises the lines to
+            // the write level from this period's rising edge (the fire was in the last
+            // one; its firing phase, T3's lift, ran at the integration level, which only
+            // the grounded lines feel).
+            if let Some(s) = strobe {
+                d.set_amplitude(input, s.write_volts);
+            }
+            if rate || strobe.is_some() {
                 d.present(input, &coding.pulses(image, stream, 0, period), 0);
             }
             d.run_cycles(1);
@@ -175,6 +198,10 @@ pub fn train<E: Executor>(
     let hidden = m.hidden.clone();
     m.set_learning(&hidden, true);
     m.set_input_amplitude(proto.levels.input_write_volts as f32);
+    let strobe = proto.levels.integrate_volts.map(|v| WriteStrobe {
+        integrate_volts: v as f32,
+        write_volts: proto.levels.input_write_volts as f32,
+    });
     let mut log = TrainLog::default();
     for epoch in 0..epochs as u64 {
         for i in order(count, seed, epoch) {
@@ -187,6 +214,7 @@ pub fn train<E: Executor>(
                 stream,
                 proto.train_max_cycles,
                 None,
+                strobe,
             )?;
             log.winners.push((o.winner, label));
             log.tied += u64::from(o.winner.is_none() && o.hidden_fired);
@@ -328,6 +356,7 @@ pub fn read<E: Executor>(
                 stream,
                 proto.read_max_cycles,
                 window,
+                None,
             )?;
             if let Some(w) = o.winner {
                 r.hidden_votes[w] += 1;

@@ -36,8 +36,9 @@ pub mod protocol;
 mod report;
 
 pub use faults::{mnist_faults, SPREAD_FACTORS, STUCK_FRACTIONS};
-pub use learn::{label_neurons, order, present, read, train, Outcome, TrainLog};
+pub use learn::{label_neurons, order, present, read, train, Outcome, TrainLog, WriteStrobe};
 pub use protocol::{default_data_dir, default_protocol_path, load_protocol, MnistProtocol};
 pub use report::{
-    evaluate, load_inputs, mnist, read_energy_joules, Evaluation, Inputs, MnistOptions,
+    evaluate, load_inputs, mnist, network, read_energy_joules, Evaluation, Inputs, MnistOptions,
+    Net,
 };

@@ -48,6 +48,14 @@ pub struct Levels {
     pub input_write_volts: f64,
     /// Input pulses while reading, volts (below the synapses' SET threshold).
     pub read_volts: f64,
+    /// The write strobe (circuit extension): with `Some(v)`, training pulses the lines at
+    /// `v` while the neurons integrate, and the input drivers switch to
+    /// `input_write_volts` only for the refractory period after the layer's first fire
+    /// (the LIA's "a neuron fired" line strobes them). `None`: the paper's drivers, at the
+    /// write level throughout, so that a sparse digit, which puts node 1 below
+    /// `input_write_volts − V_SET`, sets the driven synapses of every integrating column.
+    #[serde(default)]
+    pub integrate_volts: Option<f64>,
 }
 
 /// Largest count a protocol may ask for (presentations, cycles, neurons, passes).
@@ -87,6 +95,9 @@ impl Validate for MnistProtocol {
                 MAX_VOLTS,
             );
             v.in_range("read_volts", self.levels.read_volts, 0.0, MAX_VOLTS);
+            if let Some(x) = self.levels.integrate_volts {
+                v.in_range("integrate_volts", x, 0.0, MAX_VOLTS);
+            }
         });
         v.positive(
             "threshold_leak_seconds_per_neuron",

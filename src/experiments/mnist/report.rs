@@ -183,12 +183,11 @@ pub fn load_inputs(opts: &RunOptions) -> Result<Inputs> {
     })
 }
 
-/// Builds the network of the checked topology.
 /// The running network: the executor of `inp`'s options.
-type Net = Msnn<Box<dyn Executor>>;
+pub type Net = Msnn<Box<dyn Executor>>;
 
-/// Builds the network of `checked` on the executor the options name.
-fn network(inp: &Inputs, checked: &Checked, seed: u64) -> Result<Net> {
+/// Builds the network of `checked` (untrained) on the executor the options name.
+pub fn network(inp: &Inputs, checked: &Checked, seed: u64) -> Result<Net> {
     let topo = checked.topology();
     let find = |f: fn(&Inhibition) -> bool, what: &str| {
         topo.layers
