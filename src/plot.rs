@@ -688,7 +688,8 @@ fn heat_layout(m: &Heatmap, cell: u32) -> Result<HeatLayout> {
         .map(|t| text_w(&tf(t), 11.0))
         .max()
         .unwrap_or(0);
-    let right = 40 + tick_w + if m.colorbar_label.is_empty() { 10 } else { 34 };
+    // A rotated colour-bar label is centred on its x and needs room on both sides.
+    let right = 40 + tick_w + if m.colorbar_label.is_empty() { 10 } else { 52 };
     let bottom = 22 + if m.x_label.is_empty() { 8 } else { 28 };
     let w = left.saturating_add(mw).saturating_add(right);
     let h = top.saturating_add(mh.max(cb_h)).saturating_add(bottom);

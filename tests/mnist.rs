@@ -331,3 +331,31 @@ fn with_the_write_strobe_integrating_columns_never_write() {
         }
     }
 }
+
+#[test]
+fn an_integration_level_out_of_range_is_refused_at_its_place() {
+    let shipped =
+        std::fs::read_to_string(memsnn::experiments::mnist::default_protocol_path()).unwrap();
+    let bad = shipped.replace("integrate_volts: Some(1.45)", "integrate_volts: Some(-0.5)");
+    assert_ne!(
+        bad, shipped,
+        "the shipped protocol names its integration level"
+    );
+    let dir = scratch("bad-strobe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mnist.ron");
+    std::fs::write(&path, &bad).unwrap();
+    let e = format!(
+        "{:#}",
+        memsnn::experiments::mnist::load_protocol(&path).unwrap_err()
+    );
+    let line = bad
+        .lines()
+        .position(|l| l.contains("integrate_volts: Some(-0.5)"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("mnist.ron:{line}:")) && e.contains("integrate_volts"),
+        "{e}"
+    );
+}
