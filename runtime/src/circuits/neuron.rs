@@ -301,7 +301,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
     #[inline]
     fn branch_drive(&self, v1_volts: f64) -> f64 {
         match &self.threshold {
-            Some(t) => (v1_volts - self.read_rail().unwrap_or(t.line_volts)).max(0.0),
+            Some(_) => (v1_volts - self.threshold_line_volts()).max(0.0),
             None => v1_volts,
         }
     }
