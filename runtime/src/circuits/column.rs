@@ -5,6 +5,12 @@
 //! pulse amplitude, 0 for a grounded line); during CLK-low phases every line is at 0 V.
 //! With the gate low every access transistor is off and each cell leaks `G_off`.
 //!
+//! **A new pattern** costs one pass over the lines it drives: the sender computes the
+//! driven lines and the amplitude sums once for the whole layer ([`LinePattern`]), and
+//! each column sums only what depends on its own conductances, Σ G·A (and Σ G·A² for the
+//! read energy), in line order in `f64`, so that the source is a pure function of
+//! conductances and amplitudes, the same bits however the pattern arrived.
+//!
 //! **Programming.** The voltage across synapse `i` is `A_i − V(node 1)`, with node 1 solved
 //! from this source and the neuron's (sent as [`Payload::NeuronSide`]). While it exceeds
 //! the SET or RESET threshold the device moves ([`devices::rs::RsParams::program`]). The
@@ -28,7 +34,7 @@
 
 use super::circuit::node1_volts;
 use crate::engine::component::{Component, Ctx};
-use crate::engine::event::{Event, Payload, Port};
+use crate::engine::event::{Event, LinePattern, Payload, Port};
 use crate::engine::time::{Clock, Ns};
 use devices::rs::{ProgramStep, RsCurve, RsDevice, RsParams};
 use devices::variability::{key, standard_normal};
@@ -336,6 +342,29 @@ impl Column {
         self.sums.ga = ga;
         self.sums.ga2 = ga2;
         self.sums.pulsed = pulsed;
+    }
+
+    /// [`Self::refresh_amplitude_sums`] for a new pattern (already stored as
+    /// `self.pattern`), taking the driven lines and the amplitude sums the pattern brings
+    /// rather than recomputing them: the same lines and the same sums, in the same order,
+    /// so the same bits; only Σ G·A and Σ G·A², which depend on this column, are summed
+    /// here. Falls back to the full recomputation when spikes add to the lines or the
+    /// pattern's width differs from the column's.
+    fn refresh_from_pattern(&mut self, p: &LinePattern) {
+        if !self.spikes.is_empty() || p.amplitudes().len() != self.g.len() {
+            self.refresh_amplitude_sums();
+            return;
+        }
+        self.quiet = None;
+        self.driven.clear();
+        self.driven.extend_from_slice(p.driven());
+        let a = p.sums();
+        self.sums.a = a.sum_volts;
+        self.sums.a2 = a.sum_sq_volts2;
+        self.sums.lo = a.lo_volts;
+        self.sums.hi = a.hi_volts;
+        self.sums.pulsed = p.driven().len() as u64;
+        (self.sums.ga, self.sums.ga2) = self.driven_ga();
     }
 
     /// Recomputes Σ G and Σ G·A after conductances changed (amplitudes unchanged).
@@ -658,10 +687,10 @@ impl Component for Column {
                 // Patterns take effect at the next rising edge (or now, at an edge).
                 let at = clock.rising_at_or_after(t);
                 if at == t {
-                    self.pattern = Some(p.clone());
-                    self.refresh_amplitude_sums();
+                    self.pattern = Some(p.amplitudes().clone());
+                    self.refresh_from_pattern(p);
                 } else {
-                    self.pending_pattern = Some((at, Some(p.clone())));
+                    self.pending_pattern = Some((at, Some(p.amplitudes().clone())));
                     ctx.wake_at(at, 0);
                 }
             }

@@ -13,7 +13,7 @@
 //! of the layer).
 
 use crate::engine::component::{Component, Ctx};
-use crate::engine::event::{Control, Event, Payload, Port};
+use crate::engine::event::{Control, Event, LinePattern, Payload, Port};
 use crate::engine::time::{Clock, Ns};
 use devices::variability::key;
 use rand::seq::index::sample;
@@ -163,7 +163,7 @@ impl InputGenerator {
             self.last_period = None;
             self.emit_period(ctx);
         } else {
-            ctx.emit(OUT_LINES, Payload::Pattern(p));
+            ctx.emit(OUT_LINES, Payload::Pattern(Arc::new(LinePattern::new(p))));
         }
     }
 
@@ -190,7 +190,10 @@ impl InputGenerator {
             })
             .collect();
         self.last_period = Some((now, kept));
-        ctx.emit(OUT_LINES, Payload::Pattern(gated));
+        ctx.emit(
+            OUT_LINES,
+            Payload::Pattern(Arc::new(LinePattern::new(gated))),
+        );
         self.next_period = None;
         if self.on_lines > 0 || p.iter().any(|&a| a != 0.0) {
             let at = now + ctx.clock().period_ns;

@@ -29,7 +29,7 @@ pub enum Payload {
     },
     /// From the next CLK-high phase on, every line pulses with these amplitudes in each
     /// CLK-high phase (volts per line; 0 = grounded).
-    Pattern(Arc<[f32]>),
+    Pattern(Arc<LinePattern>),
     /// A spike on the receiving port's line: a pulse for the current CLK-high phase.
     Spike {
         /// Pulse amplitude, volts.
@@ -78,6 +78,93 @@ pub enum Payload {
     },
     /// A protocol command.
     Control(Control),
+}
+
+/// Line amplitudes for the CLK-high phases (volts per line; 0 = grounded), with what
+/// every receiving column needs of them computed once, by the sender: the driven
+/// (non-zero) lines in ascending order and their amplitude sums. A layer's columns all
+/// receive the same pattern, so this is done once per pattern rather than once per
+/// column. Serialised as the amplitudes alone (the rest is re-derived).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Vec<f32>", into = "Vec<f32>")]
+pub struct LinePattern {
+    amplitudes: Arc<[f32]>,
+    driven: Box<[u32]>,
+    sums: AmplitudeSums,
+}
+
+/// Sums over a pattern's driven lines, each taken in line order in `f64`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AmplitudeSums {
+    /// Σ A, volts.
+    pub sum_volts: f64,
+    /// Σ A², volts².
+    pub sum_sq_volts2: f64,
+    /// The lowest amplitude, volts (0 if some line is grounded).
+    pub lo_volts: f64,
+    /// The highest amplitude, volts (0 if some line is grounded).
+    pub hi_volts: f64,
+}
+
+impl LinePattern {
+    /// The pattern of these amplitudes (volts per line).
+    pub fn new(amplitudes: Arc<[f32]>) -> Self {
+        let driven: Box<[u32]> = amplitudes
+            .iter()
+            .enumerate()
+            .filter(|(_, &a)| a != 0.0)
+            .map(|(i, _)| i as u32)
+            .collect();
+        let (mut sum, mut sq, mut lo, mut hi) = (0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+        for &i in driven.iter() {
+            let a = amplitudes[i as usize] as f64;
+            sum += a;
+            sq += a * a;
+            lo = lo.min(a);
+            hi = hi.max(a);
+        }
+        if driven.len() < amplitudes.len() {
+            lo = lo.min(0.0);
+            hi = hi.max(0.0);
+        }
+        LinePattern {
+            amplitudes,
+            driven,
+            sums: AmplitudeSums {
+                sum_volts: sum,
+                sum_sq_volts2: sq,
+                lo_volts: lo,
+                hi_volts: hi,
+            },
+        }
+    }
+
+    /// The amplitudes, volts per line.
+    pub fn amplitudes(&self) -> &Arc<[f32]> {
+        &self.amplitudes
+    }
+
+    /// The driven (non-zero) lines, ascending.
+    pub fn driven(&self) -> &[u32] {
+        &self.driven
+    }
+
+    /// Sums over the driven lines.
+    pub fn sums(&self) -> &AmplitudeSums {
+        &self.sums
+    }
+}
+
+impl From<Vec<f32>> for LinePattern {
+    fn from(amplitudes: Vec<f32>) -> Self {
+        LinePattern::new(amplitudes.into())
+    }
+}
+
+impl From<LinePattern> for Vec<f32> {
+    fn from(p: LinePattern) -> Self {
+        p.amplitudes.to_vec()
+    }
 }
 
 /// Commands from a protocol driver.
@@ -137,5 +224,33 @@ impl Event {
     #[inline]
     pub fn key(&self) -> (Ns, u32, CompId, CompId, u64) {
         (self.time, self.delta, self.dst, self.src, self.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_knows_its_driven_lines_and_their_sums() {
+        let p = LinePattern::new(vec![0.0, 1.5, 0.0, -0.5, 0.25].into());
+        assert_eq!(p.driven(), &[1, 3, 4]);
+        let s = p.sums();
+        // 1.5 − 0.5 + 0.25, and 2.25 + 0.25 + 0.0625: exact in binary.
+        assert_eq!(s.sum_volts, 1.25);
+        assert_eq!(s.sum_sq_volts2, 2.5625);
+        assert_eq!((s.lo_volts, s.hi_volts), (-0.5, 1.5));
+        // Every line driven: the extremes are the amplitudes' own, 0 is not among them.
+        let all = LinePattern::new(vec![0.5, 1.0].into());
+        assert_eq!((all.sums().lo_volts, all.sums().hi_volts), (0.5, 1.0));
+    }
+
+    #[test]
+    fn a_pattern_is_saved_as_its_amplitudes_and_restored_whole() {
+        let p = Payload::Pattern(Arc::new(LinePattern::new(vec![0.0, 1.45, 1.45].into())));
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(text, r#"{"Pattern":[0.0,1.45,1.45]}"#);
+        let back: Payload = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, p);
     }
 }
