@@ -2,8 +2,9 @@
 //! 784×100 on the reference and sharded executors, and learning in situ at 30×10 and
 //! 784×100 (`wta_ff_learning`: every fire programs the winner's column), with
 //! Bernoulli-gated inputs (`p0.5`: a new pattern every CLK period), build excluded;
-//! and the hot path of a silent neuron — advancing its TS over whole CLK periods in
-//! closed form.
+//! the hot path of a silent neuron — advancing its TS over whole CLK periods in closed
+//! form; and preparing a gated 784-line pattern (driven lines and amplitude sums, done
+//! once per pattern for the whole layer).
 //!
 //! Run: `cargo bench --bench network`. For throughput in synaptic events per second (the
 //! Brian2/NEST comparison) use `memsnn bench` instead.
@@ -12,11 +13,13 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use devices::ts::TsDevice;
 use devices::{DeviceSet, Variability};
 use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
+use runtime::engine::event::LinePattern;
 use runtime::engine::exec::ExecutorKind;
 use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::model::topology::{build, load};
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 
 fn wta_ff(c: &mut Criterion) {
     let mut g = c.benchmark_group("wta_ff 1 s");
@@ -94,9 +97,30 @@ fn silent_neuron(c: &mut Criterion) {
     });
 }
 
+fn line_pattern(c: &mut Criterion) {
+    // Half the lines driven at the read level, at random (a gated prototype).
+    let mut state = 1u64;
+    let amplitudes: Vec<f32> = (0..784)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if state >> 63 == 1 {
+                1.45
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let amplitudes: Arc<[f32]> = amplitudes.into();
+    c.bench_function("pattern/784 lines, half driven", |b| {
+        b.iter(|| black_box(LinePattern::new(black_box(amplitudes.clone()))))
+    });
+}
+
 fn config() -> Criterion {
     Criterion::default().without_plots()
 }
 
-criterion_group! { name = benches; config = config(); targets = wta_ff, silent_neuron }
+criterion_group! { name = benches; config = config(); targets = wta_ff, silent_neuron, line_pattern }
 criterion_main!(benches);

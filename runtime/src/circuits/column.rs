@@ -99,10 +99,12 @@ pub struct Column {
     /// Whether no device can program in either CLK phase under the present configuration
     /// (`None`: not known since the configuration last changed).
     quiet: Option<bool>,
-    /// The fabricated devices of the synapses programmed since the column last went idle
-    /// (with what they last computed), re-derived once per programming episode rather than
-    /// at every sub-step; empty (freed) while nothing programs, so idle columns keep only
-    /// their conductances.
+    /// The fabricated devices of the synapses this column has programmed (with what they
+    /// last computed), derived from their keys the first time each programs and kept, so
+    /// that a learning column derives each device once rather than once per programming
+    /// episode (a winner's column programs at every fire). Empty (never allocated) in a
+    /// column that has not programmed, so inference keeps only the conductances. A pure
+    /// cache: not saved in checkpoints, re-derived after a resume to the same values.
     programming: Vec<Option<Programming>>,
 }
 
@@ -629,9 +631,6 @@ impl Column {
         } else {
             None
         };
-        if at.is_none() && !self.programming.is_empty() {
-            self.programming = Vec::new(); // idle: free the devices
-        }
         if let Some(at) = at {
             if self.substep_wake.is_none_or(|w| w <= t || w > at) {
                 self.substep_wake = Some(at);
@@ -643,8 +642,8 @@ impl Column {
 
 impl Component for Column {
     crate::component_state!(Column {
-        g, pattern, pending_pattern, spikes, driven, spikes_active, gate_volts, node_v, node_g, t_prog, substep_ns, substep_wake, idle_phase, sent, sums, rng, write_joules, set_joules, read_joules, synaptic_events, programmed, programmable, dormant, held, quiet, programming
-    } keep { params, variability, device_key });
+        g, pattern, pending_pattern, spikes, driven, spikes_active, gate_volts, node_v, node_g, t_prog, substep_ns, substep_wake, idle_phase, sent, sums, rng, write_joules, set_joules, read_joules, synaptic_events, programmed, programmable, dormant, held, quiet
+    } keep { params, variability, device_key, programming });
 
     fn kind(&self) -> &'static str {
         "column"

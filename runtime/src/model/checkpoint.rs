@@ -40,7 +40,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The checkpoint format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The first bytes of every `state.bin`.
 const MAGIC: &[u8; 16] = b"memsnn-ckpt\n\0\0\0\0";
