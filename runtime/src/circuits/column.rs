@@ -71,7 +71,7 @@ pub struct Column {
     /// columns fed only by input generators keep no per-line spike state.
     spikes: Vec<f32>,
     /// The lines of non-zero amplitude, ascending (the only lines that add to `Σ G·A`).
-    driven: Vec<u32>,
+    driven: DrivenLines,
     spikes_active: bool,
     gate_volts: f32,
     node_v: f64,
@@ -131,7 +131,7 @@ impl Column {
             pending_pattern: None,
             spikes: Vec::new(),
             spikes_active: false,
-            driven: Vec::new(),
+            driven: DrivenLines::Own(Vec::new()),
             gate_volts,
             node_v: 0.0,
             node_g: 0.0,
@@ -279,7 +279,10 @@ impl Column {
         // The driven lines, found 64 at a time as a bit mask (a comparison per line, no
         // branch: a pattern's lines are on or off at random, which a branch would
         // mispredict), then one pass over them in line order for all the sums.
-        let mut driven = std::mem::take(&mut self.driven);
+        let mut driven = match std::mem::take(&mut self.driven) {
+            DrivenLines::Own(v) => v,
+            DrivenLines::Shared(_) => Vec::new(),
+        };
         driven.clear();
         driven.reserve(n);
         let fast = match (&self.pattern, self.spikes.is_empty()) {
@@ -330,7 +333,7 @@ impl Column {
             hi = hi.max(a);
             pulsed += u64::from(self.pattern.as_ref().is_some_and(|p| p[i] != 0.0));
         }
-        self.driven = driven;
+        self.driven = DrivenLines::Own(driven);
         if self.driven.len() < n {
             // Grounded lines: their amplitude 0 is among the extremes (its sign is
             // irrelevant: the extremes only meet the non-zero programming thresholds).
@@ -352,14 +355,13 @@ impl Column {
     /// so the same bits; only Σ G·A and Σ G·A², which depend on this column, are summed
     /// here. Falls back to the full recomputation when spikes add to the lines or the
     /// pattern's width differs from the column's.
-    fn refresh_from_pattern(&mut self, p: &LinePattern) {
+    fn refresh_from_pattern(&mut self, p: &Arc<LinePattern>) {
         if !self.spikes.is_empty() || p.amplitudes().len() != self.g.len() {
             self.refresh_amplitude_sums();
             return;
         }
         self.quiet = None;
-        self.driven.clear();
-        self.driven.extend_from_slice(p.driven());
+        self.driven = DrivenLines::Shared(p.clone());
         let a = p.sums();
         self.sums.a = a.sum_volts;
         self.sums.a2 = a.sum_sq_volts2;
@@ -386,9 +388,18 @@ impl Column {
     /// in `f64`); Σ G·A² feeds the read energy.
     fn driven_ga(&self) -> (f64, f64) {
         let (mut ga, mut ga2) = (0.0f64, 0.0f64);
+        if let (DrivenLines::Shared(lp), true) = (&self.driven, self.spikes.is_empty()) {
+            // The pattern's own amplitudes, read in order rather than gathered.
+            for (&i, &a) in lp.driven().iter().zip(lp.driven_volts()) {
+                let g = self.g[i as usize] as f64;
+                ga += g * a;
+                ga2 += g * a * a;
+            }
+            return (ga, ga2);
+        }
         match (&self.pattern, self.spikes.is_empty()) {
             (Some(p), true) => {
-                for &i in &self.driven {
+                for &i in self.driven.iter() {
                     let i = i as usize;
                     let a = (p[i] + 0.0) as f64;
                     ga += self.g[i] as f64 * a;
@@ -396,7 +407,7 @@ impl Column {
                 }
             }
             _ => {
-                for &i in &self.driven {
+                for &i in self.driven.iter() {
                     let i = i as usize;
                     let a = self.amp(i);
                     ga += self.g[i] as f64 * a;
@@ -769,6 +780,44 @@ struct Sums {
     lo: f64,
     hi: f64,
     pulsed: u64,
+}
+
+/// A column's driven lines, ascending: its own list (after spikes, or a pattern of
+/// another width), or the list its pattern brought, shared by every column of the layer
+/// rather than copied into each. Saved (and restored) as the list of lines either way.
+#[derive(Clone, Debug)]
+enum DrivenLines {
+    Own(Vec<u32>),
+    Shared(Arc<LinePattern>),
+}
+
+impl Default for DrivenLines {
+    fn default() -> Self {
+        DrivenLines::Own(Vec::new())
+    }
+}
+
+impl std::ops::Deref for DrivenLines {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        match self {
+            DrivenLines::Own(v) => v,
+            DrivenLines::Shared(p) => p.driven(),
+        }
+    }
+}
+
+impl serde::Serialize for DrivenLines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DrivenLines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<u32>::deserialize(d).map(DrivenLines::Own)
+    }
 }
 
 /// CLK-high and CLK-low time in `[a, b)`, seconds.

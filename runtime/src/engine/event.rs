@@ -90,6 +90,7 @@ pub enum Payload {
 pub struct LinePattern {
     amplitudes: Arc<[f32]>,
     driven: Box<[u32]>,
+    driven_volts: Box<[f64]>,
     sums: AmplitudeSums,
 }
 
@@ -115,9 +116,12 @@ impl LinePattern {
             .filter(|(_, &a)| a != 0.0)
             .map(|(i, _)| i as u32)
             .collect();
+        let driven_volts: Box<[f64]> = driven
+            .iter()
+            .map(|&i| amplitudes[i as usize] as f64)
+            .collect();
         let (mut sum, mut sq, mut lo, mut hi) = (0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-        for &i in driven.iter() {
-            let a = amplitudes[i as usize] as f64;
+        for &a in driven_volts.iter() {
             sum += a;
             sq += a * a;
             lo = lo.min(a);
@@ -130,6 +134,7 @@ impl LinePattern {
         LinePattern {
             amplitudes,
             driven,
+            driven_volts,
             sums: AmplitudeSums {
                 sum_volts: sum,
                 sum_sq_volts2: sq,
@@ -147,6 +152,11 @@ impl LinePattern {
     /// The driven (non-zero) lines, ascending.
     pub fn driven(&self) -> &[u32] {
         &self.driven
+    }
+
+    /// The driven lines' amplitudes, in the order of [`Self::driven`], volts.
+    pub fn driven_volts(&self) -> &[f64] {
+        &self.driven_volts
     }
 
     /// Sums over the driven lines.
