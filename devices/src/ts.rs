@@ -604,6 +604,28 @@ impl TsDevice {
         }
     }
 
+    /// [`Self::advance`] when the caller knows that no transition happens within `dt_ns`
+    /// (see [`ThresholdSwitch::advance_known_silent`]): the same steps without the search
+    /// for the transition instant, so the same state. The hazard law keeps its own path
+    /// (its running hazard integral is part of the state).
+    pub fn advance_known_silent(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep {
+        if dt_ns == 0 || (!self.state.on && self.hazard.is_some()) {
+            return self.advance(v_device_volts, dt_ns);
+        }
+        if !self.state.on && self.advance_off_without_switching(v_device_volts, dt_ns) {
+            return TsStep {
+                elapsed_ns: dt_ns,
+                transition: None,
+            };
+        }
+        self.evolve(v_device_volts, dt_ns);
+        self.g_off_cache = None;
+        TsStep {
+            elapsed_ns: dt_ns,
+            transition: None,
+        }
+    }
+
     /// Performs the transition the state has reached: ON → OFF (a new cycle begins) or
     /// OFF → ON (the clusters coalesce into a bridge).
     fn transition(&mut self) -> TsTransition {

@@ -167,6 +167,38 @@ proptest! {
         }
     }
 
+    /// The neuron's shortcut: after a copy advanced over `e` without a transition, the
+    /// device advanced over any `b ≤ e` from the same state meets none either, and
+    /// `advance_known_silent` ends in exactly the state `advance` ends in.
+    #[test]
+    fn a_piece_known_silent_ends_where_advance_ends(
+        seed in 0u64..1000,
+        before in prop::collection::vec((-2.0f64..2.0, 1u64..2_000_000), 0..6),
+        v in -2.0f64..2.0,
+        e in 1u64..3_000_000,
+        frac in 0.0f64..1.0,
+    ) {
+        let p = fig2();
+        let mut dev = TsDevice::new(&p, Variability::FULL, seed);
+        for (v0, dt0) in before {
+            let mut left = dt0;
+            while left > 0 {
+                left -= dev.advance(v0, left).elapsed_ns;
+            }
+        }
+        let whole = dev.clone().advance(v, e);
+        prop_assume!(whole.transition.is_none());
+        let b = ((e as f64 * frac) as u64).clamp(1, e);
+        let mut plain = dev.clone();
+        let s = plain.advance(v, b);
+        prop_assert!(s.transition.is_none());
+        let mut known = dev.clone();
+        let k = known.advance_known_silent(v, b);
+        prop_assert_eq!(k.elapsed_ns, b);
+        prop_assert!(k.transition.is_none());
+        prop_assert_eq!(format!("{plain:?}"), format!("{known:?}"));
+    }
+
     #[test]
     fn predicted_transition_matches_advance(seed in 0u64..1000, v in 0.5f64..1.6, dt in 1u64..3_000_000) {
         let p = fig2();

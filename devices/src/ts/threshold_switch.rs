@@ -53,6 +53,15 @@ pub trait ThresholdSwitch:
     /// transition.
     fn advance(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep;
 
+    /// [`Self::advance`] for a caller that has already proved no transition happens within
+    /// `dt_ns` from this exact state under this voltage (an identical advance of a copy
+    /// found none): a device may skip its search for the transition instant, but must end
+    /// in the same state, bit for bit, as [`Self::advance`] would. The default is
+    /// [`Self::advance`].
+    fn advance_known_silent(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep {
+        self.advance(v_device_volts, dt_ns)
+    }
+
     /// Advances an OFF device over `periods` whole periods of a two-level drive
     /// (`v_high_volts` for `high_ns`, then `v_low_volts` for `low_ns`) if it provably
     /// cannot switch meanwhile; returns false (changing nothing) otherwise.
@@ -129,6 +138,11 @@ impl ThresholdSwitch for TsDevice {
     #[inline]
     fn advance(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep {
         TsDevice::advance(self, v_device_volts, dt_ns)
+    }
+
+    #[inline]
+    fn advance_known_silent(&mut self, v_device_volts: f64, dt_ns: u64) -> TsStep {
+        TsDevice::advance_known_silent(self, v_device_volts, dt_ns)
     }
 
     #[inline]

@@ -95,6 +95,15 @@ pub struct Neuron<D: ThresholdSwitch = TsDevice> {
     rests: u64,
     /// The paused prediction of the current generation, if any.
     lookahead: Option<Box<Lookahead<D>>>,
+    /// What the current generation's prediction proved: advancing the device from
+    /// `t_last` phase by phase, as [`Self::advance_to`] does, no piece ending before this
+    /// time meets a transition — the prediction advanced a copy through the same pieces
+    /// from the same state and found none. The real advance then skips its search for the
+    /// transition instant ([`ThresholdSwitch::advance_known_silent`]): the same
+    /// arithmetic otherwise, so the same bits. `None` when nothing is proved (after
+    /// anything changed the configuration or the device took another path). Saved with the
+    /// state, like the paused prediction it comes from.
+    silent_before: Option<Ns>,
     /// Phases a prediction scans before it first pauses.
     first_chunk: u32,
     /// Look ahead on an upper bound of the switching progress where the device offers one
@@ -192,6 +201,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
             deferred: Vec::new(),
             rests: 0,
             lookahead: None,
+            silent_before: None,
             first_chunk: FIRST_CHUNK_PHASES,
             bounded_lookahead: true,
             threshold: circuit.homeostasis.as_ref().map(|_| Threshold {
@@ -434,6 +444,8 @@ impl<D: ThresholdSwitch> Neuron<D> {
                         .ts
                         .advance_periods(vh, clock.high_ns, vl, low_ns, periods)
                     {
+                        // Another path than the prediction's copy: its proof is void.
+                        self.silent_before = None;
                         self.t_last += periods * clock.period_ns;
                         continue;
                     }
@@ -441,9 +453,14 @@ impl<D: ThresholdSwitch> Neuron<D> {
             }
             let end = clock.phase_end(self.t_last).min(t);
             let (_, vts, _) = self.voltages(clock.is_high(self.t_last));
-            let step = self.ts.advance(vts, end - self.t_last);
+            let step = if self.silent_before.is_some_and(|b| end < b) {
+                self.ts.advance_known_silent(vts, end - self.t_last)
+            } else {
+                self.ts.advance(vts, end - self.t_last)
+            };
             self.t_last += step.elapsed_ns;
             if step.transition.is_some() {
+                self.silent_before = None;
                 return step.transition;
             }
         }
@@ -545,6 +562,13 @@ impl<D: ThresholdSwitch> Neuron<D> {
         let clock = *ctx.clock();
         let chunk = la.chunk;
         let found = self.scan(&mut la, chunk, &clock);
+        // The copy went through `advance_to`'s pieces from `t_last`: none ending before
+        // the transition it found, or at or before where it paused, meets one.
+        self.silent_before = match found {
+            Some(at) if !la.bounded => Some(at),
+            Some(_) => None,
+            None => Some(la.t + 1),
+        };
         match found {
             Some(at) => ctx.wake_at(at, self.gen),
             None if la.t < la.limit => {
@@ -574,6 +598,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
         self.rests += 1;
         self.gen += 1;
         self.lookahead = None;
+        self.silent_before = None;
         self.dormant_v1 = None;
         ctx.emit(
             OUT_NODE,
@@ -753,7 +778,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
 
 impl<D: ThresholdSwitch> Component for Neuron<D> {
     crate::component_state!(Neuron {
-        ts, g_branch_on, g_branch_off, col_v_high, col_g, l1, l2, learning, spike_amp, t_last, gen, edge_wake, li_sent, side_sent, last_spike_cycle, probe_edges, fires, last_fire_ns, spikes, cmos_joules, bound_cache, dormant_v1, deferred, rests, lookahead, first_chunk, bounded_lookahead, threshold
+        ts, g_branch_on, g_branch_off, col_v_high, col_g, l1, l2, learning, spike_amp, t_last, gen, edge_wake, li_sent, side_sent, last_spike_cycle, probe_edges, fires, last_fire_ns, spikes, cmos_joules, bound_cache, dormant_v1, deferred, rests, lookahead, first_chunk, bounded_lookahead, threshold, silent_before
     } keep { c });
 
     fn kind(&self) -> &'static str {
@@ -830,7 +855,10 @@ impl<D: ThresholdSwitch> Component for Neuron<D> {
             }
             self.wake_up(&clock);
         }
-        if let Some(tr) = self.advance_to(ev.time, &clock) {
+        let first = self.advance_to(ev.time, &clock);
+        // The event is about to change the configuration the prediction assumed.
+        self.silent_before = None;
+        if let Some(tr) = first {
             // A transition before the event's time means a prediction was not scheduled;
             // handle it here, late, rather than lose it.
             debug_assert_eq!(self.t_last, ev.time, "unpredicted TS transition {tr:?}");
