@@ -30,7 +30,6 @@ fn topologies() -> PathBuf {
 /// records, long enough to be killed in the middle.
 fn long_msnn(dir: &Path, repeats: usize, amplitude: &str) -> PathBuf {
     let text = fs::read_to_string(topologies().join("msnn_30x10x10.ron")).unwrap();
-    let patterns = topologies().join("patterns/digits_6x5.ron");
     let last =
         "        Present(input: \"pixels\", pattern: \"0\", flips: 2, duration_us: 40000),\n";
     let more: String = (0..repeats)
@@ -42,11 +41,7 @@ fn long_msnn(dir: &Path, repeats: usize, amplitude: &str) -> PathBuf {
             )
         })
         .collect();
-    let edited = text
-        .replace(
-            "\"patterns/digits_6x5.ron\"",
-            &format!("{:?}", patterns.display().to_string()),
-        )
+    let edited = with_absolute_patterns(&text)
         .replace(
             "(target: \"hidden\", signals: [Spikes, Gates])",
             "(target: \"hidden\", signals: [Spikes, Gates, Node])",
@@ -57,6 +52,16 @@ fn long_msnn(dir: &Path, repeats: usize, amplitude: &str) -> PathBuf {
     let path = dir.join(format!("long-{repeats}.ron"));
     fs::write(&path, edited).unwrap();
     path
+}
+
+/// A copy of the shipped 30×10×10 text that can live in another folder: its pattern file
+/// named by absolute path.
+fn with_absolute_patterns(text: &str) -> String {
+    let patterns = topologies().join("patterns/digits_6x5.ron");
+    text.replace(
+        "\"patterns/digits_6x5.ron\"",
+        &format!("{:?}", patterns.display().to_string()),
+    )
 }
 
 fn memsnn() -> Command {
@@ -187,21 +192,10 @@ fn a_checkpoint_after_any_step_resumes_to_the_same_run() {
 fn a_checkpoint_of_gated_inputs_resumes_to_the_same_run() {
     let dir = fresh_dir("gated");
     let text = fs::read_to_string(topologies().join("msnn_30x10x10.ron")).unwrap();
-    let gated = text
-        .replace(
-            "(name: \"pixels\", lines: 30, amplitude_volts: 1.6)",
-            "(name: \"pixels\", lines: 30, amplitude_volts: 1.6, pulse_prob: 0.5)",
-        )
-        .replace(
-            "\"patterns/digits_6x5.ron\"",
-            &format!(
-                "{:?}",
-                topologies()
-                    .join("patterns/digits_6x5.ron")
-                    .display()
-                    .to_string()
-            ),
-        );
+    let gated = with_absolute_patterns(&text).replace(
+        "(name: \"pixels\", lines: 30, amplitude_volts: 1.6)",
+        "(name: \"pixels\", lines: 30, amplitude_volts: 1.6, pulse_prob: 0.5)",
+    );
     assert!(gated.contains("pulse_prob: 0.5"));
     let path = dir.join("gated.ron");
     fs::write(&path, gated).unwrap();
@@ -301,16 +295,7 @@ fn bad_checkpoints_are_refused_with_their_file_named() {
     let good = fs::read(ck.join(STATE_FILE)).unwrap();
     // A topology differing from it in one amplitude.
     let other = dir.join("other.ron");
-    let text = fs::read_to_string(&topo).unwrap().replace(
-        "\"patterns/digits_6x5.ron\"",
-        &format!(
-            "{:?}",
-            topologies()
-                .join("patterns/digits_6x5.ron")
-                .display()
-                .to_string()
-        ),
-    );
+    let text = with_absolute_patterns(&fs::read_to_string(&topo).unwrap());
     fs::write(
         &other,
         text.replace("amplitude_volts: 1.6", "amplitude_volts: 1.5"),
