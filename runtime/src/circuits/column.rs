@@ -557,7 +557,7 @@ impl Column {
             } else {
                 1.0
             };
-            let p1 = params.apply_step(&slot.dev, p0, &step, cap_p, z);
+            let p1 = params.apply_step(&slot.device(), p0, &step, cap_p, z);
             let g1 = slot.conductance(p1);
             if g1 == g0 {
                 read_j += devices::energy::read_joules(v, g0 as f64, dt);
@@ -852,68 +852,78 @@ impl StepCache {
     }
 }
 
-/// A synapse's fabricated device during a programming episode, with the last values of
-/// its pure functions (`p(G)`, `G(p)`, the compliance cap at a gate voltage), so that a
-/// device that does not move is not re-evaluated at every sub-step.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+/// A synapse's fabricated device while its column learns — its conductance curve (which
+/// holds the device's parameters and fault) — with the last values of its pure functions
+/// (`p(G)`, `G(p)`, the compliance cap at a gate voltage), so that a device that does not
+/// move is not re-evaluated at every sub-step. Compact (96 bytes): the caches are keyed
+/// by bit patterns that no real argument has (NaN) while empty.
+#[derive(Clone, Copy, Debug)]
 struct Programming {
-    dev: RsDevice,
     curve: RsCurve,
-    /// `(G, p(G))` last computed.
-    p_of: Option<(f32, f64)>,
-    /// `(p, G(p))` last computed.
-    g_of: Option<(u64, f32)>,
+    /// `(G bits, p(G))` last computed.
+    p_of: (u32, f64),
+    /// `(p bits, G(p))` last computed.
+    g_of: (u64, f32),
     /// `(V_gate bits, p(G_cap(V_gate)))` last computed.
-    cap: Option<(u64, f64)>,
+    cap: (u64, f64),
 }
+
+/// The key of an empty cache entry: a NaN, which no conductance, coordinate or gate
+/// voltage is.
+const EMPTY32: u32 = u32::MAX;
+const EMPTY64: u64 = u64::MAX;
 
 impl Programming {
     fn new(dev: RsDevice) -> Self {
         Programming {
-            dev,
             curve: dev.curve(),
-            p_of: None,
-            g_of: None,
-            cap: None,
+            p_of: (EMPTY32, 0.0),
+            g_of: (EMPTY64, 0.0),
+            cap: (EMPTY64, 0.0),
+        }
+    }
+
+    /// The device itself (exactly as derived: the curve keeps its parameters and fault).
+    #[inline]
+    fn device(&self) -> RsDevice {
+        RsDevice {
+            g_min_siemens: self.curve.g_min_siemens,
+            g_max_siemens: self.curve.g_max_siemens,
+            nonlinearity: self.curve.nonlinearity,
+            fault: self.curve.fault,
         }
     }
 
     /// `p(G)` of the device (as [`RsDevice::p_of`]).
     #[inline]
     fn p_of(&mut self, g: f32) -> f64 {
-        match self.p_of {
-            Some((g_last, p)) if g_last.to_bits() == g.to_bits() => p,
-            _ => {
-                let p = self.curve.p_of(g as f64);
-                self.p_of = Some((g, p));
-                p
-            }
+        if self.p_of.0 == g.to_bits() {
+            return self.p_of.1;
         }
+        let p = self.curve.p_of(g as f64);
+        self.p_of = (g.to_bits(), p);
+        p
     }
 
     /// `G(p)` of the device, as stored (`f32`).
     #[inline]
     fn conductance(&mut self, p: f64) -> f32 {
-        match self.g_of {
-            Some((p_last, g)) if p_last == p.to_bits() => g,
-            _ => {
-                let g = self.curve.conductance_siemens(p) as f32;
-                self.g_of = Some((p.to_bits(), g));
-                g
-            }
+        if self.g_of.0 == p.to_bits() {
+            return self.g_of.1;
         }
+        let g = self.curve.conductance_siemens(p) as f32;
+        self.g_of = (p.to_bits(), g);
+        g
     }
 
     /// The compliance cap's programming coordinate at this gate voltage.
     #[inline]
     fn cap_p(&mut self, params: &RsParams, v_gate: f64) -> f64 {
-        match self.cap {
-            Some((vg, c)) if vg == v_gate.to_bits() => c,
-            _ => {
-                let c = params.compliance_cap_p(&self.dev, v_gate);
-                self.cap = Some((v_gate.to_bits(), c));
-                c
-            }
+        if self.cap.0 == v_gate.to_bits() {
+            return self.cap.1;
         }
+        let c = params.compliance_cap_p(&self.device(), v_gate);
+        self.cap = (v_gate.to_bits(), c);
+        c
     }
 }
