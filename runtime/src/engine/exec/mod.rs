@@ -19,6 +19,7 @@ pub mod executor;
 pub mod kind;
 pub mod reference;
 pub mod reserved;
+pub(crate) mod rounds;
 pub mod sharded;
 
 pub use error::{ExecError, Origin};

@@ -106,24 +106,19 @@
 //! for the duration of a run (a pointer move per component). A panic in a component ends
 //! its worker; the others stop, and the panic is resumed on the caller's thread.
 
-use super::core::{check_wires, Env, Injector, Key, Members, Queue, LOOP_DELTA};
+use super::core::{check_wires, Injector, Key, Queue};
 use super::error::ExecError;
+use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
 use crate::engine::checkpoint::{ExecState, StateError};
-use crate::engine::component::{Component, Ctx, Scratch};
+use crate::engine::component::Component;
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::exec::Executor;
 use crate::engine::network::Network;
-use crate::engine::probe::{Probe, Record};
-use crate::engine::time::{Clock, Ns};
+use crate::engine::probe::Record;
+use crate::engine::time::Ns;
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
-use std::any::Any;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// A key after every possible key.
-const NEVER: Key = (Ns::MAX, u32::MAX);
-/// Distance of a component that cannot reach a worker.
-const UNREACHABLE: u32 = u32::MAX;
 
 /// Why a partition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,123 +323,11 @@ pub struct ShardedStats {
     pub worker_events: Vec<u64>,
 }
 
-/// Static data every worker reads.
-struct Topo {
-    clock: Clock,
-    routes: Vec<Vec<Vec<(CompId, Port)>>>,
-    probed: Vec<Probe>,
-    owner: Vec<u32>,
-    /// Index of a component among its worker's members.
-    local: Vec<u32>,
-    /// `dist[r][id]`: fewest wires from component `id` to any component of worker `r`
-    /// (through any workers; 0 inside `r`, [`UNREACHABLE`] if there is no path).
-    dist: Vec<Vec<u32>>,
-}
-
-impl Topo {
-    fn new(net: &Network, part: &Partition, members: &[Vec<CompId>]) -> Self {
-        let n = part.workers;
-        let len = net.len();
-        let mut local = vec![0u32; len];
-        for m in members {
-            for (i, &id) in m.iter().enumerate() {
-                local[id as usize] = i as u32;
-            }
-        }
-        // Reversed wires, deduplicated.
-        let mut rev: Vec<Vec<u32>> = vec![Vec::new(); len];
-        for (src, ports) in net.routes.iter().enumerate() {
-            for wires in ports {
-                for &(dst, _) in wires {
-                    if let Some(r) = rev.get_mut(dst as usize) {
-                        r.push(src as u32);
-                    }
-                }
-            }
-        }
-        for r in &mut rev {
-            r.sort_unstable();
-            r.dedup();
-        }
-        let dist = (0..n)
-            .map(|r| {
-                // Breadth-first from worker r's components over reversed wires.
-                let mut d = vec![UNREACHABLE; len];
-                let mut cur: Vec<u32> = members[r].clone();
-                for &x in &cur {
-                    d[x as usize] = 0;
-                }
-                let mut k = 0u32;
-                while !cur.is_empty() {
-                    k += 1;
-                    let mut next = Vec::new();
-                    for &x in &cur {
-                        for &p in &rev[x as usize] {
-                            if d[p as usize] == UNREACHABLE {
-                                d[p as usize] = k;
-                                next.push(p);
-                            }
-                        }
-                    }
-                    cur = next;
-                }
-                d
-            })
-            .collect();
-        Topo {
-            clock: net.clock,
-            routes: net.routes.clone(),
-            probed: net.probed.clone(),
-            owner: part.owner.clone(),
-            local,
-            dist,
-        }
-    }
-
-    /// What a handling step reads.
-    fn env(&self) -> Env<'_> {
-        Env {
-            clock: &self.clock,
-            probed: &self.probed,
-            routes: &self.routes,
-        }
-    }
-
-    /// `(t, d + h)`, or [`NEVER`] if `h` is [`UNREACHABLE`].
-    #[inline]
-    fn bound(t: Ns, d: u32, h: u32) -> Key {
-        if h == UNREACHABLE {
-            NEVER
-        } else {
-            (t, d.saturating_add(h))
-        }
-    }
-}
-
-/// What a worker tells every other worker at the end of a round.
-struct Summary {
-    /// Earliest pending key of the sender (not counting what it has yet to receive).
-    own_min: Key,
-    /// `own[r]`: earliest key at which the sender's pending events can make anything
-    /// arrive at worker `r`.
-    own: Vec<Key>,
-    /// `sent_min[q]`: earliest key of the events the sender sent to `q` this round.
-    sent_min: Vec<Key>,
-    /// `fwd[r]`: earliest key at which the events the sender sent this round (to workers
-    /// other than `r`) can make anything arrive at worker `r`.
-    fwd: Vec<Key>,
-    /// The key of a zero-time loop the sender met at the head of its queue.
-    halt: Option<Key>,
-    /// Events the sender handled this round.
-    handled: u64,
-}
-
 /// One round's message from one worker to another.
 struct RoundMsg {
     events: Vec<Event>,
     summary: Arc<Summary>,
 }
-
 /// Commands from the caller's thread.
 enum Cmd {
     Run {
@@ -476,203 +359,18 @@ struct Reply {
     /// The run halted at this zero-time loop; the worker's components in its batch.
     halted: Option<(Key, Vec<CompId>)>,
 }
+/// Busy-wait attempts before a blocking receive, and how many of them only spin.
+const SPIN_TRIES: u32 = 100_000;
+const SPIN_HINTS: u32 = 50;
 
-/// The peer of a worker has gone (it panicked).
-struct PeerGone;
-
-/// Stands in for a component while it is away on its worker.
-struct Vacant;
-
-impl Component for Vacant {
-    fn kind(&self) -> &'static str {
-        "vacant"
-    }
-    fn handle(&mut self, _ev: &Event, _ctx: &mut Ctx) {}
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
-
-/// One worker's state (lives on its thread).
-struct Worker {
-    me: usize,
-    n: usize,
-    topo: Arc<Topo>,
-    ids: Vec<CompId>,
-    comps: Vec<Box<dyn Component>>,
-    seq: Vec<u64>,
-    queue: Queue,
-    out: Vec<Vec<Event>>,
-    sent_min: Vec<Key>,
-    fwd: Vec<Key>,
-    horizon: Key,
-    scratch: Scratch,
+/// The threads' [`Link`]: one channel per ordered pair of workers.
+struct Channels {
     tx: Vec<Option<Sender<RoundMsg>>>,
     rx: Vec<Option<Receiver<RoundMsg>>>,
-    events: u64,
-    events_at_round: u64,
-    critical: u64,
-    batches: u64,
-    rounds: u64,
-    remote_events: u64,
-    /// The zero-time loop the run halted at (every worker learns it in the same round).
-    halted: Option<Key>,
 }
 
-/// The bookkeeping of events leaving a worker (see [`Worker::keep`]).
-struct Away<'a> {
-    me: usize,
-    n: usize,
-    topo: &'a Topo,
-    sent_min: &'a mut [Key],
-    fwd: &'a mut [Key],
-    horizon: &'a mut Key,
-    remote_events: &'a mut u64,
-    out: &'a mut [Vec<Event>],
-}
-
-impl Away<'_> {
-    /// Keeps `ev` (routed while handling at `(t, d)`) if its destination is local, or
-    /// sends it and tightens this round's bounds.
-    #[inline]
-    fn keep(&mut self, (t, d): Key, ev: Event) -> Option<Event> {
-        let topo = self.topo;
-        let o = topo.owner[ev.dst as usize] as usize;
-        if o == self.me {
-            return Some(ev);
-        }
-        // Only emissions (delta d + 1 at t) ever leave the worker; wake-ups stay.
-        self.sent_min[o] = self.sent_min[o].min((t, d + 1));
-        for (r, f) in self.fwd.iter_mut().enumerate().take(self.n) {
-            if r != o {
-                let b = Topo::bound(t, d + 1, topo.dist[r][ev.dst as usize]);
-                if b < *f {
-                    *f = b;
-                }
-            }
-        }
-        // Whatever this event causes can reach this worker no earlier than that:
-        // handle nothing at or after it in this round.
-        *self.horizon = (*self.horizon).min(self.fwd[self.me]);
-        *self.remote_events += 1;
-        self.out[o].push(ev);
-        None
-    }
-}
-
-impl Worker {
-    fn start(&mut self) {
-        let topo = Arc::clone(&self.topo);
-        let env = topo.env();
-        let mut away = Away {
-            me: self.me,
-            n: self.n,
-            topo: &topo,
-            sent_min: &mut self.sent_min,
-            fwd: &mut self.fwd,
-            horizon: &mut self.horizon,
-            remote_events: &mut self.remote_events,
-            out: &mut self.out,
-        };
-        self.queue.start_all(
-            &env,
-            &self.ids,
-            Members {
-                comps: &mut self.comps,
-                seq: &mut self.seq,
-                index: |id| topo.local[id as usize] as usize,
-            },
-            &mut self.scratch,
-            |ev| away.keep((0, 0), ev),
-        );
-    }
-
-    /// Handles every local batch before the horizon, `until` and a zero-time loop.
-    fn process(&mut self, until: Ns) {
-        let topo = Arc::clone(&self.topo);
-        let env = topo.env();
-        loop {
-            let limit = self
-                .horizon
-                .min((until, 0))
-                .min(self.halted.unwrap_or(NEVER));
-            let Some((key, batch)) = self.queue.pop(limit) else {
-                break;
-            };
-            let sent = self.remote_events;
-            let mut away = Away {
-                me: self.me,
-                n: self.n,
-                topo: &topo,
-                sent_min: &mut self.sent_min,
-                fwd: &mut self.fwd,
-                horizon: &mut self.horizon,
-                remote_events: &mut self.remote_events,
-                out: &mut self.out,
-            };
-            self.queue.handle_batch(
-                &env,
-                (key, &batch),
-                Members {
-                    comps: &mut self.comps,
-                    seq: &mut self.seq,
-                    index: |id| topo.local[id as usize] as usize,
-                },
-                &mut self.scratch,
-                |ev| away.keep(key, ev),
-            );
-            self.events += batch.len() as u64;
-            self.batches += 1;
-            self.queue.recycle(batch);
-            if self.remote_events != sent {
-                // Hand the events over now, so that their receivers work on them while
-                // this worker goes on (rather than after it).
-                break;
-            }
-        }
-    }
-
-    /// The summary of the present state (pending queue, events sent this round).
-    fn summary(&self) -> Summary {
-        let topo = &self.topo;
-        let me = self.me;
-        let mut own = vec![NEVER; self.n];
-        let own_min = self.queue.first_key().unwrap_or(NEVER);
-        for (&(t, d), evs) in self.queue.iter() {
-            // An event at a later time cannot beat a bound found at an earlier one.
-            if (0..self.n).all(|r| r == me || own[r].0 < t) {
-                break;
-            }
-            // No event of this batch can reach another worker sooner than one hop.
-            let floor = Topo::bound(t, d, 1);
-            for ev in evs {
-                for (r, o) in own.iter_mut().enumerate() {
-                    if r != me {
-                        let b = Topo::bound(t, d, topo.dist[r][ev.dst as usize]);
-                        if b < *o {
-                            *o = b;
-                        }
-                    }
-                }
-                if (0..self.n).all(|r| r == me || own[r] <= floor) {
-                    break;
-                }
-            }
-        }
-        Summary {
-            own_min,
-            own,
-            sent_min: self.sent_min.clone(),
-            fwd: self.fwd.clone(),
-            halt: self.queue.halt(),
-            handled: self.events - self.events_at_round,
-        }
-    }
-
-    /// Waits for the next message from `p`, spinning briefly before blocking.
+impl Channels {
+    /// Waits for the next message on `rx`, spinning briefly before blocking.
     fn recv(rx: &Receiver<RoundMsg>) -> Result<RoundMsg, PeerGone> {
         for i in 0..SPIN_TRIES {
             match rx.try_recv() {
@@ -689,91 +387,44 @@ impl Worker {
         }
         rx.recv().map_err(|_| PeerGone)
     }
-
-    /// Runs rounds until no worker has an event before `until` and before a zero-time
-    /// loop met by any worker.
-    fn run(&mut self, until: Ns) -> Result<(), PeerGone> {
-        let n = self.n;
-        let me = self.me;
-        loop {
-            let summary = Arc::new(self.summary());
-            self.events_at_round = self.events;
-            for p in 0..n {
-                if let Some(tx) = &self.tx[p] {
-                    let events = std::mem::take(&mut self.out[p]);
-                    let msg = RoundMsg {
-                        events,
-                        summary: Arc::clone(&summary),
-                    };
-                    tx.send(msg).map_err(|_| PeerGone)?;
-                }
-            }
-            self.sent_min.iter_mut().for_each(|x| *x = NEVER);
-            self.fwd.iter_mut().for_each(|x| *x = NEVER);
-            let mut sums: Vec<Arc<Summary>> = Vec::with_capacity(n);
-            for p in 0..n {
-                if p == me {
-                    sums.push(Arc::clone(&summary));
-                    continue;
-                }
-                let Some(rx) = &self.rx[p] else {
-                    continue;
-                };
-                let msg = Self::recv(rx)?;
-                for ev in msg.events {
-                    self.queue.push(ev);
-                }
-                sums.push(msg.summary);
-            }
-            self.critical += sums.iter().map(|s| s.handled).max().unwrap_or(0);
-            // The same decision on every worker: anything left before `until` and the
-            // earliest zero-time loop?
-            let halt = sums.iter().filter_map(|s| s.halt).min();
-            let stop = halt.unwrap_or(NEVER).min((until, 0));
-            let mut gmin = NEVER;
-            for q in 0..n {
-                gmin = gmin.min(sums[q].own_min);
-                for s in &sums {
-                    gmin = gmin.min(s.sent_min[q]);
-                }
-            }
-            if gmin >= stop {
-                self.halted = halt;
-                return Ok(());
-            }
-            let mut horizon = NEVER;
-            // The earliest instant another worker may hold an event at: a zero-time loop
-            // can appear there no earlier than its looping delta, and the run halts there,
-            // so nothing after that batch may be handled before that is settled.
-            let mut others_t = Ns::MAX;
-            for (q, sum) in sums.iter().enumerate() {
-                if q != me {
-                    horizon = horizon.min(sum.own[me]);
-                    others_t = others_t.min(sum.own_min.0);
-                }
-                horizon = horizon.min(sum.fwd[me]);
-                for (r, k) in sum.sent_min.iter().enumerate() {
-                    if r != me {
-                        others_t = others_t.min(k.0);
-                    }
-                }
-            }
-            if others_t != Ns::MAX {
-                horizon = horizon.min((others_t, LOOP_DELTA + 1));
-            }
-            self.horizon = horizon;
-            self.halted = halt;
-            self.rounds += 1;
-            self.process(until);
-        }
-    }
 }
 
-/// Busy-wait attempts before a blocking receive, and how many of them only spin.
-const SPIN_TRIES: u32 = 100_000;
-const SPIN_HINTS: u32 = 50;
-
-fn worker_main(mut w: Worker, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
+impl Link for Channels {
+    fn exchange(
+        &mut self,
+        me: usize,
+        out: &mut [Vec<Event>],
+        summary: Summary,
+        deliver: &mut dyn FnMut(Event),
+    ) -> Result<Vec<Arc<Summary>>, PeerGone> {
+        let summary = Arc::new(summary);
+        for (p, tx) in self.tx.iter().enumerate() {
+            if let Some(tx) = tx {
+                let msg = RoundMsg {
+                    events: std::mem::take(&mut out[p]),
+                    summary: Arc::clone(&summary),
+                };
+                tx.send(msg).map_err(|_| PeerGone)?;
+            }
+        }
+        let mut sums = Vec::with_capacity(self.rx.len());
+        for (p, rx) in self.rx.iter().enumerate() {
+            match rx {
+                Some(rx) => {
+                    let msg = Self::recv(rx)?;
+                    msg.events.into_iter().for_each(&mut *deliver);
+                    sums.push(msg.summary);
+                }
+                None => {
+                    debug_assert_eq!(p, me, "every pair of workers has a channel");
+                    sums.push(Arc::clone(&summary));
+                }
+            }
+        }
+        Ok(sums)
+    }
+}
+fn worker_main(mut w: Worker<Channels>, cmds: Receiver<Cmd>, replies: Sender<Reply>) {
     while let Ok(cmd) = cmds.recv() {
         match cmd {
             Cmd::Run {
@@ -870,7 +521,7 @@ impl ShardedSimulation {
     fn spawn(net: Network, partition: Partition) -> Self {
         let n = partition.workers;
         let members: Vec<Vec<CompId>> = (0..n).map(|w| partition.members(w)).collect();
-        let topo = Arc::new(Topo::new(&net, &partition, &members));
+        let topo = Arc::new(Topo::new(&net, &partition.owner, &members));
         // One channel per ordered pair of workers that exchange round messages (all
         // pairs: summaries go to everyone).
         let mut txs: Vec<Vec<Option<Sender<RoundMsg>>>> =
@@ -890,30 +541,8 @@ impl ShardedSimulation {
         let mut cmds = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         for (me, (tx, rx)) in txs.into_iter().zip(rxs).enumerate() {
-            let m = members[me].len();
-            let w = Worker {
-                me,
-                n,
-                topo: Arc::clone(&topo),
-                ids: members[me].clone(),
-                comps: Vec::new(),
-                seq: vec![0; m],
-                queue: Queue::default(),
-                out: (0..n).map(|_| Vec::new()).collect(),
-                sent_min: vec![NEVER; n],
-                fwd: vec![NEVER; n],
-                horizon: NEVER,
-                scratch: Scratch::default(),
-                tx,
-                rx,
-                events: 0,
-                events_at_round: 0,
-                critical: 0,
-                batches: 0,
-                rounds: 0,
-                remote_events: 0,
-                halted: None,
-            };
+            let link = Channels { tx, rx };
+            let w = Worker::new(me, n, Arc::clone(&topo), members[me].clone(), link);
             let (cmd_tx, cmd_rx) = unbounded();
             let replies = reply_tx.clone();
             let handle = std::thread::Builder::new()
