@@ -195,9 +195,6 @@ pub(crate) struct Worker<L> {
     pub(crate) remote_events: u64,
     /// The zero-time loop the run halted at (every worker learns it in the same round).
     pub(crate) halted: Option<Key>,
-    /// `touched[i]`: local component `i` handled an event (or started) since this was
-    /// last cleared (the MPI executor sends only those states).
-    pub(crate) touched: Vec<bool>,
 }
 
 impl<L: Link> Worker<L> {
@@ -225,7 +222,6 @@ impl<L: Link> Worker<L> {
             rounds: 0,
             remote_events: 0,
             halted: None,
-            touched: vec![false; m],
         }
     }
 }
@@ -296,7 +292,6 @@ impl<L: Link> Worker<L> {
             &mut self.scratch,
             |ev| away.keep((0, 0), ev),
         );
-        self.touched.iter_mut().for_each(|t| *t = true);
     }
 
     /// Handles every local batch before the horizon, `until` and a zero-time loop.
@@ -333,9 +328,6 @@ impl<L: Link> Worker<L> {
                 &mut self.scratch,
                 |ev| away.keep(key, ev),
             );
-            for ev in &batch {
-                self.touched[topo.local[ev.dst as usize] as usize] = true;
-            }
             self.events += batch.len() as u64;
             self.batches += 1;
             self.queue.recycle(batch);
