@@ -59,7 +59,7 @@ pub struct BenchRecord {
     pub n_synapses: u64,
     /// Simulated time, seconds.
     pub sim_time_s: f64,
-    /// Worker threads (sharded), arbiters (actix) or 1 (reference).
+    /// Worker threads (sharded), arbiters (actix), MPI ranks (mpi) or 1 (reference).
     pub threads: usize,
     /// Repetition index.
     pub rep: usize,
@@ -96,6 +96,17 @@ pub struct BenchRecord {
     pub energy_joules: f64,
     /// `energy_joules / synaptic_events` (the baselines' count above), joules.
     pub energy_joules_per_synaptic_event: f64,
+    /// Synchronisation rounds of the partitions (sharded, mpi; 0 for the others).
+    pub rounds: u64,
+    /// `rounds / sim_time_s`.
+    pub rounds_per_sim_s: f64,
+    /// `wall_s / rounds`, seconds (0 without rounds).
+    pub wall_s_per_round: f64,
+    /// Bytes one MPI rank (rank 0) sent per round (0 for threads, which pass pointers).
+    pub bytes_per_round: f64,
+    /// Share of rank 0's wall time spent in the round exchange, waiting included (mpi;
+    /// 0 otherwise).
+    pub exchange_fraction: f64,
 }
 
 /// Options of `memsnn bench`.
@@ -263,7 +274,7 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
                 .map_err(|e| anyhow::anyhow!("--pulse-prob {p}: {e}"))?;
         }
         for &exec in &kinds {
-            let workers: &[usize] = if exec == ExecutorKind::Reference {
+            let workers: &[usize] = if matches!(exec, ExecutorKind::Reference | ExecutorKind::Mpi) {
                 &[1]
             } else {
                 &opts.workers
@@ -346,6 +357,14 @@ fn run_once(
     let sim_time_s = log.end_ns as f64 * 1e-9;
     let spikes = counts.spikes_in + counts.spikes_out;
     let energy = EnergyReport::of(sim.network(), &layers, sim.now());
+    let rounds = sim.round_stats().unwrap_or_default();
+    let per_round = |x: f64| {
+        if rounds.rounds > 0 {
+            x / rounds.rounds as f64
+        } else {
+            0.0
+        }
+    };
     Ok(BenchRecord {
         simulator: "memsnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -355,7 +374,11 @@ fn run_once(
         n_neurons: sizes.0,
         n_synapses: sizes.1,
         sim_time_s,
-        threads: workers,
+        threads: if exec == ExecutorKind::Mpi {
+            rounds.partitions
+        } else {
+            workers
+        },
         rep,
         wall_s,
         build_s,
@@ -376,6 +399,11 @@ fn run_once(
         seed: opts.seed,
         energy_joules: energy.total_joules,
         energy_joules_per_synaptic_event: energy.total_joules / counts.synaptic.max(1) as f64,
+        rounds: rounds.rounds,
+        rounds_per_sim_s: rounds.rounds as f64 / sim_time_s.max(f64::MIN_POSITIVE),
+        wall_s_per_round: per_round(wall_s),
+        bytes_per_round: per_round(rounds.bytes_sent as f64),
+        exchange_fraction: rounds.exchange_s / wall_s.max(f64::MIN_POSITIVE),
     })
 }
 

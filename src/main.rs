@@ -7,6 +7,9 @@ use memsnn::report::paper_table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "mpi")]
+mod spmd;
+
 #[global_allocator]
 static ALLOC: memsnn::alloc_count::CountingAlloc = memsnn::alloc_count::CountingAlloc;
 
@@ -129,7 +132,7 @@ enum Command {
     },
     /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
     Bench {
-        /// Executors, comma-separated: reference, sharded, actix.
+        /// Executors, comma-separated: reference, sharded, actix, mpi (under `mpirun`).
         #[arg(long, value_delimiter = ',', default_value = "reference")]
         executor: Vec<String>,
         /// Worker threads (sharded) or arbiters (actix), comma-separated, e.g. 1,2.
@@ -187,7 +190,8 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "results/run")]
         out: PathBuf,
-        /// Executor: reference, sharded or actix (identical results).
+        /// Executor: reference, sharded, actix or mpi (identical results; mpi runs one
+        /// partition per rank under `mpirun`, in a build with the `mpi` feature).
         #[arg(long, default_value = "reference")]
         executor: String,
         /// Worker threads (sharded) or arbiter threads (actix).
@@ -428,8 +432,72 @@ fn nir(command: NirCommand) -> Result<()> {
     }
 }
 
+impl Cli {
+    /// Whether the command asks for the MPI executor.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    fn uses_mpi(&self) -> bool {
+        match &self.command {
+            Command::Run { executor, .. } => executor == "mpi",
+            Command::Bench { executor, .. } => executor.iter().any(|e| e == "mpi"),
+            Command::Reproduce { executor, .. } => *executor == memsnn::runtime::ExecutorKind::Mpi,
+            _ => false,
+        }
+    }
+}
+
+/// The command on every MPI rank (see `spmd`): refuses what does not run under MPI yet,
+/// then sends the outputs of ranks other than 0 to their scratch folder.
+#[cfg(feature = "mpi")]
+fn under_mpi(mut cli: Cli) -> ExitCode {
+    spmd::run(move |_mpi, scratch| {
+        match &mut cli.command {
+            Command::Run {
+                out,
+                save_weights,
+                plot,
+                checkpoint_every_ms,
+                resume,
+                ..
+            } => {
+                if checkpoint_every_ms.is_some() || *resume {
+                    anyhow::bail!(
+                        "--checkpoint-every-ms and --resume are not available with --executor \
+                         mpi (every rank would write the same checkpoint); use the sharded \
+                         executor for checkpointed runs"
+                    );
+                }
+                if let Some(dir) = scratch {
+                    *out = dir.join("out");
+                    if let Some(w) = save_weights {
+                        *w = dir.join("weights.ron");
+                    }
+                    if let Some(p) = plot {
+                        *p = dir.join("plot.png");
+                    }
+                }
+            }
+            Command::Bench { json, plot, .. } => {
+                if scratch.is_some() {
+                    *json = None;
+                    *plot = None;
+                }
+            }
+            _ => anyhow::bail!(
+                "--executor mpi runs `memsnn run` and `memsnn bench`; the experiments of \
+                 `memsnn reproduce` run on the reference or sharded executor"
+            ),
+        }
+        run(cli)
+    })
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    #[cfg(feature = "mpi")]
+    if cli.uses_mpi() {
+        return under_mpi(cli);
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

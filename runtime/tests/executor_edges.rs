@@ -221,6 +221,7 @@ fn a_wire_to_a_missing_component_is_refused_by_every_executor() {
         match kind.executor(miswired(), 2) {
             Err(ExecError::UnknownDestination { dst: 7, .. }) => {}
             Err(ExecError::ActixUnavailable) if cfg!(not(feature = "actix")) => {}
+            Err(ExecError::MpiUnavailable) if cfg!(not(feature = "mpi")) => {}
             Err(e) => panic!("{kind}: {e}"),
             Ok(_) => panic!("{kind}: accepted"),
         }
@@ -268,6 +269,6 @@ fn executor_kinds_parse_and_print_their_names() {
     let e = "gpu".parse::<ExecutorKind>().expect_err("unknown");
     assert_eq!(
         e.to_string(),
-        "unknown executor `gpu`; use one of: reference, sharded, actix"
+        "unknown executor `gpu`; use one of: reference, sharded, actix, mpi"
     );
 }

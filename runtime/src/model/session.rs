@@ -44,7 +44,7 @@ pub enum Error {
     #[error("{0}")]
     Topology(#[from] TopologyError),
     /// The executor could not start or stopped (e.g. a zero-time loop).
-    #[error("{0}")]
+    #[error(transparent)]
     Exec(#[from] ExecError),
     /// A protocol step failed.
     #[error("{0}")]

@@ -34,6 +34,18 @@ pub enum ExecError {
     /// The actix executor was asked for, but this build has no actix support.
     #[error("this build of memsnn has no actix executor (it was compiled without the `actix` feature); use `reference` or `sharded`, or rebuild with `--features actix`")]
     ActixUnavailable,
+    /// The MPI executor was asked for, but this build has no MPI support.
+    #[error("this build of memsnn has no MPI executor (it was compiled without the `mpi` feature); rebuild with `cargo build --release --features mpi` (needs an MPI library, e.g. Debian's libopenmpi-dev, and libclang-dev), or use `sharded`")]
+    MpiUnavailable,
+    /// The MPI executor cannot run (not initialised, ranks that disagree).
+    #[error("MPI: {0}")]
+    Mpi(String),
+    /// Another MPI rank failed before the ranks' agreement point; that rank reports why.
+    #[error("MPI rank {rank} failed before the run (it reports why)")]
+    PeerFailed {
+        /// The lowest failing rank.
+        rank: usize,
+    },
     /// The actix executor could not start.
     #[cfg(feature = "actix")]
     #[error(transparent)]

@@ -7,6 +7,28 @@ use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::Ns;
 
+/// Work counters of an executor whose partitions meet in synchronised rounds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoundStats {
+    /// Partitions (worker threads, or MPI ranks).
+    pub partitions: usize,
+    /// Rounds so far (every partition takes part in every round).
+    pub rounds: u64,
+    /// `(time, delta)` batches handled, summed over partitions.
+    pub batches: u64,
+    /// Events sent from one partition to another.
+    pub remote_events: u64,
+    /// Sum over rounds of the most events one partition handled in the round (see
+    /// [`super::sharded::ShardedStats::critical_events`]).
+    pub critical_events: u64,
+    /// Bytes this process sent in round messages (0 between threads, which pass
+    /// pointers).
+    pub bytes_sent: u64,
+    /// Wall time this process spent exchanging round messages (waiting included),
+    /// seconds (0 where not measured).
+    pub exchange_s: f64,
+}
+
 /// What protocol drivers need from an executor.
 pub trait Executor {
     /// Current time: every event before it has been processed.
@@ -27,6 +49,11 @@ pub trait Executor {
     /// Why the run stopped for good (a zero-time loop, an event for a component the
     /// network does not have), if it did; it then processes nothing more.
     fn halted(&self) -> Option<&ExecError> {
+        None
+    }
+    /// The round counters of an executor that runs its partitions in synchronised rounds
+    /// (sharded, mpi); `None` for the others.
+    fn round_stats(&self) -> Option<RoundStats> {
         None
     }
     /// The executor's state between runs (see [`crate::engine::checkpoint`]); probe
@@ -68,6 +95,9 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     }
     fn halted(&self) -> Option<&ExecError> {
         (**self).halted()
+    }
+    fn round_stats(&self) -> Option<RoundStats> {
+        (**self).round_stats()
     }
     fn save_state(&mut self) -> Result<ExecState, StateError> {
         (**self).save_state()

@@ -10,8 +10,9 @@ use std::str::FromStr;
 
 /// An executor kind; every kind gives bit-identical results.
 ///
-/// [`ExecutorKind::Actix`] exists in every build; without the `actix` feature,
-/// [`ExecutorKind::executor`] refuses it with [`ExecError::ActixUnavailable`].
+/// [`ExecutorKind::Actix`] and [`ExecutorKind::Mpi`] exist in every build; without the
+/// `actix` (`mpi`) feature, [`ExecutorKind::executor`] refuses them with
+/// [`ExecError::ActixUnavailable`] ([`ExecError::MpiUnavailable`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ExecutorKind {
     /// The sequential reference executor (the semantic ground truth).
@@ -21,14 +22,17 @@ pub enum ExecutorKind {
     Sharded,
     /// One actix actor per component.
     Actix,
+    /// One partition per MPI rank (run under `mpirun`; `mpi` feature).
+    Mpi,
 }
 
 impl ExecutorKind {
     /// Every kind, in this order.
-    pub const ALL: [ExecutorKind; 3] = [
+    pub const ALL: [ExecutorKind; 4] = [
         ExecutorKind::Reference,
         ExecutorKind::Sharded,
         ExecutorKind::Actix,
+        ExecutorKind::Mpi,
     ];
 
     /// The name the command line uses.
@@ -37,12 +41,14 @@ impl ExecutorKind {
             ExecutorKind::Reference => "reference",
             ExecutorKind::Sharded => "sharded",
             ExecutorKind::Actix => "actix",
+            ExecutorKind::Mpi => "mpi",
         }
     }
 
     /// A new executor of this kind running `net`: `workers` is the number of worker
     /// threads (sharded; at least one) or of arbiter threads (actix; 0 runs the actors on
-    /// the executor's own System thread), and is ignored by the reference.
+    /// the executor's own System thread), and is ignored by the reference and mpi (one
+    /// partition per rank; MPI must be initialised, see `exec::mpi`).
     ///
     /// Fails if `net` has a wire to a component it does not have, if actix cannot start,
     /// or for actix in a build without the `actix` feature.
@@ -57,6 +63,10 @@ impl ExecutorKind {
             )?),
             #[cfg(not(feature = "actix"))]
             ExecutorKind::Actix => return Err(ExecError::ActixUnavailable),
+            #[cfg(feature = "mpi")]
+            ExecutorKind::Mpi => Box::new(super::mpi::MpiSimulation::new(net)?),
+            #[cfg(not(feature = "mpi"))]
+            ExecutorKind::Mpi => return Err(ExecError::MpiUnavailable),
         })
     }
 }
@@ -69,7 +79,7 @@ impl fmt::Display for ExecutorKind {
 
 /// An executor name that is not one of [`ExecutorKind::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown executor `{0}`; use one of: reference, sharded, actix")]
+#[error("unknown executor `{0}`; use one of: reference, sharded, actix, mpi")]
 pub struct UnknownExecutor(pub String);
 
 impl FromStr for ExecutorKind {

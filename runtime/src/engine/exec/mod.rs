@@ -9,7 +9,9 @@
 //!
 //! The actix executor is behind the `actix` cargo feature (on by default); without it,
 //! [`ExecutorKind::Actix`] still parses and [`ExecutorKind::executor`] refuses it with
-//! [`ExecError::ActixUnavailable`].
+//! [`ExecError::ActixUnavailable`]. The MPI executor (`mpi`, one partition per MPI rank)
+//! is behind the non-default `mpi` feature in the same way
+//! ([`ExecError::MpiUnavailable`]).
 
 #[cfg(feature = "actix")]
 pub mod actix_exec;
@@ -17,11 +19,13 @@ pub(crate) mod core;
 pub mod error;
 pub mod executor;
 pub mod kind;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod reference;
 pub mod reserved;
 pub(crate) mod rounds;
 pub mod sharded;
 
 pub use error::{ExecError, Origin};
-pub use executor::Executor;
+pub use executor::{Executor, RoundStats};
 pub use kind::ExecutorKind;

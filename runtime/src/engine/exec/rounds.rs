@@ -195,6 +195,10 @@ pub(crate) struct Worker<L> {
     pub(crate) remote_events: u64,
     /// The zero-time loop the run halted at (every worker learns it in the same round).
     pub(crate) halted: Option<Key>,
+    /// Which of its components handled an event or started since the flags were last
+    /// cleared, by local index — kept only for a link whose owner must ship changed
+    /// states between runs (MPI ranks); `None` costs one branch per batch.
+    pub(crate) touched: Option<Vec<bool>>,
 }
 
 impl<L: Link> Worker<L> {
@@ -222,6 +226,7 @@ impl<L: Link> Worker<L> {
             rounds: 0,
             remote_events: 0,
             halted: None,
+            touched: None,
         }
     }
 }
@@ -269,6 +274,9 @@ impl Away<'_> {
 
 impl<L: Link> Worker<L> {
     pub(crate) fn start(&mut self) {
+        if let Some(t) = &mut self.touched {
+            t.iter_mut().for_each(|x| *x = true);
+        }
         let topo = Arc::clone(&self.topo);
         let env = topo.env();
         let mut away = Away {
@@ -328,6 +336,11 @@ impl<L: Link> Worker<L> {
                 &mut self.scratch,
                 |ev| away.keep(key, ev),
             );
+            if let Some(t) = &mut self.touched {
+                for ev in &batch {
+                    t[topo.local[ev.dst as usize] as usize] = true;
+                }
+            }
             self.events += batch.len() as u64;
             self.batches += 1;
             self.queue.recycle(batch);

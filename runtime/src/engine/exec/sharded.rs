@@ -821,6 +821,18 @@ impl Executor for ShardedSimulation {
     fn handled_events(&self) -> u64 {
         self.stats().events
     }
+    fn round_stats(&self) -> Option<crate::engine::exec::RoundStats> {
+        let s = &self.stats;
+        Some(crate::engine::exec::RoundStats {
+            partitions: self.partition.workers,
+            rounds: s.rounds,
+            batches: s.batches,
+            remote_events: s.remote_events,
+            critical_events: s.critical_events,
+            bytes_sent: 0,
+            exchange_s: 0.0,
+        })
+    }
     fn now(&self) -> Ns {
         ShardedSimulation::now(self)
     }

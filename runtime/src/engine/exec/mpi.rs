@@ -1,0 +1,623 @@
+//! The MPI executor: the sharded executor's round protocol across processes — one
+//! partition per MPI rank, each round's messages carried by MPI collectives — with
+//! results bit-identical to [`reference::Simulation`](super::reference::Simulation) for
+//! any number of ranks.
+//!
+//! # How it runs
+//!
+//! The program is SPMD: every rank loads the same topology, builds the same network and
+//! runs the same protocol driver, so every rank makes the same calls on its executor in the
+//! same order. The executor is a round-protocol worker (`rounds::Worker`) of the
+//! [balanced](super::sharded::Partition::balanced) partition with as many parts as ranks;
+//! rank `r` owns part `r` (a rank may own nothing when the network has fewer clusters than
+//! ranks) and simulates only those components. The protocol is the one the
+//! [`sharded`](super::sharded) module documents; its link (`MpiLink`) is, per round:
+//!
+//! 1. every rank encodes, for every other rank, its summary and the events it produced for
+//!    that rank ([postcard](https://docs.rs/postcard): floating-point values keep their
+//!    bits);
+//! 2. `MPI_Alltoall` of the byte counts, then `MPI_Alltoallv` of the bytes.
+//!
+//! Everything else a driver sees is made the same on every rank:
+//!
+//! * **injection** — every rank numbers every injected event (the same injector, called
+//!   the same way) and keeps those for its own components;
+//! * **end of a run** — one `MPI_Allgatherv` carries each rank's probe records, counters
+//!   and, if the run stopped at a zero-time loop, its components of the looping batch:
+//!   every rank then holds all records (concatenated by rank, as the sharded executor
+//!   concatenates by worker), the event count of the whole network and the same
+//!   [`ExecError`];
+//! * **the network** — [`Executor::network`] shows every component's present state on
+//!   every rank: the first call after a run gathers (`MPI_Allgatherv`) the saved states
+//!   ([`Component::save_state`](crate::engine::component::Component::save_state)) of the
+//!   components each rank handled events for in that run, and loads them into the other
+//!   ranks' copies. That call is collective: it works because every rank runs the same
+//!   driver. A driver that reads the network after every short run pays for it (a learning
+//!   layer's columns are a few kB each).
+//!
+//! # What is checked, and what fails how
+//!
+//! [`MpiSimulation::new`] is the ranks' *agreement point*: it first learns whether every
+//! rank got there ([`agree`]; a rank whose input failed calls it with its failure), then
+//! compares a fingerprint of every rank's network (names, kinds, wires, initial states) so
+//! that ranks that loaded different files stop with one message instead of running
+//! different networks. Every component must be able to save its state (the built-in ones
+//! can). After that point the ranks only meet in collectives they all make; an error they
+//! all meet (a zero-time loop) is the same on every rank.
+//!
+//! Checkpoints are refused ([`StateError::Executor`]): every rank would write the same
+//! files. MPI must be initialised by the program ([`MpiRuntime::init`]) before an executor
+//! is made, and finalised after the last is dropped.
+
+use super::core::{check_wires, Injector, Key};
+use super::error::ExecError;
+use super::executor::{Executor, RoundStats};
+use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
+use super::sharded::Partition;
+use crate::engine::checkpoint::{check_savable, StateError};
+use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::network::Network;
+use crate::engine::probe::Record;
+use crate::engine::time::Ns;
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Partition as Parts, PartitionMut as PartsMut};
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::cell::{OnceCell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// MPI, initialised for this process; dropping it finalises MPI (drop it after the last
+/// executor, before the process exits).
+pub struct MpiRuntime {
+    _universe: Universe,
+    world: SimpleCommunicator,
+}
+
+impl MpiRuntime {
+    /// Initialises MPI (under `mpirun`, or as a single rank without it).
+    pub fn init() -> Result<Self, ExecError> {
+        let universe = mpi::initialize().ok_or(ExecError::Mpi(
+            "MPI was already initialised in this process".into(),
+        ))?;
+        let world = universe.world();
+        // A panic on one rank must not leave the others waiting in a collective.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            SimpleCommunicator::world().abort(101);
+        }));
+        Ok(MpiRuntime {
+            _universe: universe,
+            world,
+        })
+    }
+
+    /// This process's rank, `0..ranks()`.
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    /// Number of ranks.
+    pub fn ranks(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// Whether the ranks still have to meet at their agreement point (no MPI executor was
+    /// made since the last [`MpiRuntime::fail`]): a rank that fails before it must call
+    /// [`MpiRuntime::fail`], or the others wait for it.
+    pub fn agreement_pending(&self) -> bool {
+        !AGREED.load(Ordering::SeqCst)
+    }
+
+    /// This rank failed before the agreement point: meets the others there. Returns the
+    /// lowest failing rank (the one that reports its failure).
+    pub fn fail(&self) -> usize {
+        agree(&self.world, false).unwrap_or(self.rank())
+    }
+
+    /// The lowest rank that failed before the last agreement point, if any did.
+    pub fn failed_rank(&self) -> Option<usize> {
+        match FAILED.load(Ordering::SeqCst) {
+            usize::MAX => None,
+            r => Some(r),
+        }
+    }
+}
+
+/// Set when the ranks met at an agreement point.
+static AGREED: AtomicBool = AtomicBool::new(false);
+/// The lowest rank that failed before the last agreement point (`usize::MAX`: none).
+static FAILED: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The ranks' agreement point: every rank says whether it got here (`ok`); returns the
+/// lowest rank that did not, if any.
+pub fn agree(world: &SimpleCommunicator, ok: bool) -> Option<usize> {
+    let mine: u32 = if ok { u32::MAX } else { world.rank() as u32 };
+    let mut lowest = u32::MAX;
+    world.all_reduce_into(&mine, &mut lowest, SystemOperation::min());
+    AGREED.store(true, Ordering::SeqCst);
+    let failed = (lowest != u32::MAX).then_some(lowest as usize);
+    FAILED.store(failed.unwrap_or(usize::MAX), Ordering::SeqCst);
+    failed
+}
+
+/// `MPI_Allgatherv` of byte strings: every rank's `mine`, by rank.
+fn all_gather_bytes(world: &SimpleCommunicator, mine: &[u8]) -> Vec<Vec<u8>> {
+    let n = world.size() as usize;
+    let len = count(mine.len());
+    let mut counts = vec![0i32; n];
+    world.all_gather_into(&len, &mut counts[..]);
+    let displs = displacements(&counts);
+    let total = counts.iter().map(|&c| c as usize).sum();
+    let mut buf = vec![0u8; total];
+    {
+        let mut parts = PartsMut::new(&mut buf[..], &counts[..], &displs[..]);
+        world.all_gather_varcount_into(mine, &mut parts);
+    }
+    split(&buf, &counts, &displs)
+}
+
+/// A length as an MPI count.
+///
+/// # Panics
+/// Beyond 2 GiB in one message (MPI counts are 32-bit), which no round or state of a
+/// network that fits in memory reaches per rank pair.
+fn count(len: usize) -> i32 {
+    i32::try_from(len).expect("an MPI message of more than 2 GiB")
+}
+
+fn displacements(counts: &[i32]) -> Vec<i32> {
+    let mut at = 0i32;
+    counts
+        .iter()
+        .map(|&c| {
+            let d = at;
+            at += c;
+            d
+        })
+        .collect()
+}
+
+fn split(buf: &[u8], counts: &[i32], displs: &[i32]) -> Vec<Vec<u8>> {
+    counts
+        .iter()
+        .zip(displs)
+        .map(|(&c, &d)| buf[d as usize..(d + c) as usize].to_vec())
+        .collect()
+}
+
+/// The MPI [`Link`]: each round's messages as one all-to-all.
+struct MpiLink {
+    world: SimpleCommunicator,
+    bytes_sent: u64,
+    exchange_s: f64,
+}
+
+impl Link for MpiLink {
+    fn exchange(
+        &mut self,
+        me: usize,
+        out: &mut [Vec<Event>],
+        summary: Summary,
+        deliver: &mut dyn FnMut(Event),
+    ) -> Result<Vec<Arc<Summary>>, PeerGone> {
+        let n = out.len();
+        if n == 1 {
+            return Ok(vec![Arc::new(summary)]);
+        }
+        let t0 = Instant::now();
+        let mut send = Vec::new();
+        let mut counts = vec![0i32; n];
+        for (p, events) in out.iter_mut().enumerate() {
+            if p != me {
+                let start = send.len();
+                send = postcard::to_extend(&(&summary, &*events), send)
+                    .expect("round messages always encode");
+                counts[p] = count(send.len() - start);
+                events.clear();
+            }
+        }
+        let mut recv_counts = vec![0i32; n];
+        self.world
+            .all_to_all_into(&counts[..], &mut recv_counts[..]);
+        let displs = displacements(&counts);
+        let recv_displs = displacements(&recv_counts);
+        let mut recv = vec![0u8; recv_counts.iter().map(|&c| c as usize).sum()];
+        {
+            let parts = Parts::new(&send[..], &counts[..], &displs[..]);
+            let mut parts_mut = PartsMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]);
+            self.world.all_to_all_varcount_into(&parts, &mut parts_mut);
+        }
+        let mut sums = Vec::with_capacity(n);
+        let mut own = Some(summary);
+        for p in 0..n {
+            if p == me {
+                sums.push(Arc::new(own.take().expect("one summary of its own")));
+                continue;
+            }
+            let at = recv_displs[p] as usize;
+            let bytes = &recv[at..at + recv_counts[p] as usize];
+            let (sum, events): (Summary, Vec<Event>) =
+                postcard::from_bytes(bytes).expect("round messages of the same program decode");
+            events.into_iter().for_each(&mut *deliver);
+            sums.push(Arc::new(sum));
+        }
+        self.bytes_sent += send.len() as u64;
+        self.exchange_s += t0.elapsed().as_secs_f64();
+        Ok(sums)
+    }
+}
+
+/// What each rank tells the others at the end of a run.
+#[derive(Serialize, Deserialize, Default)]
+struct RunEnd {
+    /// Probe record kinds, indexed by the records.
+    kinds: Vec<String>,
+    /// `(time, comp, kind index, index, value)`.
+    records: Vec<(Ns, CompId, u32, u32, f64)>,
+    events: u64,
+    batches: u64,
+    remote_events: u64,
+    /// The zero-time loop the run halted at, with this rank's components of its batch.
+    looping: Option<(Key, Vec<CompId>)>,
+}
+
+/// A network simulated by MPI ranks (module docs).
+pub struct MpiSimulation {
+    world: SimpleCommunicator,
+    rank: usize,
+    worker: Worker<MpiLink>,
+    partition: Partition,
+    /// Components in the network.
+    components: usize,
+    /// The network once every rank's latest states are in it.
+    synced: OnceCell<Network>,
+    /// The network after a run, and the components of this rank that changed in it.
+    stale: RefCell<Option<(Network, Vec<CompId>)>>,
+    injector: Injector,
+    pending: Vec<Event>,
+    now: Ns,
+    started: bool,
+    records: Vec<Record>,
+    kinds: Vec<&'static str>,
+    stats: RoundStats,
+    events: u64,
+    halted: Option<ExecError>,
+}
+
+impl MpiSimulation {
+    /// A simulation of `net` on the ranks of `MPI_COMM_WORLD`, at time 0; every rank
+    /// calls this with the same network. This is the ranks' agreement point (module docs):
+    /// it fails if any rank failed before it ([`ExecError::PeerFailed`]), if MPI is not
+    /// initialised, if the ranks built different networks, or if a component cannot
+    /// save its state.
+    pub fn new(net: Network) -> Result<Self, ExecError> {
+        if !mpi::environment::is_initialized() || mpi::environment::is_finalized() {
+            return Err(ExecError::Mpi(
+                "MPI is not initialised in this process; call MpiRuntime::init first (the \
+                 memsnn command does it for `--executor mpi`)"
+                    .into(),
+            ));
+        }
+        let world = SimpleCommunicator::world();
+        if let Some(rank) = agree(&world, true) {
+            return Err(ExecError::PeerFailed { rank });
+        }
+        let world = world.duplicate();
+        let rank = world.rank() as usize;
+        let ranks = world.size() as usize;
+        check_savable(&net).map_err(|e| {
+            ExecError::Mpi(format!(
+                "{e}; under MPI every component must save its state"
+            ))
+        })?;
+        // One message if the ranks did not build the same network.
+        let print = fingerprint(&net);
+        let prints = all_gather_bytes(&world, &print);
+        if let Some(other) = prints.iter().position(|p| *p != prints[0]) {
+            return Err(ExecError::Mpi(format!(
+                "rank {other} built another network than rank 0 (other topology, device \
+                 or pattern files, or another seed); give every rank the same files"
+            )));
+        }
+        let partition = Partition::balanced(&net, ranks);
+        let members: Vec<Vec<CompId>> = (0..ranks)
+            .map(|r| {
+                if r < partition.workers() {
+                    partition.members(r)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let owner: Vec<u32> = (0..net.len() as CompId)
+            .map(|id| partition.owner(id).unwrap_or(0) as u32)
+            .collect();
+        let topo = Arc::new(Topo::new(&net, &owner, &members));
+        let link = MpiLink {
+            world: world.duplicate(),
+            bytes_sent: 0,
+            exchange_s: 0.0,
+        };
+        let mine = members[rank].clone();
+        let mut worker = Worker::new(rank, ranks, topo, mine.clone(), link);
+        worker.touched = Some(vec![false; mine.len()]);
+        let halted = check_wires(&net).err();
+        let synced = OnceCell::new();
+        let _ = synced.set(net);
+        Ok(MpiSimulation {
+            world,
+            rank,
+            worker,
+            partition,
+            components: owner.len(),
+            synced,
+            stale: RefCell::new(None),
+            injector: Injector::default(),
+            pending: Vec::new(),
+            now: 0,
+            started: false,
+            records: Vec::new(),
+            kinds: Vec::new(),
+            stats: RoundStats {
+                partitions: ranks,
+                ..RoundStats::default()
+            },
+            events: 0,
+            halted,
+        })
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The partition of the components over ranks.
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
+    /// The network, and this rank's components that changed since the ranks last
+    /// shared their states.
+    fn take_network(&mut self) -> (Network, Vec<CompId>) {
+        match self.synced.take() {
+            Some(net) => (net, Vec::new()),
+            None => self
+                .stale
+                .get_mut()
+                .take()
+                .expect("the network is synced or stale"),
+        }
+    }
+
+    /// Interns a record kind received from another rank.
+    fn kind(&mut self, name: &str) -> &'static str {
+        if let Some(k) = self.kinds.iter().find(|k| **k == name) {
+            return k;
+        }
+        let k: &'static str = Box::leak(name.to_string().into_boxed_str());
+        self.kinds.push(k);
+        k
+    }
+
+    fn run_until_inner(&mut self, until: Ns) {
+        if self.halted.is_some() || (self.started && until <= self.now) {
+            return;
+        }
+        let start = !self.started;
+        self.started = true;
+        let (mut net, mut changed) = self.take_network();
+        let w = &mut self.worker;
+        w.comps = w
+            .ids
+            .iter()
+            .map(|&id| std::mem::replace(&mut net.components[id as usize], Box::new(Vacant)))
+            .collect();
+        for ev in self.pending.drain(..) {
+            w.queue.push(ev);
+        }
+        if start {
+            w.start();
+        }
+        // The MPI link never reports a gone peer: a failing rank aborts the job.
+        let _ = w.run(until);
+        let looping = w.halted.map(|k| (k, w.queue.looping(k)));
+        for (&id, c) in w.ids.iter().zip(std::mem::take(&mut w.comps)) {
+            net.components[id as usize] = c;
+        }
+        if let Some(t) = &mut w.touched {
+            for (i, flag) in t.iter_mut().enumerate() {
+                if std::mem::take(flag) {
+                    changed.push(w.ids[i]);
+                }
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        // Records, counters and the halt, from every rank.
+        let mut end = RunEnd {
+            events: std::mem::take(&mut w.events),
+            batches: std::mem::take(&mut w.batches),
+            remote_events: std::mem::take(&mut w.remote_events),
+            looping,
+            ..RunEnd::default()
+        };
+        w.events_at_round = 0;
+        for r in std::mem::take(&mut w.scratch.records) {
+            let k = match end.kinds.iter().position(|k| k == r.kind) {
+                Some(k) => k,
+                None => {
+                    end.kinds.push(r.kind.to_string());
+                    end.kinds.len() - 1
+                }
+            };
+            end.records
+                .push((r.time, r.comp, k as u32, r.index, r.value));
+        }
+        self.stats.rounds += std::mem::take(&mut w.rounds);
+        self.stats.critical_events += std::mem::take(&mut w.critical);
+        let bytes = postcard::to_allocvec(&end).expect("run ends always encode");
+        let ends = all_gather_bytes(&self.world, &bytes);
+        let mut halt: Option<(Key, Vec<CompId>)> = None;
+        for bytes in ends {
+            let end: RunEnd =
+                postcard::from_bytes(&bytes).expect("run ends of the same program decode");
+            let kinds: Vec<&'static str> = end.kinds.iter().map(|k| self.kind(k)).collect();
+            self.records.extend(
+                end.records
+                    .into_iter()
+                    .map(|(time, comp, k, index, value)| Record {
+                        time,
+                        comp,
+                        kind: kinds[k as usize],
+                        index,
+                        value,
+                    }),
+            );
+            self.events += end.events;
+            self.stats.batches += end.batches;
+            self.stats.remote_events += end.remote_events;
+            if let Some((key, ids)) = end.looping {
+                halt.get_or_insert((key, Vec::new())).1.extend(ids);
+            }
+        }
+        self.stats.bytes_sent = self.worker.link.bytes_sent;
+        self.stats.exchange_s = self.worker.link.exchange_s;
+        if let Some(((t, _), mut ids)) = halt {
+            ids.sort_unstable();
+            ids.dedup();
+            self.halted = Some(ExecError::zero_time_loop(t, ids, &net.names));
+            self.now = self.now.max(t);
+        } else {
+            self.now = self.now.max(until);
+        }
+        *self.stale.get_mut() = Some((net, changed));
+    }
+}
+
+/// What must be equal for two ranks to be running the same network.
+fn fingerprint(net: &Network) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(format!("{:?}", net.clock).as_bytes());
+    h.update((net.len() as u64).to_le_bytes());
+    for (i, c) in net.components.iter().enumerate() {
+        h.update(net.names[i].as_bytes());
+        h.update([0]);
+        h.update(c.kind().as_bytes());
+        h.update([0]);
+        if let Ok(state) = c.save_state() {
+            h.update((state.len() as u64).to_le_bytes());
+            h.update(&state);
+        }
+        for wires in &net.routes[i] {
+            h.update((wires.len() as u64).to_le_bytes());
+            for &(dst, port) in wires {
+                h.update(dst.to_le_bytes());
+                h.update(port.to_le_bytes());
+            }
+        }
+    }
+    h.finalize().to_vec()
+}
+
+impl Executor for MpiSimulation {
+    fn now(&self) -> Ns {
+        self.now
+    }
+
+    fn inject(&mut self, at: Ns, dst: CompId, port: Port, payload: Payload) {
+        if self.halted.is_some() {
+            return;
+        }
+        match self
+            .injector
+            .event(self.now, (at, dst, port), payload, self.components)
+        {
+            Ok(ev) => {
+                if self.partition.owner(dst) == Some(self.rank) {
+                    self.pending.push(ev);
+                }
+            }
+            Err(e) => self.halted = Some(e),
+        }
+    }
+
+    fn run_until(&mut self, until: Ns) {
+        self.run_until_inner(until)
+    }
+
+    fn run_instant(&mut self) {
+        let now = self.now;
+        self.run_until_inner(now.saturating_add(1));
+        self.now = now;
+    }
+
+    fn network(&self) -> &Network {
+        if let Some(net) = self.synced.get() {
+            return net;
+        }
+        let (mut net, changed) = self
+            .stale
+            .borrow_mut()
+            .take()
+            .expect("the network is synced or stale");
+        if self.world.size() == 1 {
+            // Nothing lives elsewhere.
+            let _ = self.synced.set(net);
+            return self.synced.get().expect("just set");
+        }
+        let states: Vec<(CompId, Vec<u8>)> = changed
+            .into_iter()
+            .map(|id| {
+                let state = net.components[id as usize]
+                    .save_state()
+                    .expect("every component was checked to save its state");
+                (id, state)
+            })
+            .collect();
+        let bytes = postcard::to_allocvec(&states).expect("states always encode");
+        for (r, bytes) in all_gather_bytes(&self.world, &bytes)
+            .into_iter()
+            .enumerate()
+        {
+            if r == self.rank {
+                continue;
+            }
+            let states: Vec<(CompId, Vec<u8>)> =
+                postcard::from_bytes(&bytes).expect("states of the same program decode");
+            for (id, state) in states {
+                net.components[id as usize]
+                    .load_state(&state)
+                    .expect("a state saved by the same component kind loads");
+            }
+        }
+        let _ = self.synced.set(net);
+        self.synced.get().expect("just synced")
+    }
+
+    fn take_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.records)
+    }
+
+    fn handled_events(&self) -> u64 {
+        self.events
+    }
+
+    fn halted(&self) -> Option<&ExecError> {
+        self.halted.as_ref()
+    }
+
+    fn round_stats(&self) -> Option<RoundStats> {
+        Some(self.stats.clone())
+    }
+
+    fn save_state(&mut self) -> Result<crate::engine::checkpoint::ExecState, StateError> {
+        Err(StateError::Executor("mpi"))
+    }
+}

@@ -1,0 +1,216 @@
+//! The MPI executor through the command line, as users run it: `mpirun -np R memsnn run
+//! FILE --executor mpi` must write byte for byte what the reference executor writes, a
+//! failure on any rank must end every rank with one message and status 1, and `bench`
+//! must report the rounds. Built only with the `mpi` feature; needs `mpirun` (Debian:
+//! openmpi-bin) on the PATH.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_memsnn");
+
+fn topology(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topologies")
+        .join(rel)
+}
+
+/// `mpirun` with the flags a CI container needs (root, more ranks than cores).
+fn mpirun(np: usize) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-np",
+        &np.to_string(),
+    ]);
+    c
+}
+
+/// Runs `cmd`, failing the test (rather than hanging it) after two minutes.
+fn output(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .expect("mpirun starts (install openmpi-bin to run these tests)");
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let t0 = Instant::now();
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(out) => out.expect("the command ran"),
+        Err(_) => {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("no answer after {:?}: a rank hangs", t0.elapsed());
+        }
+    }
+}
+
+/// Runs `file` on the reference executor (one process) and under `mpirun -np ranks`,
+/// and compares every output byte for byte.
+fn same_outputs(file: &Path, ranks: usize) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let run = |cmd: &mut Command, tag: &str| {
+        cmd.arg(BIN)
+            .arg("run")
+            .arg(file)
+            .arg("--out")
+            .arg(tmp.path().join(tag))
+            .arg("--save-weights")
+            .arg(tmp.path().join(format!("{tag}.weights.ron")));
+    };
+    let mut reference = Command::new(BIN);
+    reference
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(tmp.path().join("ref"))
+        .arg("--save-weights")
+        .arg(tmp.path().join("ref.weights.ron"));
+    let r = output(reference);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut m = mpirun(ranks);
+    run(&mut m, "mpi");
+    m.args(["--executor", "mpi"]);
+    let o = output(m);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["ref/probes.csv", "ref/log.json", "ref.weights.ron"] {
+        let a = std::fs::read(tmp.path().join(f)).expect("reference output");
+        let b = std::fs::read(tmp.path().join(f.replace("ref", "mpi"))).expect("mpi output");
+        assert!(!a.is_empty(), "{f} is empty");
+        assert!(
+            a == b,
+            "{}: {f} differs under mpirun -np {ranks}",
+            file.display()
+        );
+    }
+    // Only rank 0 prints its report: one "wrote" line, not one per rank.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.matches("wrote ").count(), 1, "{stderr}");
+}
+
+#[test]
+fn two_ranks_write_what_the_reference_writes() {
+    same_outputs(&topology("msnn_30x10x10.ron"), 2);
+    same_outputs(&topology("wta_ff/784x400.ron"), 2);
+}
+
+#[test]
+fn four_ranks_write_what_the_reference_writes() {
+    same_outputs(&topology("msnn_30x10x10.ron"), 4);
+}
+
+/// `mpirun` MPMD syntax: rank 0 runs `a`, rank 1 runs `b`.
+fn two_programs(a: &[&str], b: &[&str]) -> Output {
+    let mut c = mpirun(1);
+    c.arg(BIN)
+        .args(a)
+        .arg(":")
+        .args(["-np", "1"])
+        .arg(BIN)
+        .args(b);
+    output(c)
+}
+
+fn errors(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_rank_that_cannot_read_its_input_ends_the_job_with_one_message() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let good = topology("msnn_30x10x10.ron");
+    let missing = tmp.path().join("missing.ron");
+    let out = tmp.path().join("out");
+    let args = |file: &Path| {
+        vec![
+            "run".to_string(),
+            file.display().to_string(),
+            "--executor".into(),
+            "mpi".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let a = args(&good);
+    let b = args(&missing);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    let o = two_programs(&a, &b);
+    assert_eq!(o.status.code(), Some(1));
+    let e = errors(&o);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("error (rank 1 of 2)"), "{e:?}");
+    assert!(e[0].contains("missing.ron"), "{e:?}");
+    assert!(!out.exists(), "nothing is written when a rank fails");
+}
+
+#[test]
+fn a_topology_that_fails_validation_is_reported_once_at_its_line() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let bad = tmp.path().join("bad.ron");
+    std::fs::write(&bad, "(name: \"x\", inputs: [oops])").expect("write");
+    let mut m = mpirun(2);
+    m.arg(BIN)
+        .arg("run")
+        .arg(&bad)
+        .args(["--executor", "mpi", "--out"])
+        .arg(tmp.path().join("out"));
+    let o = output(m);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(errors(&o).len(), 1, "{stderr}");
+    assert!(stderr.contains("bad.ron:1:22"), "{stderr}");
+}
+
+#[test]
+fn ranks_that_built_different_networks_are_refused() {
+    let file = topology("msnn_30x10x10.ron");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("out");
+    let (f, o) = (file.display().to_string(), out.display().to_string());
+    let a = ["run", &f, "--executor", "mpi", "--out", &o];
+    let b = ["run", &f, "--executor", "mpi", "--out", &o, "--seed", "2"];
+    let r = two_programs(&a, &b);
+    assert_eq!(r.status.code(), Some(1));
+    let e = errors(&r);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("rank 1 built another network"), "{e:?}");
+}
+
+/// The one JSON record `memsnn bench --size 30x10 --reps 1 EXTRA` prints, started by
+/// `cmd` (`env` for one process, `mpirun` for ranks).
+fn bench_record(mut cmd: Command, extra: &[&str]) -> serde_json::Value {
+    cmd.arg(BIN)
+        .args(["bench", "--size", "30x10", "--reps", "1"])
+        .args(extra);
+    let o = output(cmd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one record, from rank 0 only: {text}");
+    serde_json::from_str(lines[0]).expect("a JSON record")
+}
+
+#[test]
+fn bench_under_mpi_reports_ranks_and_rounds_and_counts_what_the_reference_counts() {
+    let reference = bench_record(Command::new("env"), &[]);
+    let mpi = bench_record(mpirun(2), &["--executor", "mpi"]);
+    assert_eq!(mpi["mode"], "mpi");
+    assert_eq!(mpi["threads"], 2);
+    assert!(mpi["rounds"].as_u64().unwrap_or(0) > 0, "{mpi}");
+    assert!(
+        mpi["bytes_per_round"].as_f64().unwrap_or(0.0) > 0.0,
+        "{mpi}"
+    );
+    for key in ["component_events", "synaptic_events", "spikes_out"] {
+        assert_eq!(mpi[key], reference[key], "{key}");
+    }
+}
