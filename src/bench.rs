@@ -100,6 +100,9 @@ pub struct BenchRecord {
     pub rounds: u64,
     /// `rounds / sim_time_s`.
     pub rounds_per_sim_s: f64,
+    /// Sum over rounds of the most events one partition handled in the round: the work
+    /// on the critical path (0 without rounds).
+    pub critical_events: u64,
     /// `wall_s / rounds`, seconds (0 without rounds).
     pub wall_s_per_round: f64,
     /// Bytes one MPI rank (rank 0) sent per round (0 for threads, which pass pointers).
@@ -401,6 +404,7 @@ fn run_once(
         energy_joules_per_synaptic_event: energy.total_joules / counts.synaptic.max(1) as f64,
         rounds: rounds.rounds,
         rounds_per_sim_s: rounds.rounds as f64 / sim_time_s.max(f64::MIN_POSITIVE),
+        critical_events: rounds.critical_events,
         wall_s_per_round: per_round(wall_s),
         bytes_per_round: per_round(rounds.bytes_sent as f64),
         exchange_fraction: rounds.exchange_s / wall_s.max(f64::MIN_POSITIVE),

@@ -24,6 +24,7 @@ use crate::circuits::lia;
 use crate::circuits::neuron::{self, Neuron};
 use crate::engine::event::{CompId, Control, Payload};
 use crate::engine::exec::Executor;
+use crate::engine::network::Network;
 use crate::engine::time::Ns;
 use std::sync::Arc;
 
@@ -46,7 +47,7 @@ impl<'a> Driver<'a> {
 
     /// The CLK period, ns.
     pub fn period_ns(&self) -> Ns {
-        self.sim.network().clock.period_ns
+        self.sim.clock().period_ns
     }
 
     /// Injects `control` into `(dst, port)` at the current instant.
@@ -84,7 +85,7 @@ impl<'a> Driver<'a> {
     /// thresholds of those of `neurons` that read at it is sent to each of them.
     pub fn set_learning(&mut self, neurons: &[CompId], on: bool) {
         if !on {
-            let net = self.sim.network();
+            let net = self.sim.network_of(neurons);
             let averaged: Vec<(CompId, f64)> = neurons
                 .iter()
                 .filter_map(|&id| net.get::<Neuron>(id).map(|n| (id, n)))
@@ -154,7 +155,7 @@ impl<'a> Driver<'a> {
 
     /// Runs to the first CLK rising edge at or after now, then `n` more periods.
     pub fn run_cycles(&mut self, n: u64) {
-        let clock = self.sim.network().clock;
+        let clock = self.sim.clock();
         let end = clock.rising_at_or_after(self.sim.now()) + n * clock.period_ns;
         self.sim.run_until(end);
     }
@@ -190,9 +191,13 @@ impl<'a> Driver<'a> {
     /// fired `fires` more times than when called. Returns the periods run and whether
     /// the fires came.
     pub fn until_fires(&mut self, neurons: &[CompId], fires: u64, max_cycles: u64) -> (u64, bool) {
-        let start: u64 = fire_counts(self.sim, neurons).iter().sum();
+        let start: u64 = neuron_counts(self.sim.network_of(neurons), neurons, Neuron::fires)
+            .iter()
+            .sum();
         let reached = self.cycles_until(max_cycles, |sim, _| {
-            let now: u64 = fire_counts(sim, neurons).iter().sum();
+            let now: u64 = neuron_counts(sim.network_of(neurons), neurons, Neuron::fires)
+                .iter()
+                .sum();
             now.saturating_sub(start) >= fires
         });
         match reached {
@@ -227,25 +232,24 @@ impl<'a> Driver<'a> {
 }
 
 /// A counter of each of `neurons` (0 for an id that is not a neuron).
-fn neuron_counts(sim: &dyn Executor, neurons: &[CompId], f: fn(&Neuron) -> u64) -> Vec<u64> {
-    let net = sim.network();
+fn neuron_counts(net: &Network, neurons: &[CompId], f: fn(&Neuron) -> u64) -> Vec<u64> {
     let count = |&id: &CompId| net.get::<Neuron>(id).map_or(0, f);
     neurons.iter().map(count).collect()
 }
 
 /// Fire counters of `neurons` (0 for an id that is not a neuron).
 pub fn fire_counts(sim: &dyn Executor, neurons: &[CompId]) -> Vec<u64> {
-    neuron_counts(sim, neurons, Neuron::fires)
+    neuron_counts(sim.network(), neurons, Neuron::fires)
 }
 
 /// Output-spike counters of `neurons` (0 for an id that is not a neuron).
 pub fn spike_counts(sim: &dyn Executor, neurons: &[CompId]) -> Vec<u64> {
-    neuron_counts(sim, neurons, Neuron::spikes)
+    neuron_counts(sim.network(), neurons, Neuron::spikes)
 }
 
 /// Rests that reset each of `neurons`' TS devices so far (see [`Control::Rest`]).
 pub fn rest_counts(sim: &dyn Executor, neurons: &[CompId]) -> Vec<u64> {
-    neuron_counts(sim, neurons, Neuron::rests)
+    neuron_counts(sim.network(), neurons, Neuron::rests)
 }
 
 /// Conductances of each of `columns` (siemens; empty for an id that is not a column).

@@ -14,6 +14,7 @@
 use crate::circuits::neuron::Neuron;
 use crate::engine::event::CompId;
 use crate::engine::exec::Executor;
+use crate::engine::network::Network;
 use crate::engine::time::Ns;
 use crate::model::driver::Driver;
 use crate::model::topology::build::prototype;
@@ -200,15 +201,24 @@ pub struct ProtocolLog {
     pub layers: BTreeMap<String, LayerCounts>,
 }
 
-/// Reads every layer's fire and spike counters.
-fn counts(sim: &dyn Executor, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
+/// Reads every layer's fire and spike counters (fetching only the neurons' states).
+fn counts(sim: &mut dyn Executor, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
+    let neurons: Vec<CompId> = ids
+        .layers
+        .values()
+        .flat_map(|l| l.neurons.iter().copied())
+        .collect();
+    counts_in(sim.network_of(&neurons), ids)
+}
+
+/// Every layer's fire and spike counters in `net`.
+fn counts_in(net: &Network, ids: &NetworkIds) -> BTreeMap<String, LayerCounts> {
     ids.layers
         .iter()
         .map(|(name, l)| {
             let mut c = LayerCounts::default();
             for &id in &l.neurons {
-                let (f, s) = sim
-                    .network()
+                let (f, s) = net
                     .get::<Neuron>(id)
                     .map_or((0, 0), |n| (n.fires(), n.spikes()));
                 c.fires += f;
@@ -448,6 +458,6 @@ pub fn finish(
             records: steps,
         },
         end_ns: sim.now(),
-        layers: counts(sim, ids),
+        layers: counts_in(sim.network(), ids),
     }
 }

@@ -36,7 +36,7 @@ impl<'a> Streaming<'a> {
         spool: &'a mut Spool,
         selection: &'a ProbeSelection,
     ) -> Self {
-        let period_ns = inner.network().clock.period_ns.max(1);
+        let period_ns = inner.clock().period_ns.max(1);
         Streaming {
             inner,
             spool,
@@ -103,6 +103,18 @@ impl Executor for Streaming<'_> {
 
     fn network(&self) -> &Network {
         self.inner.network()
+    }
+
+    fn network_of(&mut self, ids: &[CompId]) -> &Network {
+        self.inner.network_of(ids)
+    }
+
+    fn clock(&self) -> crate::engine::time::Clock {
+        self.inner.clock()
+    }
+
+    fn round_stats(&self) -> Option<crate::engine::exec::RoundStats> {
+        self.inner.round_stats()
     }
 
     /// Records go to the spool: nothing is left to take.

@@ -5,7 +5,7 @@ use crate::engine::checkpoint::{ExecState, StateError};
 use crate::engine::event::{CompId, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
-use crate::engine::time::Ns;
+use crate::engine::time::{Clock, Ns};
 
 /// Work counters of an executor whose partitions meet in synchronised rounds.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -42,6 +42,18 @@ pub trait Executor {
     fn run_instant(&mut self);
     /// The network (components are inspected between runs).
     fn network(&self) -> &Network;
+    /// The network with at least the components `ids` in their present state — all an
+    /// executor whose components live in other processes (mpi) has to fetch; the others
+    /// may be older there, until [`Executor::network`] is called. By default, the
+    /// network.
+    fn network_of(&mut self, ids: &[CompId]) -> &Network {
+        let _ = ids;
+        self.network()
+    }
+    /// The network's clock (fixed at construction; reading it fetches no state).
+    fn clock(&self) -> Clock {
+        self.network().clock
+    }
     /// Takes the probe records collected so far (see [`crate::engine::probe::canonical_sort`]).
     fn take_records(&mut self) -> Vec<Record>;
     /// Events handled so far (deliveries and wake-ups).
@@ -86,6 +98,12 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     }
     fn network(&self) -> &Network {
         (**self).network()
+    }
+    fn network_of(&mut self, ids: &[CompId]) -> &Network {
+        (**self).network_of(ids)
+    }
+    fn clock(&self) -> Clock {
+        (**self).clock()
     }
     fn take_records(&mut self) -> Vec<Record> {
         (**self).take_records()

@@ -58,7 +58,7 @@ use crate::engine::checkpoint::{check_savable, StateError};
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
-use crate::engine::time::Ns;
+use crate::engine::time::{Clock, Ns};
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition as Parts, PartitionMut as PartsMut};
 use mpi::environment::Universe;
@@ -406,6 +406,40 @@ impl MpiSimulation {
         k
     }
 
+    /// Sends the states of this rank's components `changed` to every other rank and
+    /// loads theirs into `net` (collective: every rank calls it at the same point, with
+    /// its own list). Nothing to do on one rank.
+    fn share_states(&self, net: &mut Network, changed: &[CompId]) {
+        if self.world.size() == 1 {
+            return;
+        }
+        let states: Vec<(CompId, Vec<u8>)> = changed
+            .iter()
+            .map(|&id| {
+                let state = net.components[id as usize]
+                    .save_state()
+                    .expect("every component was checked to save its state");
+                (id, state)
+            })
+            .collect();
+        let bytes = postcard::to_allocvec(&states).expect("states always encode");
+        for (r, bytes) in all_gather_bytes(&self.world, &bytes)
+            .into_iter()
+            .enumerate()
+        {
+            if r == self.rank {
+                continue;
+            }
+            let states: Vec<(CompId, Vec<u8>)> =
+                postcard::from_bytes(&bytes).expect("states of the same program decode");
+            for (id, state) in states {
+                net.components[id as usize]
+                    .load_state(&state)
+                    .expect("a state saved by the same component kind loads");
+            }
+        }
+    }
+
     fn run_until_inner(&mut self, until: Ns) {
         if self.halted.is_some() || (self.started && until <= self.now) {
             return;
@@ -567,38 +601,32 @@ impl Executor for MpiSimulation {
             .borrow_mut()
             .take()
             .expect("the network is synced or stale");
-        if self.world.size() == 1 {
-            // Nothing lives elsewhere.
-            let _ = self.synced.set(net);
-            return self.synced.get().expect("just set");
-        }
-        let states: Vec<(CompId, Vec<u8>)> = changed
-            .into_iter()
-            .map(|id| {
-                let state = net.components[id as usize]
-                    .save_state()
-                    .expect("every component was checked to save its state");
-                (id, state)
-            })
-            .collect();
-        let bytes = postcard::to_allocvec(&states).expect("states always encode");
-        for (r, bytes) in all_gather_bytes(&self.world, &bytes)
-            .into_iter()
-            .enumerate()
-        {
-            if r == self.rank {
-                continue;
-            }
-            let states: Vec<(CompId, Vec<u8>)> =
-                postcard::from_bytes(&bytes).expect("states of the same program decode");
-            for (id, state) in states {
-                net.components[id as usize]
-                    .load_state(&state)
-                    .expect("a state saved by the same component kind loads");
-            }
-        }
+        self.share_states(&mut net, &changed);
         let _ = self.synced.set(net);
         self.synced.get().expect("just synced")
+    }
+
+    fn network_of(&mut self, ids: &[CompId]) -> &Network {
+        if self.synced.get().is_some() || self.world.size() == 1 {
+            return self.network();
+        }
+        let (mut net, changed) = self
+            .stale
+            .get_mut()
+            .take()
+            .expect("the network is synced or stale");
+        let mut wanted = ids.to_vec();
+        wanted.sort_unstable();
+        let (ship, keep): (Vec<CompId>, Vec<CompId>) = changed
+            .into_iter()
+            .partition(|id| wanted.binary_search(id).is_ok());
+        self.share_states(&mut net, &ship);
+        let stale = self.stale.get_mut().insert((net, keep));
+        &stale.0
+    }
+
+    fn clock(&self) -> Clock {
+        self.worker.topo.clock
     }
 
     fn take_records(&mut self) -> Vec<Record> {
