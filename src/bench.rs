@@ -59,7 +59,8 @@ pub struct BenchRecord {
     pub n_synapses: u64,
     /// Simulated time, seconds.
     pub sim_time_s: f64,
-    /// Worker threads (sharded), arbiters (actix), MPI ranks (mpi) or 1 (reference).
+    /// Worker threads (sharded), arbiters (actix), partitions = ranks × workers per rank
+    /// (mpi) or 1 (reference).
     pub threads: usize,
     /// Repetition index.
     pub rep: usize,
@@ -277,14 +278,14 @@ pub fn bench(opts: &BenchOptions, mut each: impl FnMut(&BenchRecord)) -> Result<
                 .map_err(|e| anyhow::anyhow!("--pulse-prob {p}: {e}"))?;
         }
         for &exec in &kinds {
-            let workers: &[usize] = if matches!(exec, ExecutorKind::Reference | ExecutorKind::Mpi) {
+            let workers: &[usize] = if exec == ExecutorKind::Reference {
                 &[1]
             } else {
                 &opts.workers
             };
             for &w in workers {
-                // The sharded executor runs at least one worker.
-                let w = if exec == ExecutorKind::Sharded {
+                // The sharded and mpi executors run at least one worker (per rank).
+                let w = if matches!(exec, ExecutorKind::Sharded | ExecutorKind::Mpi) {
                     w.max(1)
                 } else {
                     w

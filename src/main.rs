@@ -135,7 +135,8 @@ enum Command {
         /// Executors, comma-separated: reference, sharded, actix, mpi (under `mpirun`).
         #[arg(long, value_delimiter = ',', default_value = "reference")]
         executor: Vec<String>,
-        /// Worker threads (sharded) or arbiters (actix), comma-separated, e.g. 1,2.
+        /// Worker threads (sharded), arbiters (actix) or worker threads per rank (mpi),
+        /// comma-separated, e.g. 1,2.
         #[arg(long, value_delimiter = ',', default_value = "1")]
         workers: Vec<usize>,
         /// Workload: wta_ff (the baselines' winner-take-all layer, built from memsnn's devices)
@@ -197,6 +198,10 @@ enum Command {
         /// Worker threads (sharded) or arbiter threads (actix).
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Worker threads on each MPI rank (mpi; the partition has ranks × this many
+        /// parts).
+        #[arg(long, default_value_t = 1)]
+        workers_per_rank: usize,
         /// Save the synapse conductances after the protocol to this RON file; a layer
         /// starts from them with `initial: Saved("FILE")`.
         #[arg(long)]
@@ -344,12 +349,18 @@ fn run(cli: Cli) -> Result<()> {
             out,
             executor,
             workers,
+            workers_per_rank,
             save_weights,
             plot,
             energy,
             checkpoint_every_ms,
             resume,
         } => {
+            let workers = if executor == "mpi" {
+                workers_per_rank
+            } else {
+                workers
+            };
             let opts = memsnn::run::RunConfig {
                 seed,
                 out,

@@ -49,9 +49,9 @@ fn output(mut cmd: Command) -> Output {
     }
 }
 
-/// Runs `file` on the reference executor (one process) and under `mpirun -np ranks`,
-/// and compares every output byte for byte.
-fn same_outputs(file: &Path, ranks: usize) {
+/// Runs `file` on the reference executor (one process) and under `mpirun -np ranks`
+/// with `per_rank` worker threads on each rank, and compares every output byte for byte.
+fn same_outputs(file: &Path, ranks: usize, per_rank: usize) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let run = |cmd: &mut Command, tag: &str| {
         cmd.arg(BIN)
@@ -74,7 +74,12 @@ fn same_outputs(file: &Path, ranks: usize) {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let mut m = mpirun(ranks);
     run(&mut m, "mpi");
-    m.args(["--executor", "mpi"]);
+    m.args([
+        "--executor",
+        "mpi",
+        "--workers-per-rank",
+        &per_rank.to_string(),
+    ]);
     let o = output(m);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["ref/probes.csv", "ref/log.json", "ref.weights.ron"] {
@@ -83,7 +88,7 @@ fn same_outputs(file: &Path, ranks: usize) {
         assert!(!a.is_empty(), "{f} is empty");
         assert!(
             a == b,
-            "{}: {f} differs under mpirun -np {ranks}",
+            "{}: {f} differs under mpirun -np {ranks} with {per_rank} workers per rank",
             file.display()
         );
     }
@@ -94,13 +99,19 @@ fn same_outputs(file: &Path, ranks: usize) {
 
 #[test]
 fn two_ranks_write_what_the_reference_writes() {
-    same_outputs(&topology("msnn_30x10x10.ron"), 2);
-    same_outputs(&topology("wta_ff/784x400.ron"), 2);
+    same_outputs(&topology("msnn_30x10x10.ron"), 2, 1);
+    same_outputs(&topology("wta_ff/784x400.ron"), 2, 1);
 }
 
 #[test]
 fn four_ranks_write_what_the_reference_writes() {
-    same_outputs(&topology("msnn_30x10x10.ron"), 4);
+    same_outputs(&topology("msnn_30x10x10.ron"), 4, 1);
+}
+
+#[test]
+fn worker_threads_inside_ranks_write_what_the_reference_writes() {
+    same_outputs(&topology("msnn_30x10x10.ron"), 2, 3);
+    same_outputs(&topology("wta_ff/784x400.ron"), 2, 2);
 }
 
 /// `mpirun` MPMD syntax: rank 0 runs `a`, rank 1 runs `b`.
@@ -202,9 +213,9 @@ fn bench_record(mut cmd: Command, extra: &[&str]) -> serde_json::Value {
 #[test]
 fn bench_under_mpi_reports_ranks_and_rounds_and_counts_what_the_reference_counts() {
     let reference = bench_record(Command::new("env"), &[]);
-    let mpi = bench_record(mpirun(2), &["--executor", "mpi"]);
+    let mpi = bench_record(mpirun(2), &["--executor", "mpi", "--workers", "2"]);
     assert_eq!(mpi["mode"], "mpi");
-    assert_eq!(mpi["threads"], 2);
+    assert_eq!(mpi["threads"], 4, "2 ranks × 2 workers");
     assert!(mpi["rounds"].as_u64().unwrap_or(0) > 0, "{mpi}");
     assert!(
         mpi["bytes_per_round"].as_f64().unwrap_or(0.0) > 0.0,

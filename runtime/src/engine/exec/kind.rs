@@ -47,8 +47,9 @@ impl ExecutorKind {
 
     /// A new executor of this kind running `net`: `workers` is the number of worker
     /// threads (sharded; at least one) or of arbiter threads (actix; 0 runs the actors on
-    /// the executor's own System thread), and is ignored by the reference and mpi (one
-    /// partition per rank; MPI must be initialised, see `exec::mpi`).
+    /// the executor's own System thread) or of worker threads on each MPI rank (mpi; at
+    /// least one; MPI must be initialised, see `exec::mpi`), and is ignored by the
+    /// reference.
     ///
     /// Fails if `net` has a wire to a component it does not have, if actix cannot start,
     /// or for actix in a build without the `actix` feature.
@@ -64,7 +65,7 @@ impl ExecutorKind {
             #[cfg(not(feature = "actix"))]
             ExecutorKind::Actix => return Err(ExecError::ActixUnavailable),
             #[cfg(feature = "mpi")]
-            ExecutorKind::Mpi => Box::new(super::mpi::MpiSimulation::new(net)?),
+            ExecutorKind::Mpi => Box::new(super::mpi::MpiSimulation::new(net, workers)?),
             #[cfg(not(feature = "mpi"))]
             ExecutorKind::Mpi => return Err(ExecError::MpiUnavailable),
         })

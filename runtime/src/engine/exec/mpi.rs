@@ -7,16 +7,21 @@
 //!
 //! The program is SPMD: every rank loads the same topology, builds the same network and
 //! runs the same protocol driver, so every rank makes the same calls on its executor in the
-//! same order. The executor is a round-protocol worker (`rounds::Worker`) of the
-//! [balanced](super::sharded::Partition::balanced) partition with as many parts as ranks;
-//! rank `r` owns part `r` (a rank may own nothing when the network has fewer clusters than
-//! ranks) and simulates only those components. The protocol is the one the
-//! [`sharded`](super::sharded) module documents; its link (`MpiLink`) is, per round:
+//! same order. The [balanced](super::sharded::Partition::balanced) partition has
+//! `ranks × W` parts (`W` worker threads per rank, 1 by default); rank `r` owns parts
+//! `r·W .. (r+1)·W` (a rank may own nothing when the network has fewer clusters than
+//! parts) and simulates only their components, each part a round-protocol worker
+//! (`rounds::Worker`). The rank's first worker runs on the thread that initialised MPI,
+//! the others on threads of their own. The protocol is the one the
+//! [`sharded`](super::sharded) module documents; per round:
 //!
-//! 1. every rank encodes, for every other rank, its summary and the events it produced for
-//!    that rank ([postcard](https://docs.rs/postcard): floating-point values keep their
-//!    bits);
-//! 2. `MPI_Alltoall` of the byte counts, then `MPI_Alltoallv` of the bytes.
+//! 1. the rank's workers leave their summaries and the events they produced at the rank's
+//!    hub and wait; events for workers of the same rank go straight to their inboxes;
+//! 2. the first worker encodes, for every other rank, the rank's summaries and the events
+//!    for that rank's workers ([postcard](https://docs.rs/postcard): floating-point values
+//!    keep their bits);
+//! 3. `MPI_Alltoall` of the byte counts, then `MPI_Alltoallv` of the bytes; the first
+//!    worker sorts what came into the inboxes and releases the others.
 //!
 //! Everything else a driver sees is made the same on every rank:
 //!
@@ -29,7 +34,7 @@
 //!   [`ExecError`];
 //! * **the network** — [`Executor::network`] shows every component's present state on
 //!   every rank: the first call after a run gathers (`MPI_Allgatherv`) the saved states
-//!   ([`Component::save_state`](crate::engine::component::Component::save_state)) of the
+//!   ([`Component::save_state`]) of the
 //!   components each rank handled events for in that run, and loads them into the other
 //!   ranks' copies. That call is collective: it works because every rank runs the same
 //!   driver. A driver that reads the network after every short run pays for it (a learning
@@ -55,10 +60,12 @@ use super::executor::{Executor, RoundStats};
 use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
 use super::sharded::Partition;
 use crate::engine::checkpoint::{check_savable, StateError};
+use crate::engine::component::Component;
 use crate::engine::event::{CompId, Event, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::{Clock, Ns};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition as Parts, PartitionMut as PartsMut};
 use mpi::environment::Universe;
@@ -68,7 +75,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::cell::{OnceCell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// MPI, initialised for this process; dropping it finalises MPI (drop it after the last
@@ -81,9 +89,11 @@ pub struct MpiRuntime {
 impl MpiRuntime {
     /// Initialises MPI (under `mpirun`, or as a single rank without it).
     pub fn init() -> Result<Self, ExecError> {
-        let universe = mpi::initialize().ok_or(ExecError::Mpi(
-            "MPI was already initialised in this process".into(),
-        ))?;
+        // Worker threads inside a rank never call MPI: only the thread that initialised
+        // it does (the rank's lead worker), which is what `Funneled` promises.
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled).ok_or(
+            ExecError::Mpi("MPI was already initialised in this process".into()),
+        )?;
         let world = universe.world();
         // A panic on one rank must not leave the others waiting in a collective.
         let previous = std::panic::take_hook();
@@ -191,14 +201,94 @@ fn split(buf: &[u8], counts: &[i32], displs: &[i32]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The MPI [`Link`]: each round's messages as one all-to-all.
-struct MpiLink {
-    world: SimpleCommunicator,
-    bytes_sent: u64,
-    exchange_s: f64,
+/// A worker's round messages: its events for every worker, and its summary.
+type Deposit = (Vec<Vec<Event>>, Summary);
+/// What a worker receives in a round: its events, and every worker's summary.
+type Delivery = (Vec<Event>, Vec<Arc<Summary>>);
+
+/// Where the workers of one rank meet every round: each leaves its messages here, the
+/// rank's lead worker (on the thread that talks MPI) exchanges them with the other ranks
+/// and hands every worker what came for it.
+struct Hub {
+    /// Global index of the rank's first worker; its workers are `first..first + local`.
+    first: usize,
+    local: usize,
+    /// Workers per rank (rank `q` holds workers `q * per_rank..`).
+    per_rank: usize,
+    topo: Arc<Topo>,
+    deposits: Mutex<Vec<Option<Deposit>>>,
+    inbox: Mutex<Vec<Option<Delivery>>>,
+    barrier: SpinBarrier,
 }
 
-impl Link for MpiLink {
+impl Hub {
+    /// Leaves worker `me`'s round messages (taking `out`, left empty).
+    fn deposit(&self, me: usize, out: &mut [Vec<Event>], summary: Summary) {
+        let out: Vec<Vec<Event>> = out.iter_mut().map(std::mem::take).collect();
+        lock(&self.deposits)[me - self.first] = Some((out, summary));
+    }
+
+    /// Takes worker `me`'s delivery: its events (handed to `deliver`) and every summary.
+    fn collect(&self, me: usize, deliver: &mut dyn FnMut(Event)) -> Vec<Arc<Summary>> {
+        let (events, sums) = lock(&self.inbox)[me - self.first]
+            .take()
+            .expect("the lead worker filled every inbox");
+        events.into_iter().for_each(deliver);
+        sums
+    }
+}
+
+/// A barrier for a rank's workers that spins, then yields, while it waits: a round
+/// lasts tens of microseconds, shorter than a blocking wake-up (the sharded executor's
+/// channels wait the same way).
+struct SpinBarrier {
+    parties: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(parties: usize) -> Self {
+        SpinBarrier {
+            parties,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    fn wait(&self) {
+        if self.parties == 1 {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut tries = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if tries < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+            tries = tries.saturating_add(1);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned hub means a worker panicked, and the panic hook aborts the job.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The [`Link`] of a rank's other workers (threads): they only meet at the hub.
+struct MemberLink {
+    hub: Arc<Hub>,
+}
+
+impl Link for MemberLink {
     fn exchange(
         &mut self,
         me: usize,
@@ -206,50 +296,198 @@ impl Link for MpiLink {
         summary: Summary,
         deliver: &mut dyn FnMut(Event),
     ) -> Result<Vec<Arc<Summary>>, PeerGone> {
-        let n = out.len();
-        if n == 1 {
-            return Ok(vec![Arc::new(summary)]);
-        }
+        self.hub.deposit(me, out, summary);
+        self.hub.barrier.wait();
+        self.hub.barrier.wait();
+        Ok(self.hub.collect(me, deliver))
+    }
+}
+
+/// The [`Link`] of a rank's lead worker: it gathers the rank's messages at the hub and
+/// exchanges them with the other ranks in one all-to-all.
+struct LeadLink {
+    hub: Arc<Hub>,
+    world: SimpleCommunicator,
+    bytes_sent: u64,
+    exchange_s: f64,
+}
+
+impl LeadLink {
+    /// One round across ranks: every worker's deposit in, every worker's inbox out.
+    fn exchange_ranks(&mut self) {
+        let hub = &*self.hub;
         let t0 = Instant::now();
-        let mut send = Vec::new();
-        let mut counts = vec![0i32; n];
-        for (p, events) in out.iter_mut().enumerate() {
-            if p != me {
-                let start = send.len();
-                send = postcard::to_extend(&(&summary, &*events), send)
-                    .expect("round messages always encode");
-                counts[p] = count(send.len() - start);
-                events.clear();
+        let deposits: Vec<Deposit> = lock(&hub.deposits)
+            .iter_mut()
+            .map(|d| d.take().expect("every local worker deposited"))
+            .collect();
+        let ranks = self.world.size() as usize;
+        let me = self.world.rank() as usize;
+        let n = ranks * hub.per_rank;
+        let mut inbox: Vec<Vec<Event>> = (0..hub.local).map(|_| Vec::new()).collect();
+        let mut away: Vec<Vec<Event>> = (0..ranks).map(|_| Vec::new()).collect();
+        let mut local_sums = Vec::with_capacity(hub.local);
+        for (out, summary) in deposits {
+            for (p, events) in out.into_iter().enumerate() {
+                if events.is_empty() {
+                    continue;
+                }
+                if (hub.first..hub.first + hub.local).contains(&p) {
+                    inbox[p - hub.first].extend(events);
+                } else {
+                    away[p / hub.per_rank].extend(events);
+                }
+            }
+            local_sums.push(summary);
+        }
+        let mut sums: Vec<Option<Arc<Summary>>> = vec![None; n];
+        if ranks > 1 {
+            let mut send = Vec::new();
+            let mut counts = vec![0i32; ranks];
+            for (q, events) in away.iter().enumerate() {
+                if q != me {
+                    let start = send.len();
+                    send = postcard::to_extend(&(&local_sums, events), send)
+                        .expect("round messages always encode");
+                    counts[q] = count(send.len() - start);
+                }
+            }
+            let mut recv_counts = vec![0i32; ranks];
+            self.world
+                .all_to_all_into(&counts[..], &mut recv_counts[..]);
+            let displs = displacements(&counts);
+            let recv_displs = displacements(&recv_counts);
+            let mut recv = vec![0u8; recv_counts.iter().map(|&c| c as usize).sum()];
+            {
+                let parts = Parts::new(&send[..], &counts[..], &displs[..]);
+                let mut parts_mut =
+                    PartsMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]);
+                self.world.all_to_all_varcount_into(&parts, &mut parts_mut);
+            }
+            for q in (0..ranks).filter(|&q| q != me) {
+                let at = recv_displs[q] as usize;
+                let bytes = &recv[at..at + recv_counts[q] as usize];
+                let (theirs, events): (Vec<Summary>, Vec<Event>) =
+                    postcard::from_bytes(bytes).expect("round messages of the same program decode");
+                for ev in events {
+                    let w = hub.topo.owner[ev.dst as usize] as usize;
+                    inbox[w - hub.first].push(ev);
+                }
+                for (i, s) in theirs.into_iter().enumerate() {
+                    sums[q * hub.per_rank + i] = Some(Arc::new(s));
+                }
+            }
+            self.bytes_sent += send.len() as u64;
+        }
+        for (i, s) in local_sums.into_iter().enumerate() {
+            sums[hub.first + i] = Some(Arc::new(s));
+        }
+        let sums: Vec<Arc<Summary>> = sums
+            .into_iter()
+            .map(|s| s.expect("a summary from every worker"))
+            .collect();
+        let mut boxes = lock(&hub.inbox);
+        for (slot, events) in boxes.iter_mut().zip(inbox) {
+            *slot = Some((events, sums.clone()));
+        }
+        drop(boxes);
+        if ranks > 1 {
+            self.exchange_s += t0.elapsed().as_secs_f64();
+        }
+    }
+}
+
+impl Link for LeadLink {
+    fn exchange(
+        &mut self,
+        me: usize,
+        out: &mut [Vec<Event>],
+        summary: Summary,
+        deliver: &mut dyn FnMut(Event),
+    ) -> Result<Vec<Arc<Summary>>, PeerGone> {
+        let hub = Arc::clone(&self.hub);
+        hub.deposit(me, out, summary);
+        hub.barrier.wait();
+        self.exchange_ranks();
+        hub.barrier.wait();
+        Ok(hub.collect(me, deliver))
+    }
+}
+
+/// What one worker did in one run.
+struct WorkerEnd {
+    comps: Vec<Box<dyn Component>>,
+    records: Vec<Record>,
+    events: u64,
+    batches: u64,
+    remote_events: u64,
+    rounds: u64,
+    critical: u64,
+    looping: Option<(Key, Vec<CompId>)>,
+    /// Its components that handled an event or started.
+    changed: Vec<CompId>,
+}
+
+/// Runs worker `w` with its components `comps` until `until` (starting them first if
+/// `start`), after pushing `injected`.
+fn run_worker<L: Link>(
+    w: &mut Worker<L>,
+    comps: Vec<Box<dyn Component>>,
+    injected: Vec<Event>,
+    start: bool,
+    until: Ns,
+) -> WorkerEnd {
+    w.comps = comps;
+    for ev in injected {
+        w.queue.push(ev);
+    }
+    if start {
+        w.start();
+    }
+    // The MPI links never report a gone peer: a panicking rank aborts the job.
+    let _ = w.run(until);
+    let looping = w.halted.map(|k| (k, w.queue.looping(k)));
+    let mut changed = Vec::new();
+    if let Some(t) = &mut w.touched {
+        for (i, flag) in t.iter_mut().enumerate() {
+            if std::mem::take(flag) {
+                changed.push(w.ids[i]);
             }
         }
-        let mut recv_counts = vec![0i32; n];
-        self.world
-            .all_to_all_into(&counts[..], &mut recv_counts[..]);
-        let displs = displacements(&counts);
-        let recv_displs = displacements(&recv_counts);
-        let mut recv = vec![0u8; recv_counts.iter().map(|&c| c as usize).sum()];
-        {
-            let parts = Parts::new(&send[..], &counts[..], &displs[..]);
-            let mut parts_mut = PartsMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]);
-            self.world.all_to_all_varcount_into(&parts, &mut parts_mut);
+    }
+    w.events_at_round = 0;
+    WorkerEnd {
+        comps: std::mem::take(&mut w.comps),
+        records: std::mem::take(&mut w.scratch.records),
+        events: std::mem::take(&mut w.events),
+        batches: std::mem::take(&mut w.batches),
+        remote_events: std::mem::take(&mut w.remote_events),
+        rounds: std::mem::take(&mut w.rounds),
+        critical: std::mem::take(&mut w.critical),
+        looping,
+        changed,
+    }
+}
+
+/// A run command for a rank's worker thread.
+struct RunCmd {
+    until: Ns,
+    start: bool,
+    comps: Vec<Box<dyn Component>>,
+    injected: Vec<Event>,
+}
+
+/// A rank's worker thread: runs when told, until its command channel closes.
+fn member_main(
+    mut w: Worker<MemberLink>,
+    cmds: Receiver<RunCmd>,
+    replies: Sender<(usize, WorkerEnd)>,
+) {
+    while let Ok(c) = cmds.recv() {
+        let end = run_worker(&mut w, c.comps, c.injected, c.start, c.until);
+        if replies.send((w.me, end)).is_err() {
+            return;
         }
-        let mut sums = Vec::with_capacity(n);
-        let mut own = Some(summary);
-        for p in 0..n {
-            if p == me {
-                sums.push(Arc::new(own.take().expect("one summary of its own")));
-                continue;
-            }
-            let at = recv_displs[p] as usize;
-            let bytes = &recv[at..at + recv_counts[p] as usize];
-            let (sum, events): (Summary, Vec<Event>) =
-                postcard::from_bytes(bytes).expect("round messages of the same program decode");
-            events.into_iter().for_each(&mut *deliver);
-            sums.push(Arc::new(sum));
-        }
-        self.bytes_sent += send.len() as u64;
-        self.exchange_s += t0.elapsed().as_secs_f64();
-        Ok(sums)
     }
 }
 
@@ -271,7 +509,16 @@ struct RunEnd {
 pub struct MpiSimulation {
     world: SimpleCommunicator,
     rank: usize,
-    worker: Worker<MpiLink>,
+    /// The rank's first worker, on this thread (it talks MPI for the rank).
+    lead: Worker<LeadLink>,
+    /// Run commands to the rank's other workers, each on a thread of its own.
+    members: Vec<Sender<RunCmd>>,
+    threads: Vec<JoinHandle<()>>,
+    replies: Receiver<(usize, WorkerEnd)>,
+    /// Global index of the rank's first worker.
+    first: usize,
+    /// The components of each of the rank's workers, by local index.
+    local_ids: Vec<Vec<CompId>>,
     partition: Partition,
     /// Components in the network.
     components: usize,
@@ -280,7 +527,8 @@ pub struct MpiSimulation {
     /// The network after a run, and the components of this rank that changed in it.
     stale: RefCell<Option<(Network, Vec<CompId>)>>,
     injector: Injector,
-    pending: Vec<Event>,
+    /// Injected events for each of the rank's workers, by local index.
+    pending: Vec<Vec<Event>>,
     now: Ns,
     started: bool,
     records: Vec<Record>,
@@ -291,12 +539,15 @@ pub struct MpiSimulation {
 }
 
 impl MpiSimulation {
-    /// A simulation of `net` on the ranks of `MPI_COMM_WORLD`, at time 0; every rank
-    /// calls this with the same network. This is the ranks' agreement point (module docs):
+    /// A simulation of `net` on the ranks of `MPI_COMM_WORLD`, at time 0, with
+    /// `workers_per_rank` worker threads on each rank (at least one; the partition has
+    /// `ranks × workers_per_rank` parts, and the rank's first worker runs on the calling
+    /// thread, which must be the one that initialised MPI); every rank calls this with the
+    /// same network and worker count. This is the ranks' agreement point (module docs):
     /// it fails if any rank failed before it ([`ExecError::PeerFailed`]), if MPI is not
     /// initialised, if the ranks built different networks, or if a component cannot
     /// save its state.
-    pub fn new(net: Network) -> Result<Self, ExecError> {
+    pub fn new(net: Network, workers_per_rank: usize) -> Result<Self, ExecError> {
         if !mpi::environment::is_initialized() || mpi::environment::is_finalized() {
             return Err(ExecError::Mpi(
                 "MPI is not initialised in this process; call MpiRuntime::init first (the \
@@ -325,11 +576,13 @@ impl MpiSimulation {
                  or pattern files, or another seed); give every rank the same files"
             )));
         }
-        let partition = Partition::balanced(&net, ranks);
-        let members: Vec<Vec<CompId>> = (0..ranks)
-            .map(|r| {
-                if r < partition.workers() {
-                    partition.members(r)
+        let per_rank = workers_per_rank.max(1);
+        let parts = ranks * per_rank;
+        let partition = Partition::balanced(&net, parts);
+        let members: Vec<Vec<CompId>> = (0..parts)
+            .map(|g| {
+                if g < partition.workers() {
+                    partition.members(g)
                 } else {
                     Vec::new()
                 }
@@ -339,33 +592,74 @@ impl MpiSimulation {
             .map(|id| partition.owner(id).unwrap_or(0) as u32)
             .collect();
         let topo = Arc::new(Topo::new(&net, &owner, &members));
-        let link = MpiLink {
+        let first = rank * per_rank;
+        let hub = Arc::new(Hub {
+            first,
+            local: per_rank,
+            per_rank,
+            topo: Arc::clone(&topo),
+            deposits: Mutex::new(vec![None; per_rank]),
+            inbox: Mutex::new(vec![None; per_rank]),
+            barrier: SpinBarrier::new(per_rank),
+        });
+        let local_ids: Vec<Vec<CompId>> = members[first..first + per_rank].to_vec();
+        let worker = |g: usize| {
+            let ids = members[g].clone();
+            let touched = Some(vec![false; ids.len()]);
+            (ids, touched)
+        };
+        let (ids, touched) = worker(first);
+        let link = LeadLink {
+            hub: Arc::clone(&hub),
             world: world.duplicate(),
             bytes_sent: 0,
             exchange_s: 0.0,
         };
-        let mine = members[rank].clone();
-        let mut worker = Worker::new(rank, ranks, topo, mine.clone(), link);
-        worker.touched = Some(vec![false; mine.len()]);
+        let mut lead = Worker::new(first, parts, Arc::clone(&topo), ids, link);
+        lead.touched = touched;
+        let (reply_tx, replies) = unbounded();
+        let mut senders = Vec::new();
+        let mut threads = Vec::new();
+        for g in first + 1..first + per_rank {
+            let (ids, touched) = worker(g);
+            let link = MemberLink {
+                hub: Arc::clone(&hub),
+            };
+            let mut w = Worker::new(g, parts, Arc::clone(&topo), ids, link);
+            w.touched = touched;
+            let (tx, rx) = unbounded();
+            let replies = reply_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("memsnn-rank{rank}-worker{}", g - first))
+                .spawn(move || member_main(w, rx, replies))
+                .map_err(|e| ExecError::Mpi(format!("cannot start a worker thread: {e}")))?;
+            senders.push(tx);
+            threads.push(handle);
+        }
         let halted = check_wires(&net).err();
         let synced = OnceCell::new();
         let _ = synced.set(net);
         Ok(MpiSimulation {
             world,
             rank,
-            worker,
+            lead,
+            members: senders,
+            threads,
+            replies,
+            first,
+            local_ids,
             partition,
             components: owner.len(),
             synced,
             stale: RefCell::new(None),
             injector: Injector::default(),
-            pending: Vec::new(),
+            pending: (0..per_rank).map(|_| Vec::new()).collect(),
             now: 0,
             started: false,
             records: Vec::new(),
             kinds: Vec::new(),
             stats: RoundStats {
-                partitions: ranks,
+                partitions: parts,
                 ..RoundStats::default()
             },
             events: 0,
@@ -447,55 +741,61 @@ impl MpiSimulation {
         let start = !self.started;
         self.started = true;
         let (mut net, mut changed) = self.take_network();
-        let w = &mut self.worker;
-        w.comps = w
-            .ids
-            .iter()
-            .map(|&id| std::mem::replace(&mut net.components[id as usize], Box::new(Vacant)))
-            .collect();
-        for ev in self.pending.drain(..) {
-            w.queue.push(ev);
+        let local = self.local_ids.len();
+        for (l, tx) in self.members.iter().enumerate() {
+            let cmd = RunCmd {
+                until,
+                start,
+                comps: take_comps(&mut net, &self.local_ids[l + 1]),
+                injected: std::mem::take(&mut self.pending[l + 1]),
+            };
+            tx.send(cmd)
+                .expect("a rank's worker threads live as long as it");
         }
-        if start {
-            w.start();
+        let comps = take_comps(&mut net, &self.local_ids[0]);
+        let injected = std::mem::take(&mut self.pending[0]);
+        let lead = run_worker(&mut self.lead, comps, injected, start, until);
+        let mut ends: Vec<Option<WorkerEnd>> = (0..local).map(|_| None).collect();
+        ends[0] = Some(lead);
+        for _ in 1..local {
+            let (g, end) = self
+                .replies
+                .recv()
+                .expect("a rank's worker threads live as long as it");
+            ends[g - self.first] = Some(end);
         }
-        // The MPI link never reports a gone peer: a failing rank aborts the job.
-        let _ = w.run(until);
-        let looping = w.halted.map(|k| (k, w.queue.looping(k)));
-        for (&id, c) in w.ids.iter().zip(std::mem::take(&mut w.comps)) {
-            net.components[id as usize] = c;
-        }
-        if let Some(t) = &mut w.touched {
-            for (i, flag) in t.iter_mut().enumerate() {
-                if std::mem::take(flag) {
-                    changed.push(w.ids[i]);
-                }
+        // Records, counters and the halt of the rank's workers, in worker order.
+        let mut end = RunEnd::default();
+        for (l, w) in ends.into_iter().enumerate() {
+            let w = w.expect("every worker replied");
+            for (&id, c) in self.local_ids[l].iter().zip(w.comps) {
+                net.components[id as usize] = c;
+            }
+            changed.extend(w.changed);
+            end.events += w.events;
+            end.batches += w.batches;
+            end.remote_events += w.remote_events;
+            if l == 0 {
+                self.stats.rounds += w.rounds;
+                self.stats.critical_events += w.critical;
+            }
+            if let Some((key, ids)) = w.looping {
+                end.looping.get_or_insert((key, Vec::new())).1.extend(ids);
+            }
+            for r in w.records {
+                let k = match end.kinds.iter().position(|k| k == r.kind) {
+                    Some(k) => k,
+                    None => {
+                        end.kinds.push(r.kind.to_string());
+                        end.kinds.len() - 1
+                    }
+                };
+                end.records
+                    .push((r.time, r.comp, k as u32, r.index, r.value));
             }
         }
         changed.sort_unstable();
         changed.dedup();
-        // Records, counters and the halt, from every rank.
-        let mut end = RunEnd {
-            events: std::mem::take(&mut w.events),
-            batches: std::mem::take(&mut w.batches),
-            remote_events: std::mem::take(&mut w.remote_events),
-            looping,
-            ..RunEnd::default()
-        };
-        w.events_at_round = 0;
-        for r in std::mem::take(&mut w.scratch.records) {
-            let k = match end.kinds.iter().position(|k| k == r.kind) {
-                Some(k) => k,
-                None => {
-                    end.kinds.push(r.kind.to_string());
-                    end.kinds.len() - 1
-                }
-            };
-            end.records
-                .push((r.time, r.comp, k as u32, r.index, r.value));
-        }
-        self.stats.rounds += std::mem::take(&mut w.rounds);
-        self.stats.critical_events += std::mem::take(&mut w.critical);
         let bytes = postcard::to_allocvec(&end).expect("run ends always encode");
         let ends = all_gather_bytes(&self.world, &bytes);
         let mut halt: Option<(Key, Vec<CompId>)> = None;
@@ -521,8 +821,8 @@ impl MpiSimulation {
                 halt.get_or_insert((key, Vec::new())).1.extend(ids);
             }
         }
-        self.stats.bytes_sent = self.worker.link.bytes_sent;
-        self.stats.exchange_s = self.worker.link.exchange_s;
+        self.stats.bytes_sent = self.lead.link.bytes_sent;
+        self.stats.exchange_s = self.lead.link.exchange_s;
         if let Some(((t, _), mut ids)) = halt {
             ids.sort_unstable();
             ids.dedup();
@@ -532,6 +832,23 @@ impl MpiSimulation {
             self.now = self.now.max(until);
         }
         *self.stale.get_mut() = Some((net, changed));
+    }
+}
+
+/// Moves the components `ids` out of `net` (vacant stand-ins stay), in that order.
+fn take_comps(net: &mut Network, ids: &[CompId]) -> Vec<Box<dyn Component>> {
+    ids.iter()
+        .map(|&id| std::mem::replace(&mut net.components[id as usize], Box::new(Vacant)))
+        .collect()
+}
+
+impl Drop for MpiSimulation {
+    fn drop(&mut self) {
+        // Closing the command channels ends the worker threads.
+        self.members.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -574,8 +891,12 @@ impl Executor for MpiSimulation {
             .event(self.now, (at, dst, port), payload, self.components)
         {
             Ok(ev) => {
-                if self.partition.owner(dst) == Some(self.rank) {
-                    self.pending.push(ev);
+                let g = self.lead.topo.owner[dst as usize] as usize;
+                if let Some(p) = g
+                    .checked_sub(self.first)
+                    .and_then(|l| self.pending.get_mut(l))
+                {
+                    p.push(ev);
                 }
             }
             Err(e) => self.halted = Some(e),
@@ -626,7 +947,7 @@ impl Executor for MpiSimulation {
     }
 
     fn clock(&self) -> Clock {
-        self.worker.topo.clock
+        self.lead.topo.clock
     }
 
     fn take_records(&mut self) -> Vec<Record> {
