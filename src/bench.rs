@@ -348,7 +348,8 @@ fn run_once(
     let built = build(checked, opts.seed)?;
     let ids = NetworkIds::of(&built);
     let layers = built.layers.clone();
-    let net = built.builder.build();
+    let mut net = built.builder.build();
+    net.source_digest = Some(checked.digest());
     let mut sim = exec.executor(net, workers)?;
     let build_s = t0.elapsed().as_secs_f64();
     let heap1 = crate::alloc_count::live_bytes();

@@ -10,9 +10,12 @@
 //!   and its standard output and error go to the null device;
 //! * a failure before the ranks' agreement point (a file a rank cannot read, a topology
 //!   that fails validation, a bad output path) is reported by the lowest failing rank
-//!   alone, and every rank exits with status 1; a failure after it is the same on every
-//!   rank (the ranks compute the same things) and rank 0 reports it;
-//! * a panic aborts the whole job (`MPI_Abort`), so no rank is left waiting.
+//!   alone, and every rank exits with status 1;
+//! * after it, a run that stops at a zero-time loop stops alike on every rank and rank 0
+//!   reports it; any other failure may be one rank's alone (a full disk), so that rank
+//!   reports it and ends the job (`MPI_Abort`, status 1) rather than leave the others
+//!   waiting;
+//! * a panic ends its process at once, and mpirun then ends the job.
 
 use runtime::engine::exec::mpi::MpiRuntime;
 use std::fs::File;
@@ -49,6 +52,22 @@ fn silence() -> Option<File> {
     None
 }
 
+/// Whether every rank meets `e` alike: a run that stopped at a zero-time loop, or an
+/// executor that refused the network (ranks that built different networks see it
+/// together).
+fn on_every_rank(e: &anyhow::Error) -> bool {
+    use runtime::engine::exec::ExecError;
+    use runtime::model::protocol::ProtocolError;
+    use runtime::model::session::Error;
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ProtocolError>(),
+            Some(ProtocolError::Halted { .. })
+        ) || c.downcast_ref::<ExecError>().is_some()
+            || matches!(c.downcast_ref::<Error>(), Some(Error::Exec(_)))
+    })
+}
+
 /// Runs `body` (the command, its outputs already redirected for this rank by the caller
 /// through `scratch`) under MPI and turns its result into the exit status.
 pub fn run(body: impl FnOnce(&MpiRuntime, Option<&Path>) -> anyhow::Result<()>) -> ExitCode {
@@ -66,16 +85,22 @@ pub fn run(body: impl FnOnce(&MpiRuntime, Option<&Path>) -> anyhow::Result<()>) 
     let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let mut abort = false;
             let report = if mpi.agreement_pending() {
                 // This rank failed before the others could know: meet them, and let the
                 // lowest failing rank speak.
                 mpi.fail() == rank
+            } else if let Some(r) = mpi.failed_rank() {
+                // Some rank failed before the run; the lowest reports why.
+                r == rank
+            } else if on_every_rank(&e) {
+                // The same on every rank.
+                rank == 0
             } else {
-                match mpi.failed_rank() {
-                    // Another rank failed before the run; it reports why.
-                    Some(r) => r == rank,
-                    None => rank == 0,
-                }
+                // Anything else may be this rank's alone (a full disk, an output it
+                // cannot write): the others could be waiting for it in a collective.
+                abort = mpi.ranks() > 1;
+                true
             };
             if report {
                 let text = if mpi.ranks() > 1 {
@@ -89,6 +114,12 @@ pub fn run(body: impl FnOnce(&MpiRuntime, Option<&Path>) -> anyhow::Result<()>) 
                     }
                     None => eprint!("{text}"),
                 }
+            }
+            if abort {
+                if let Some(dir) = &scratch {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                mpi.abort(1);
             }
             ExitCode::FAILURE
         }

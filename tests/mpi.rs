@@ -181,19 +181,46 @@ fn a_topology_that_fails_validation_is_reported_once_at_its_line() {
     assert!(stderr.contains("bad.ron:1:22"), "{stderr}");
 }
 
-#[test]
-fn ranks_that_built_different_networks_are_refused() {
-    let file = topology("msnn_30x10x10.ron");
+/// Runs `run FILE --executor mpi` on two ranks, rank 0 with `a`, rank 1 with `b`; the
+/// job must end with one message naming rank 1.
+fn refused_as_different(a: &[&str], b: &[&str]) {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let out = tmp.path().join("out");
-    let (f, o) = (file.display().to_string(), out.display().to_string());
-    let a = ["run", &f, "--executor", "mpi", "--out", &o];
-    let b = ["run", &f, "--executor", "mpi", "--out", &o, "--seed", "2"];
+    let out = tmp.path().join("out").display().to_string();
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["run".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["--executor", "mpi", "--out"].map(String::from));
+        v.push(out.clone());
+        v
+    };
+    let (a, b) = (with(a), with(b));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
     let r = two_programs(&a, &b);
     assert_eq!(r.status.code(), Some(1));
     let e = errors(&r);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].contains("rank 1 built another network"), "{e:?}");
+}
+
+#[test]
+fn ranks_that_built_different_networks_are_refused() {
+    let file = topology("msnn_30x10x10.ron").display().to_string();
+    // Another seed: other devices.
+    refused_as_different(&[&file], &[&file, "--seed", "2"]);
+    // Another protocol, the same network: the ranks would run different steps.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let devices = topology("devices").display().to_string();
+    let text = std::fs::read_to_string(topology("wta_ff/30x10.ron"))
+        .expect("shipped topology")
+        .replace("\"../devices/", &format!("\"{devices}/"));
+    let shorter = text.replace("duration_us: 100000", "duration_us: 90000");
+    assert_ne!(text, shorter, "the protocol has a duration to change");
+    let (a, b) = (tmp.path().join("a.ron"), tmp.path().join("b.ron"));
+    std::fs::write(&a, &text).expect("write");
+    std::fs::write(&b, &shorter).expect("write");
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    refused_as_different(&[&a], &[&b]);
 }
 
 /// The one JSON record `memsnn bench --size 30x10 --reps 1 EXTRA` prints, started by

@@ -123,6 +123,7 @@ impl NetworkBuilder {
             components,
             probed,
             routes,
+            source_digest: None,
         }
     }
 }
@@ -139,6 +140,10 @@ pub struct Network {
     pub probed: Vec<Probe>,
     /// `routes[src][out_port]` = the `(dst, in_port)` wires of that port.
     pub routes: Vec<Vec<Vec<(CompId, Port)>>>,
+    /// A digest of what the network was built from (topology with its protocol, devices,
+    /// patterns, saved weights), where known: executors that build the same network in
+    /// several processes compare it.
+    pub source_digest: Option<[u8; 32]>,
 }
 
 impl Network {

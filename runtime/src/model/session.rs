@@ -112,7 +112,9 @@ impl Model {
         }
         let ids = NetworkIds::of(&built);
         let layers = built.layers.clone();
-        let exec = executor.executor(built.builder.build(), workers)?;
+        let mut net = built.builder.build();
+        net.source_digest = Some(self.checked.digest());
+        let exec = executor.executor(net, workers)?;
         Ok(Session {
             checked: Arc::clone(&self.checked),
             seed,

@@ -44,11 +44,14 @@
 //!
 //! [`MpiSimulation::new`] is the ranks' *agreement point*: it first learns whether every
 //! rank got there ([`agree`]; a rank whose input failed calls it with its failure), then
-//! compares a fingerprint of every rank's network (names, kinds, wires, initial states) so
-//! that ranks that loaded different files stop with one message instead of running
-//! different networks. Every component must be able to save its state (the built-in ones
-//! can). After that point the ranks only meet in collectives they all make; an error they
-//! all meet (a zero-time loop) is the same on every rank.
+//! compares a fingerprint of every rank's network (names, kinds, wires, initial states,
+//! and [`Network::source_digest`], the digest of the files it was built from, protocol
+//! included) so that ranks that loaded different files stop with one message instead of
+//! running different networks. Every component must be able to save its state (the
+//! built-in ones can). After that point the ranks only meet in collectives they all make;
+//! an error they all meet (a zero-time loop) is the same on every rank. A failure of one
+//! rank alone after it must end the job ([`MpiRuntime::abort`]): the others would wait for
+//! it. Every rank holds the whole network; only its own part runs there.
 //!
 //! Checkpoints are refused ([`StateError::Executor`]): every rank would write the same
 //! files. MPI must be initialised by the program ([`MpiRuntime::init`]) before an executor
@@ -95,11 +98,13 @@ impl MpiRuntime {
             ExecError::Mpi("MPI was already initialised in this process".into()),
         )?;
         let world = universe.world();
-        // A panic on one rank must not leave the others waiting in a collective.
+        // A panic on one rank must not leave the others waiting in a collective: the
+        // process ends at once, on whichever thread panicked (no MPI call, which only the
+        // first thread may make), and mpirun ends the job when a rank exits non-zero.
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             previous(info);
-            SimpleCommunicator::world().abort(101);
+            std::process::exit(101);
         }));
         Ok(MpiRuntime {
             _universe: universe,
@@ -128,6 +133,13 @@ impl MpiRuntime {
     /// lowest failing rank (the one that reports its failure).
     pub fn fail(&self) -> usize {
         agree(&self.world, false).unwrap_or(self.rank())
+    }
+
+    /// Ends every rank of the job now, with exit status `code` (`MPI_Abort`): for a
+    /// failure of this rank alone after the agreement point, which the others, waiting
+    /// in a collective, would never learn of.
+    pub fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
     }
 
     /// The lowest rank that failed before the last agreement point, if any did.
@@ -175,19 +187,25 @@ fn all_gather_bytes(world: &SimpleCommunicator, mine: &[u8]) -> Vec<Vec<u8>> {
 /// A length as an MPI count.
 ///
 /// # Panics
-/// Beyond 2 GiB in one message (MPI counts are 32-bit), which no round or state of a
-/// network that fits in memory reaches per rank pair.
+/// Beyond 2 GiB in one message (MPI counts are 32-bit): a round's events for one rank,
+/// or the states one rank shares, would have to reach that.
 fn count(len: usize) -> i32 {
     i32::try_from(len).expect("an MPI message of more than 2 GiB")
 }
 
+/// Where each rank's part starts in a buffer of all the parts.
+///
+/// # Panics
+/// If the parts together exceed 2 GiB (MPI displacements are 32-bit).
 fn displacements(counts: &[i32]) -> Vec<i32> {
     let mut at = 0i32;
     counts
         .iter()
         .map(|&c| {
             let d = at;
-            at += c;
+            at = at
+                .checked_add(c)
+                .expect("MPI messages of more than 2 GiB in all");
             d
         })
         .collect()
@@ -562,21 +580,25 @@ impl MpiSimulation {
         let world = world.duplicate();
         let rank = world.rank() as usize;
         let ranks = world.size() as usize;
+        // One message if the ranks did not build the same network (before anything a rank
+        // could refuse alone).
+        let print = fingerprint(&net);
+        let prints = all_gather_bytes(&world, &print);
+        if let Some(other) = prints.iter().position(|p| *p != prints[0]) {
+            return Err(ExecError::Mpi(format!(
+                "rank {other} built another network than rank 0 (other topology, protocol, \
+                 device, pattern or weights files, or another seed); give every rank the \
+                 same files and arguments"
+            )));
+        }
+        // The same network on every rank: this check fails on all of them or none.
         check_savable(&net).map_err(|e| {
             ExecError::Mpi(format!(
                 "{e}; under MPI every component must save its state"
             ))
         })?;
-        // One message if the ranks did not build the same network.
-        let print = fingerprint(&net);
-        let prints = all_gather_bytes(&world, &print);
-        if let Some(other) = prints.iter().position(|p| *p != prints[0]) {
-            return Err(ExecError::Mpi(format!(
-                "rank {other} built another network than rank 0 (other topology, device \
-                 or pattern files, or another seed); give every rank the same files"
-            )));
-        }
-        let per_rank = workers_per_rank.max(1);
+        // No more threads than a rank could give components to.
+        let per_rank = workers_per_rank.clamp(1, net.len().div_ceil(ranks).max(1));
         let parts = ranks * per_rank;
         let partition = Partition::balanced(&net, parts);
         let members: Vec<Vec<CompId>> = (0..parts)
@@ -632,7 +654,9 @@ impl MpiSimulation {
             let handle = std::thread::Builder::new()
                 .name(format!("memsnn-rank{rank}-worker{}", g - first))
                 .spawn(move || member_main(w, rx, replies))
-                .map_err(|e| ExecError::Mpi(format!("cannot start a worker thread: {e}")))?;
+                // As the sharded executor: a process that cannot start a thread is out
+                // of resources (the panic ends the job).
+                .expect("cannot start a worker thread");
             senders.push(tx);
             threads.push(handle);
         }
@@ -855,6 +879,7 @@ impl Drop for MpiSimulation {
 /// What must be equal for two ranks to be running the same network.
 fn fingerprint(net: &Network) -> Vec<u8> {
     let mut h = Sha256::new();
+    h.update(net.source_digest.unwrap_or_default());
     h.update(format!("{:?}", net.clock).as_bytes());
     h.update((net.len() as u64).to_le_bytes());
     for (i, c) in net.components.iter().enumerate() {

@@ -41,6 +41,18 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// A SHA-256 digest of everything checked (the topology and its protocol, the device
+    /// set, patterns and saved weights; not the folder they were read from): two
+    /// processes that loaded the same files get the same digest.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let text = format!(
+            "{:?}",
+            (&self.topology, &self.devices, &self.patterns, &self.saved)
+        );
+        Sha256::digest(text.as_bytes()).into()
+    }
+
     /// Checks `topology` (relative paths resolved against `base_dir`); the same as
     /// [`check`].
     pub fn from_topology(topology: Topology, base_dir: &Path) -> Result<Self, TopologyError> {
