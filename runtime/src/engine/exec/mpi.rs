@@ -64,7 +64,7 @@ use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
 use super::sharded::Partition;
 use crate::engine::checkpoint::{check_savable, StateError};
 use crate::engine::component::Component;
-use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Record;
 use crate::engine::time::{Clock, Ns};
@@ -77,6 +77,7 @@ use mpi::traits::{Communicator, CommunicatorCollectives};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -365,7 +366,7 @@ impl LeadLink {
             for (q, events) in away.iter().enumerate() {
                 if q != me {
                     let start = send.len();
-                    send = postcard::to_extend(&(&local_sums, events), send)
+                    send = postcard::to_extend(&(&local_sums, &Outgoing::of(events)), send)
                         .expect("round messages always encode");
                     counts[q] = count(send.len() - start);
                 }
@@ -385,9 +386,9 @@ impl LeadLink {
             for q in (0..ranks).filter(|&q| q != me) {
                 let at = recv_displs[q] as usize;
                 let bytes = &recv[at..at + recv_counts[q] as usize];
-                let (theirs, events): (Vec<Summary>, Vec<Event>) =
+                let (theirs, incoming): (Vec<Summary>, Incoming) =
                     postcard::from_bytes(bytes).expect("round messages of the same program decode");
-                for ev in events {
+                for ev in incoming.events() {
                     let w = hub.topo.owner[ev.dst as usize] as usize;
                     inbox[w - hub.first].push(ev);
                 }
@@ -429,6 +430,108 @@ impl Link for LeadLink {
         self.exchange_ranks();
         hub.barrier.wait();
         Ok(hub.collect(me, deliver))
+    }
+}
+
+/// A round's events for one rank, each input pattern once: a pattern fans out to every
+/// column of a layer, and would otherwise travel once per column (~3 kB each at 784
+/// lines). The receiver shares one copy among its events, as the sender did.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    patterns: Vec<&'a LinePattern>,
+    events: Vec<EventOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    time: Ns,
+    delta: u32,
+    dst: CompId,
+    port: Port,
+    src: CompId,
+    seq: u64,
+    payload: PayloadOut<'a>,
+}
+
+/// A payload, or the index of its pattern in [`Outgoing::patterns`] (the variants match
+/// [`PayloadIn`]'s, in order: postcard writes the variant's index).
+#[derive(Serialize)]
+enum PayloadOut<'a> {
+    Pattern(u32),
+    Other(&'a Payload),
+}
+
+impl<'a> Outgoing<'a> {
+    fn of(events: &'a [Event]) -> Self {
+        let mut patterns: Vec<&'a LinePattern> = Vec::new();
+        let mut index: HashMap<*const LinePattern, u32> = HashMap::new();
+        let events = events
+            .iter()
+            .map(|ev| EventOut {
+                time: ev.time,
+                delta: ev.delta,
+                dst: ev.dst,
+                port: ev.port,
+                src: ev.src,
+                seq: ev.seq,
+                payload: match &ev.payload {
+                    Payload::Pattern(p) => {
+                        PayloadOut::Pattern(*index.entry(Arc::as_ptr(p)).or_insert_with(|| {
+                            patterns.push(p);
+                            patterns.len() as u32 - 1
+                        }))
+                    }
+                    other => PayloadOut::Other(other),
+                },
+            })
+            .collect();
+        Outgoing { patterns, events }
+    }
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    patterns: Vec<LinePattern>,
+    events: Vec<EventIn>,
+}
+
+#[derive(Deserialize)]
+struct EventIn {
+    time: Ns,
+    delta: u32,
+    dst: CompId,
+    port: Port,
+    src: CompId,
+    seq: u64,
+    payload: PayloadIn,
+}
+
+#[derive(Deserialize)]
+enum PayloadIn {
+    Pattern(u32),
+    Other(Payload),
+}
+
+impl Incoming {
+    /// The events, each pattern shared by the events that carry it.
+    fn events(self) -> impl Iterator<Item = Event> {
+        let patterns: Vec<Arc<LinePattern>> = self.patterns.into_iter().map(Arc::new).collect();
+        self.events.into_iter().map(move |e| Event {
+            time: e.time,
+            delta: e.delta,
+            dst: e.dst,
+            port: e.port,
+            src: e.src,
+            seq: e.seq,
+            payload: match e.payload {
+                PayloadIn::Pattern(i) => Payload::Pattern(Arc::clone(
+                    patterns
+                        .get(i as usize)
+                        .expect("round messages of the same program decode"),
+                )),
+                PayloadIn::Other(p) => p,
+            },
+        })
     }
 }
 
