@@ -229,9 +229,8 @@ type Delivery = (Vec<Event>, Vec<Arc<Summary>>);
 /// rank's lead worker (on the thread that talks MPI) exchanges them with the other ranks
 /// and hands every worker what came for it.
 struct Hub {
-    /// Global index of the rank's first worker; its workers are `first..first + local`.
+    /// Global index of the rank's first worker; its workers are `first..first + per_rank`.
     first: usize,
-    local: usize,
     /// Workers per rank (rank `q` holds workers `q * per_rank..`).
     per_rank: usize,
     topo: Arc<Topo>,
@@ -343,15 +342,15 @@ impl LeadLink {
         let ranks = self.world.size() as usize;
         let me = self.world.rank() as usize;
         let n = ranks * hub.per_rank;
-        let mut inbox: Vec<Vec<Event>> = (0..hub.local).map(|_| Vec::new()).collect();
+        let mut inbox: Vec<Vec<Event>> = (0..hub.per_rank).map(|_| Vec::new()).collect();
         let mut away: Vec<Vec<Event>> = (0..ranks).map(|_| Vec::new()).collect();
-        let mut local_sums = Vec::with_capacity(hub.local);
+        let mut local_sums = Vec::with_capacity(hub.per_rank);
         for (out, summary) in deposits {
             for (p, events) in out.into_iter().enumerate() {
                 if events.is_empty() {
                     continue;
                 }
-                if (hub.first..hub.first + hub.local).contains(&p) {
+                if (hub.first..hub.first + hub.per_rank).contains(&p) {
                     inbox[p - hub.first].extend(events);
                 } else {
                     away[p / hub.per_rank].extend(events);
@@ -720,7 +719,6 @@ impl MpiSimulation {
         let first = rank * per_rank;
         let hub = Arc::new(Hub {
             first,
-            local: per_rank,
             per_rank,
             topo: Arc::clone(&topo),
             deposits: Mutex::new(vec![None; per_rank]),
