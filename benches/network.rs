@@ -3,8 +3,9 @@
 //! 784×100 (`wta_ff_learning`: every fire programs the winner's column), with
 //! Bernoulli-gated inputs (`p0.5`: a new pattern every CLK period), build excluded;
 //! the hot path of a silent neuron — advancing its TS over whole CLK periods in closed
-//! form; and preparing a gated 784-line pattern (driven lines and amplitude sums, done
-//! once per pattern for the whole layer).
+//! form; preparing a gated 784-line pattern (driven lines and amplitude sums, done
+//! once per pattern for the whole layer); and the columns' weighted sums of it, one
+//! column at a time and eight side by side.
 //!
 //! Run: `cargo bench --bench network`. For throughput in synaptic events per second (the
 //! Brian2/NEST comparison) use `memsnn bench` instead.
@@ -15,6 +16,7 @@ use devices::{DeviceSet, Variability};
 use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
 use runtime::engine::event::LinePattern;
 use runtime::engine::exec::ExecutorKind;
+use runtime::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, LANES};
 use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::model::topology::{build, load};
 use std::hint::black_box;
@@ -116,6 +118,36 @@ fn line_pattern(c: &mut Criterion) {
     c.bench_function("pattern/784 lines, half driven", |b| {
         b.iter(|| black_box(LinePattern::new(black_box(amplitudes.clone()))))
     });
+    // The columns' sums Σ G·A, Σ G·A² of that pattern: 64 columns of 784 conductances
+    // (one layer's slice), one at a time and eight side by side (the same bits).
+    let p = LinePattern::new(amplitudes);
+    let columns: Vec<Vec<f32>> = (0..64u32)
+        .map(|c| {
+            (0..784u32)
+                .map(|i| 1e-4 + ((c * 784 + i) % 97) as f32 * 1e-6)
+                .collect()
+        })
+        .collect();
+    let mut g = c.benchmark_group("pattern sums, 64 columns × 784 lines, half driven");
+    g.throughput(criterion::Throughput::Elements(
+        64 * p.driven().len() as u64,
+    ));
+    g.bench_function("one column at a time", |b| {
+        b.iter(|| {
+            for w in &columns {
+                black_box(weighted_sums(black_box(&p), w));
+            }
+        })
+    });
+    g.bench_function("eight side by side", |b| {
+        b.iter(|| {
+            for w in columns.chunks(LANES) {
+                let w: [&[f32]; LANES] = std::array::from_fn(|l| &w[l][..]);
+                black_box(weighted_sums_lanes(black_box(&p), w));
+            }
+        })
+    });
+    g.finish();
 }
 
 fn config() -> Criterion {

@@ -35,6 +35,7 @@
 use super::circuit::node1_volts;
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Event, LinePattern, Payload, Port};
+use crate::engine::pattern_sums::{weighted_sums, WeightedSums};
 use crate::engine::time::{Clock, Ns};
 use devices::rs::{ProgramStep, RsCurve, RsDevice, RsParams};
 use devices::variability::{key, standard_normal};
@@ -106,6 +107,13 @@ pub struct Column {
     /// column that has not programmed, so inference keeps only the conductances. A pure
     /// cache: not saved in checkpoints, re-derived after a resume to the same values.
     programming: Vec<Option<Programming>>,
+    /// Counts conductance changes, so that sums handed over for a pattern can be checked
+    /// against the conductances they were taken over (not saved: it only has to differ
+    /// between two moments of one batch).
+    g_epoch: u64,
+    /// Sums of the pattern at this address handed over by the executor for the coming
+    /// pattern event, with the `g_epoch` they were taken at; taken by that event.
+    presummed: Option<(usize, u64, WeightedSums)>,
 }
 
 /// Sources a column holds back before sending them anyway (bounds its memory).
@@ -152,6 +160,8 @@ impl Column {
             held: Vec::new(),
             quiet: None,
             programming: Vec::new(),
+            g_epoch: 0,
+            presummed: None,
         };
         c.refresh_amplitude_sums();
         c.refresh_conductance_sums();
@@ -173,6 +183,7 @@ impl Column {
     /// at its next event.
     pub fn set_conductances(&mut self, g: &[f32]) {
         self.g.copy_from_slice(g);
+        self.g_epoch += 1;
         self.refresh_conductance_sums();
     }
 
@@ -355,7 +366,11 @@ impl Column {
     /// so the same bits; only Σ G·A and Σ G·A², which depend on this column, are summed
     /// here. Falls back to the full recomputation when spikes add to the lines or the
     /// pattern's width differs from the column's.
-    fn refresh_from_pattern(&mut self, p: &Arc<LinePattern>) {
+    fn refresh_from_pattern(
+        &mut self,
+        p: &Arc<LinePattern>,
+        pre: Option<(usize, u64, WeightedSums)>,
+    ) {
         if !self.spikes.is_empty() || p.amplitudes().len() != self.g.len() {
             self.refresh_amplitude_sums();
             return;
@@ -368,7 +383,13 @@ impl Column {
         self.sums.lo = a.lo_volts;
         self.sums.hi = a.hi_volts;
         self.sums.pulsed = p.driven().len() as u64;
-        (self.sums.ga, self.sums.ga2) = self.driven_ga();
+        (self.sums.ga, self.sums.ga2) = match pre {
+            // Handed over for this very pattern and these conductances: the same sums.
+            Some((at, epoch, s)) if at == Arc::as_ptr(p) as usize && epoch == self.g_epoch => {
+                (s.wa, s.wa2)
+            }
+            _ => self.driven_ga(),
+        };
     }
 
     /// Recomputes Σ G and Σ G·A after conductances changed (amplitudes unchanged).
@@ -390,12 +411,8 @@ impl Column {
         let (mut ga, mut ga2) = (0.0f64, 0.0f64);
         if let (DrivenLines::Shared(lp), true) = (&self.driven, self.spikes.is_empty()) {
             // The pattern's own amplitudes, read in order rather than gathered.
-            for (&i, &a) in lp.driven().iter().zip(lp.driven_volts()) {
-                let g = self.g[i as usize] as f64;
-                ga += g * a;
-                ga2 += g * a * a;
-            }
-            return (ga, ga2);
+            let s = weighted_sums(lp, &self.g);
+            return (s.wa, s.wa2);
         }
         match (&self.pattern, self.spikes.is_empty()) {
             (Some(p), true) => {
@@ -569,6 +586,7 @@ impl Column {
                 }
                 self.g[i] = g1;
                 programmed += 1;
+                self.g_epoch += 1;
             }
         }
         (self.read_joules, self.write_joules, self.set_joules) = (read_j, write_j, set_j);
@@ -654,7 +672,7 @@ impl Column {
 impl Component for Column {
     crate::component_state!(Column {
         g, pattern, pending_pattern, spikes, driven, spikes_active, gate_volts, node_v, node_g, t_prog, substep_ns, substep_wake, idle_phase, sent, sums, rng, write_joules, set_joules, read_joules, synaptic_events, programmed, programmable, dormant, held, quiet
-    } keep { params, variability, device_key, programming });
+    } keep { params, variability, device_key, programming, g_epoch, presummed });
 
     fn kind(&self) -> &'static str {
         "column"
@@ -695,10 +713,11 @@ impl Component for Column {
             }
             Payload::Pattern(p) => {
                 // Patterns take effect at the next rising edge (or now, at an edge).
+                let pre = self.presummed.take();
                 let at = clock.rising_at_or_after(t);
                 if at == t {
                     self.pattern = Some(p.amplitudes().clone());
-                    self.refresh_from_pattern(p);
+                    self.refresh_from_pattern(p, pre);
                 } else {
                     self.pending_pattern = Some((at, Some(p.amplitudes().clone())));
                     ctx.wake_at(at, 0);
@@ -757,6 +776,27 @@ impl Component for Column {
         }
         self.send_side(ctx);
         self.schedule_substep(ctx, changed, own_substep);
+    }
+
+    /// A pattern that takes effect now, over lines without spikes and of this column's
+    /// width, is summed over the conductances ([`Self::refresh_from_pattern`]).
+    fn pattern_weights(&self, ev: &Event, clock: &Clock) -> Option<&[f32]> {
+        match &ev.payload {
+            Payload::Pattern(p)
+                if ev.port == IN_PATTERN
+                    && self.spikes.is_empty()
+                    && p.amplitudes().len() == self.g.len()
+                    && clock.rising_at_or_after(ev.time) == ev.time =>
+            {
+                Some(&self.g)
+            }
+            _ => None,
+        }
+    }
+
+    fn accept_pattern_sums(&mut self, pattern: &LinePattern, sums: WeightedSums) {
+        let at = pattern as *const LinePattern as usize;
+        self.presummed = Some((at, self.g_epoch, sums));
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -6,7 +6,8 @@
 //! `handle` with the same events in the same order, so results are bit-identical.
 
 use crate::engine::checkpoint::StateError;
-use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
+use crate::engine::pattern_sums::WeightedSums;
 use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
 use std::any::Any;
@@ -148,6 +149,24 @@ pub trait Component: Send + 'static {
 
     /// Handles one event addressed to this component.
     fn handle(&mut self, ev: &Event, ctx: &mut Ctx);
+
+    /// The weights (one per line) this component would sum the [`Payload::Pattern`] of
+    /// `ev` over, if handling `ev` at once would take
+    /// [`weighted_sums`](crate::engine::pattern_sums::weighted_sums) of it; `None`
+    /// (the default) otherwise. Executors then compute the sums for several components
+    /// side by side and hand them over with [`Component::accept_pattern_sums`] before
+    /// delivering `ev` — a value the component could compute itself, never anything of
+    /// another component.
+    fn pattern_weights(&self, _ev: &Event, _clock: &Clock) -> Option<&[f32]> {
+        None
+    }
+
+    /// The sums of `pattern` over the weights [`Component::pattern_weights`] returned,
+    /// handed over before the event carrying `pattern` is delivered (in the same batch).
+    /// The component must check that they still apply (its weights may have changed in
+    /// between, while handling an earlier event of the batch) and must not keep them past
+    /// that event.
+    fn accept_pattern_sums(&mut self, _pattern: &LinePattern, _sums: WeightedSums) {}
 
     /// Downcasting for inspection (probes, state snapshots, tests).
     fn as_any(&self) -> &dyn Any;

@@ -144,6 +144,15 @@ impl LinePattern {
         }
     }
 
+    /// An equal pattern that shares no memory with this one (its amplitudes too), for
+    /// another thread to count references on without contending with this one's.
+    pub fn deep_copy(&self) -> Self {
+        LinePattern {
+            amplitudes: Arc::from(&self.amplitudes[..]),
+            ..self.clone()
+        }
+    }
+
     /// The amplitudes, volts per line.
     pub fn amplitudes(&self) -> &Arc<[f32]> {
         &self.amplitudes

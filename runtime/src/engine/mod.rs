@@ -9,5 +9,6 @@ pub mod component;
 pub mod event;
 pub mod exec;
 pub mod network;
+pub mod pattern_sums;
 pub mod probe;
 pub mod time;

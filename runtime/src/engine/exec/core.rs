@@ -21,11 +21,13 @@
 use super::error::{ExecError, Origin};
 use super::reserved::{EXTERNAL, LOOP_NAMES, MAX_DELTA, WAKE_PORT};
 use crate::engine::component::{Component, Ctx, Emission, Scratch};
-use crate::engine::event::{CompId, Event, Payload, Port};
+use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
+use crate::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, LANES};
 use crate::engine::probe::Probe;
 use crate::engine::time::{Clock, Ns};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A batch key `(time ns, delta)`.
 pub(crate) type Key = (Ns, u32);
@@ -219,6 +221,8 @@ pub(crate) struct Queue {
     next: Vec<Event>,
     /// The key of a looping batch met at the head of the queue.
     halt: Option<Key>,
+    /// Component indices gathered for one run of [`presum_patterns`].
+    lanes: Vec<(usize, usize)>,
 }
 
 impl Queue {
@@ -337,6 +341,7 @@ impl Queue {
         scratch: &mut Scratch,
         keep: impl FnMut(Event) -> Option<Event>,
     ) {
+        presum_patterns(env, batch, &mut members, &mut self.lanes);
         let mut sink = sink(self, key, keep);
         for events in batch.chunk_by(|a, b| a.dst == b.dst) {
             let slot = members.slot(events[0].dst);
@@ -360,6 +365,76 @@ impl Queue {
             }
         }
     }
+}
+
+/// Computes, for the components of `batch` that ask for them
+/// ([`Component::pattern_weights`]), the weighted sums of the patterns they receive,
+/// [`LANES`] components a pass ([`weighted_sums_lanes`]), and hands each its sums
+/// ([`Component::accept_pattern_sums`]) before anything of the batch is delivered.
+/// Components of one pattern are consecutive in a batch (it is sorted by destination,
+/// and a layer's columns get their pattern from one source), so a pass takes them as they
+/// come. `lanes` is scratch space for `(component index, event index)` pairs. The sums
+/// equal what each component would compute alone, so results do not depend on this pass.
+fn presum_patterns<F: Fn(CompId) -> usize>(
+    env: &Env,
+    batch: &[Event],
+    members: &mut Members<F>,
+    lanes: &mut Vec<(usize, usize)>,
+) {
+    let mut current: Option<&Arc<LinePattern>> = None;
+    lanes.clear();
+    for (e, ev) in batch.iter().enumerate() {
+        let Payload::Pattern(p) = &ev.payload else {
+            continue;
+        };
+        let i = (members.index)(ev.dst);
+        match members.comps[i].pattern_weights(ev, env.clock) {
+            Some(w) if w.len() >= p.amplitudes().len() => {}
+            _ => continue,
+        }
+        if current.is_some_and(|c| !Arc::ptr_eq(c, p)) || lanes.len() == LANES {
+            if let Some(c) = current {
+                hand_over_sums(c, members.comps, lanes, batch, env.clock);
+            }
+        }
+        current = Some(p);
+        lanes.push((i, e));
+    }
+    if let Some(c) = current {
+        hand_over_sums(c, members.comps, lanes, batch, env.clock);
+    }
+}
+
+/// One pass of [`presum_patterns`]: the sums of `pattern` for the components of `lanes`
+/// (at most [`LANES`]; a partial pass repeats the first component in the idle lanes),
+/// handed to each; empties `lanes`.
+fn hand_over_sums(
+    pattern: &LinePattern,
+    comps: &mut [Box<dyn Component>],
+    lanes: &mut Vec<(usize, usize)>,
+    batch: &[Event],
+    clock: &Clock,
+) {
+    let Some(&first) = lanes.first() else {
+        return;
+    };
+    let sums = {
+        let comps = &*comps;
+        let weights = |(i, e): (usize, usize)| -> &[f32] {
+            comps[i].pattern_weights(&batch[e], clock).unwrap_or(&[])
+        };
+        if lanes.len() == 1 {
+            [weighted_sums(pattern, weights(first)); LANES]
+        } else {
+            let w: [&[f32]; LANES] =
+                std::array::from_fn(|l| weights(*lanes.get(l).unwrap_or(&first)));
+            weighted_sums_lanes(pattern, w)
+        }
+    };
+    for (&(i, _), s) in lanes.iter().zip(sums) {
+        comps[i].accept_pattern_sums(pattern, s);
+    }
+    lanes.clear();
 }
 
 /// The sink for events routed while `queue` handles the batch `(t, d)`: `keep` returns

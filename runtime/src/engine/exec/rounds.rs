@@ -8,7 +8,7 @@
 
 use super::core::{Env, Key, Members, Queue, LOOP_DELTA};
 use crate::engine::component::{Component, Ctx, Scratch};
-use crate::engine::event::{CompId, Event, Port};
+use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
 use crate::engine::probe::Probe;
 use crate::engine::time::{Clock, Ns};
@@ -182,6 +182,9 @@ pub(crate) struct Worker<L> {
     pub(crate) seq: Vec<u64>,
     pub(crate) queue: Queue,
     pub(crate) out: Vec<Vec<Event>>,
+    /// Per destination worker, the last pattern sent there and the copy it got
+    /// (see `Away::copy_for`).
+    pub(crate) copies: Vec<Option<(Arc<LinePattern>, Arc<LinePattern>)>>,
     pub(crate) sent_min: Vec<Key>,
     pub(crate) fwd: Vec<Key>,
     pub(crate) horizon: Key,
@@ -214,6 +217,7 @@ impl<L: Link> Worker<L> {
             seq: vec![0; m],
             queue: Queue::default(),
             out: (0..n).map(|_| Vec::new()).collect(),
+            copies: vec![None; n],
             sent_min: vec![NEVER; n],
             fwd: vec![NEVER; n],
             horizon: NEVER,
@@ -241,6 +245,7 @@ struct Away<'a> {
     horizon: &'a mut Key,
     remote_events: &'a mut u64,
     out: &'a mut [Vec<Event>],
+    copies: &'a mut [Option<(Arc<LinePattern>, Arc<LinePattern>)>],
 }
 
 impl Away<'_> {
@@ -267,8 +272,30 @@ impl Away<'_> {
         // handle nothing at or after it in this round.
         *self.horizon = (*self.horizon).min(self.fwd[self.me]);
         *self.remote_events += 1;
+        let mut ev = ev;
+        if let Payload::Pattern(p) = &mut ev.payload {
+            *p = self.copy_for(o, p);
+        }
         self.out[o].push(ev);
         None
+    }
+
+    /// The pattern `p` as worker `o` gets it: a copy of its own, made once per pattern
+    /// (with its own amplitudes), so that the reference counts the receiving columns
+    /// take and drop are on memory that only `o` touches, not on the sender's pattern
+    /// that every worker would otherwise count on at once (a cache line bouncing
+    /// between cores at every column). The copy has the same values, so results do not
+    /// change. `copies[o]` keeps the last original with its copy (holding the original
+    /// keeps its address from being reused by another pattern).
+    fn copy_for(&mut self, o: usize, p: &Arc<LinePattern>) -> Arc<LinePattern> {
+        match &self.copies[o] {
+            Some((orig, copy)) if Arc::ptr_eq(orig, p) => Arc::clone(copy),
+            _ => {
+                let copy = Arc::new(p.deep_copy());
+                self.copies[o] = Some((Arc::clone(p), Arc::clone(&copy)));
+                copy
+            }
+        }
     }
 }
 
@@ -288,6 +315,7 @@ impl<L: Link> Worker<L> {
             horizon: &mut self.horizon,
             remote_events: &mut self.remote_events,
             out: &mut self.out,
+            copies: &mut self.copies,
         };
         self.queue.start_all(
             &env,
@@ -324,6 +352,7 @@ impl<L: Link> Worker<L> {
                 horizon: &mut self.horizon,
                 remote_events: &mut self.remote_events,
                 out: &mut self.out,
+                copies: &mut self.copies,
             };
             self.queue.handle_batch(
                 &env,
