@@ -779,7 +779,7 @@ impl Component for Column {
     }
 
     /// A pattern that takes effect now, over lines without spikes and of this column's
-    /// width, is summed over the conductances ([`Self::refresh_from_pattern`]).
+    /// width, is summed over the conductances (as a new pattern refreshes its sums).
     fn pattern_weights(&self, ev: &Event, clock: &Clock) -> Option<&[f32]> {
         match &ev.payload {
             Payload::Pattern(p)
