@@ -149,7 +149,9 @@ impl LinePattern {
     pub fn deep_copy(&self) -> Self {
         LinePattern {
             amplitudes: Arc::from(&self.amplitudes[..]),
-            ..self.clone()
+            driven: self.driven.clone(),
+            driven_volts: self.driven_volts.clone(),
+            sums: self.sums,
         }
     }
 

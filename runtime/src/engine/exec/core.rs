@@ -23,7 +23,7 @@ use super::reserved::{EXTERNAL, LOOP_NAMES, MAX_DELTA, WAKE_PORT};
 use crate::engine::component::{Component, Ctx, Emission, Scratch};
 use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
-use crate::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, LANES};
+use crate::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, WeightedSums, LANES};
 use crate::engine::probe::Probe;
 use crate::engine::time::{Clock, Ns};
 use std::collections::BTreeMap;
@@ -221,8 +221,8 @@ pub(crate) struct Queue {
     next: Vec<Event>,
     /// The key of a looping batch met at the head of the queue.
     halt: Option<Key>,
-    /// Component indices gathered for one run of [`presum_patterns`].
-    lanes: Vec<(usize, usize)>,
+    /// The sums computed by one run of [`presum_patterns`].
+    presums: Vec<(usize, usize, WeightedSums)>,
 }
 
 impl Queue {
@@ -341,7 +341,7 @@ impl Queue {
         scratch: &mut Scratch,
         keep: impl FnMut(Event) -> Option<Event>,
     ) {
-        presum_patterns(env, batch, &mut members, &mut self.lanes);
+        presum_patterns(env, batch, &mut members, &mut self.presums);
         let mut sink = sink(self, key, keep);
         for events in batch.chunk_by(|a, b| a.dst == b.dst) {
             let slot = members.slot(events[0].dst);
@@ -373,68 +373,87 @@ impl Queue {
 /// ([`Component::accept_pattern_sums`]) before anything of the batch is delivered.
 /// Components of one pattern are consecutive in a batch (it is sorted by destination,
 /// and a layer's columns get their pattern from one source), so a pass takes them as they
-/// come. `lanes` is scratch space for `(component index, event index)` pairs. The sums
-/// equal what each component would compute alone, so results do not depend on this pass.
+/// come. The weights are asked for once, in a first pass that borrows the components
+/// immutably and fills `sums` with `(component index, event index, sums)`; a second pass
+/// hands them over. The sums equal what each component would compute alone, so results
+/// do not depend on this pass.
 fn presum_patterns<F: Fn(CompId) -> usize>(
     env: &Env,
     batch: &[Event],
     members: &mut Members<F>,
-    lanes: &mut Vec<(usize, usize)>,
+    sums: &mut Vec<(usize, usize, WeightedSums)>,
 ) {
-    let mut current: Option<&Arc<LinePattern>> = None;
-    lanes.clear();
-    for (e, ev) in batch.iter().enumerate() {
-        let Payload::Pattern(p) = &ev.payload else {
-            continue;
-        };
-        let i = (members.index)(ev.dst);
-        match members.comps[i].pattern_weights(ev, env.clock) {
-            Some(w) if w.len() >= p.amplitudes().len() => {}
-            _ => continue,
-        }
-        if current.is_some_and(|c| !Arc::ptr_eq(c, p)) || lanes.len() == LANES {
-            if let Some(c) = current {
-                hand_over_sums(c, members.comps, lanes, batch, env.clock);
+    sums.clear();
+    {
+        let comps = &*members.comps;
+        let mut group = LaneGroup::default();
+        for (e, ev) in batch.iter().enumerate() {
+            let Payload::Pattern(p) = &ev.payload else {
+                continue;
+            };
+            let i = (members.index)(ev.dst);
+            let w = match comps[i].pattern_weights(ev, env.clock) {
+                Some(w) if w.len() >= p.amplitudes().len() => w,
+                _ => continue,
+            };
+            if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == LANES {
+                group.sum_into(sums);
             }
+            group.push(p, i, e, w);
         }
-        current = Some(p);
-        lanes.push((i, e));
+        group.sum_into(sums);
     }
-    if let Some(c) = current {
-        hand_over_sums(c, members.comps, lanes, batch, env.clock);
+    for &(i, e, s) in sums.iter() {
+        if let Payload::Pattern(p) = &batch[e].payload {
+            members.comps[i].accept_pattern_sums(p, s);
+        }
     }
 }
 
-/// One pass of [`presum_patterns`]: the sums of `pattern` for the components of `lanes`
-/// (at most [`LANES`]; a partial pass repeats the first component in the idle lanes),
-/// handed to each; empties `lanes`.
-fn hand_over_sums(
-    pattern: &LinePattern,
-    comps: &mut [Box<dyn Component>],
-    lanes: &mut Vec<(usize, usize)>,
-    batch: &[Event],
-    clock: &Clock,
-) {
-    let Some(&first) = lanes.first() else {
-        return;
-    };
-    let sums = {
-        let comps = &*comps;
-        let weights = |(i, e): (usize, usize)| -> &[f32] {
-            comps[i].pattern_weights(&batch[e], clock).unwrap_or(&[])
-        };
-        if lanes.len() == 1 {
-            [weighted_sums(pattern, weights(first)); LANES]
-        } else {
-            let w: [&[f32]; LANES] =
-                std::array::from_fn(|l| weights(*lanes.get(l).unwrap_or(&first)));
-            weighted_sums_lanes(pattern, w)
-        }
-    };
-    for (&(i, _), s) in lanes.iter().zip(sums) {
-        comps[i].accept_pattern_sums(pattern, s);
+/// Up to [`LANES`] receivers of one pattern, with the weights each asked to be summed.
+#[derive(Default)]
+struct LaneGroup<'a> {
+    pattern: Option<&'a Arc<LinePattern>>,
+    len: usize,
+    /// `(component index, event index)` of each receiver.
+    at: [(usize, usize); LANES],
+    weights: [&'a [f32]; LANES],
+}
+
+impl<'a> LaneGroup<'a> {
+    fn push(&mut self, pattern: &'a Arc<LinePattern>, i: usize, e: usize, w: &'a [f32]) {
+        self.pattern = Some(pattern);
+        self.at[self.len] = (i, e);
+        self.weights[self.len] = w;
+        self.len += 1;
     }
-    lanes.clear();
+
+    /// Sums the group's pattern for its receivers (a partial group repeats the first
+    /// receiver's weights in the idle lanes), appends them to `out`, and empties the group.
+    fn sum_into(&mut self, out: &mut Vec<(usize, usize, WeightedSums)>) {
+        let Some(pattern) = self.pattern.take() else {
+            return;
+        };
+        let lanes = if self.len == 1 {
+            [weighted_sums(pattern, self.weights[0]); LANES]
+        } else {
+            let w: [&[f32]; LANES] = std::array::from_fn(|l| {
+                if l < self.len {
+                    self.weights[l]
+                } else {
+                    self.weights[0]
+                }
+            });
+            weighted_sums_lanes(pattern, w)
+        };
+        out.extend(
+            self.at[..self.len]
+                .iter()
+                .zip(lanes)
+                .map(|(&(i, e), s)| (i, e, s)),
+        );
+        self.len = 0;
+    }
 }
 
 /// The sink for events routed while `queue` handles the batch `(t, d)`: `keep` returns
