@@ -225,6 +225,14 @@ enum Command {
         /// to an uninterrupted run.
         #[arg(long)]
         resume: bool,
+        /// Keep the checkpoint in this folder instead of `.OUT.checkpoint` beside the
+        /// output folder (under MPI: a folder every rank can read).
+        #[arg(long, value_name = "DIR")]
+        checkpoint_dir: Option<PathBuf>,
+        /// Set on MPI ranks other than 0: they take part in each checkpoint and leave
+        /// the files to rank 0.
+        #[arg(skip)]
+        leaves_checkpoint: bool,
     },
 }
 
@@ -355,6 +363,8 @@ fn run(cli: Cli) -> Result<()> {
             energy,
             checkpoint_every_ms,
             resume,
+            checkpoint_dir,
+            leaves_checkpoint,
         } => {
             let workers = if executor == "mpi" {
                 workers_per_rank
@@ -370,6 +380,8 @@ fn run(cli: Cli) -> Result<()> {
                 plot: plot.clone(),
                 checkpoint_every_ms,
                 resume,
+                checkpoint_at: checkpoint_dir,
+                writes_checkpoint: !leaves_checkpoint,
             };
             let report = memsnn::run::run(&file, &opts)?;
             for line in report.summary() {
@@ -466,18 +478,17 @@ fn under_mpi(mut cli: Cli) -> ExitCode {
                 out,
                 save_weights,
                 plot,
-                checkpoint_every_ms,
-                resume,
+                checkpoint_dir,
+                leaves_checkpoint,
                 ..
             } => {
-                if checkpoint_every_ms.is_some() || *resume {
-                    anyhow::bail!(
-                        "--checkpoint-every-ms and --resume are not available with --executor \
-                         mpi (every rank would write the same checkpoint); use the sharded \
-                         executor for checkpointed runs"
-                    );
-                }
                 if let Some(dir) = scratch {
+                    // Rank 0 writes the checkpoint where it would without MPI; the others
+                    // take part in it and resume from it.
+                    if checkpoint_dir.is_none() {
+                        *checkpoint_dir = Some(memsnn::run::checkpoint_dir(out)?);
+                    }
+                    *leaves_checkpoint = true;
                     *out = dir.join("out");
                     if let Some(w) = save_weights {
                         *w = dir.join("weights.ron");

@@ -50,6 +50,13 @@ pub struct RunConfig {
     pub checkpoint_every_ms: Option<u64>,
     /// Continue the run from the checkpoint of `out` instead of starting it.
     pub resume: bool,
+    /// The checkpoint folder, when it is not [`checkpoint_dir`] of `out` (an MPI rank
+    /// other than 0 writes its outputs elsewhere but resumes from rank 0's checkpoint).
+    pub checkpoint_at: Option<PathBuf>,
+    /// Whether this process writes the checkpoint (and removes it once the run is in
+    /// place): `false` on MPI ranks other than 0, which take part in taking it and leave
+    /// the files to rank 0.
+    pub writes_checkpoint: bool,
 }
 
 impl Default for RunConfig {
@@ -63,6 +70,8 @@ impl Default for RunConfig {
             plot: None,
             checkpoint_every_ms: None,
             resume: false,
+            checkpoint_at: None,
+            writes_checkpoint: true,
         }
     }
 }
@@ -323,7 +332,10 @@ pub fn checkpoint_dir(out: &Path) -> Result<PathBuf> {
 /// after the folder; inside it when they are named inside it).
 pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
     let executor: ExecutorKind = opts.executor.parse()?;
-    let checkpoint = checkpoint_dir(&opts.out)?;
+    let checkpoint = match &opts.checkpoint_at {
+        Some(dir) => dir.clone(),
+        None => checkpoint_dir(&opts.out)?,
+    };
     if opts.resume
         && !checkpoint
             .join(runtime::model::checkpoint::STATE_FILE)
@@ -385,8 +397,13 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         }
         let mut last = Instant::now();
         let r = run_session(&mut session, opts.save_weights.is_some(), &mut w, |s| {
-            if every.is_some_and(|e| last.elapsed() >= e) {
-                s.write_checkpoint(&checkpoint)?;
+            // Every process of an MPI run takes the checkpoint at the same step.
+            if every.is_some() && s.decide(every.is_some_and(|e| last.elapsed() >= e)) {
+                if opts.writes_checkpoint {
+                    s.write_checkpoint(&checkpoint)?;
+                } else {
+                    s.checkpoint()?;
+                }
                 last = Instant::now();
             }
             Ok(())
@@ -423,7 +440,7 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
         }
     }
     // The result is in place: the checkpoint has nothing left to continue.
-    if checkpoint.exists() {
+    if opts.writes_checkpoint && checkpoint.exists() {
         std::fs::remove_dir_all(&checkpoint)
             .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
     }

@@ -4,6 +4,8 @@
 //! must report the rounds. Built only with the `mpi` feature; needs `mpirun` (Debian:
 //! openmpi-bin) on the PATH.
 
+mod long_msnn;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -250,5 +252,126 @@ fn bench_under_mpi_reports_ranks_and_rounds_and_counts_what_the_reference_counts
     );
     for key in ["component_events", "synaptic_events", "spikes_out"] {
         assert_eq!(mpi[key], reference[key], "{key}");
+    }
+}
+
+/// `memsnn run FILE --out DIR/TAG --save-weights DIR/TAG.weights.ron ARGS...` on `cmd`
+/// (`env` for one process, `mpirun` for ranks).
+fn run_into(mut cmd: Command, file: &Path, dir: &Path, tag: &str, args: &[&str]) -> Command {
+    cmd.arg(BIN)
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(dir.join(tag))
+        .arg("--save-weights")
+        .arg(dir.join(format!("{tag}.weights.ron")))
+        .args(args);
+    cmd
+}
+
+fn outputs_of(dir: &Path, tag: &str) -> Vec<Vec<u8>> {
+    [
+        dir.join(tag).join("probes.csv"),
+        dir.join(tag).join("log.json"),
+        dir.join(format!("{tag}.weights.ron")),
+    ]
+    .iter()
+    .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    .collect()
+}
+
+/// A run under `mpirun -np 2` that keeps checkpoints, stopped (SIGTERM to mpirun) once one
+/// exists, resumes to the uninterrupted run's bytes under MPI at 2 and 4 ranks and on the
+/// reference executor; the checkpoint is written by rank 0 alone, where the command names
+/// it, and removed once the result is in place.
+#[test]
+fn a_run_stopped_after_a_checkpoint_resumes_to_the_same_bytes_on_ranks_or_one_process() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let file = long_msnn::long_msnn(dir, 150, "amplitude_volts: 1.6");
+    let plain = output(run_into(Command::new("env"), &file, dir, "plain", &[]));
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let want = outputs_of(dir, "plain");
+    // Interrupted once; each resume starts from a copy of that checkpoint.
+    let kept = dir.join("kept.checkpoint");
+    let state = kept.join("state.bin");
+    let mut child = run_into(
+        mpirun(2),
+        &file,
+        dir,
+        "stopped",
+        &[
+            "--executor",
+            "mpi",
+            "--checkpoint-every-ms",
+            "0",
+            "--checkpoint-dir",
+        ],
+    )
+    .arg(&kept)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("mpirun starts");
+    let t0 = Instant::now();
+    while !state.exists() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before its first checkpoint"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no checkpoint after 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exit = child.wait().expect("mpirun ends");
+    assert!(!exit.success(), "the run finished before it was stopped");
+    assert!(!dir.join("stopped").exists(), "no result of a stopped run");
+    let resumes: [(&str, Command, &[&str]); 3] = [
+        ("mpi2", mpirun(2), &["--executor", "mpi"]),
+        (
+            "mpi4",
+            mpirun(4),
+            &["--executor", "mpi", "--workers-per-rank", "2"],
+        ),
+        ("reference", Command::new("env"), &[]),
+    ];
+    for (tag, cmd, args) in resumes {
+        let at = dir.join(format!("{tag}.checkpoint"));
+        copy_dir(&kept, &at);
+        let mut args = args.to_vec();
+        let at_text = at.display().to_string();
+        args.extend(["--resume", "--checkpoint-dir", &at_text]);
+        let o = output(run_into(cmd, &file, dir, tag, &args));
+        assert!(
+            o.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            outputs_of(dir, tag) == want,
+            "{tag}: the resumed run differs"
+        );
+        assert!(
+            !at.exists(),
+            "{tag}: the checkpoint is removed with the result in place"
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("temp dir writable");
+    for entry in std::fs::read_dir(from).expect("checkpoint folder") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
     }
 }

@@ -297,6 +297,13 @@ impl Session {
         Ok((checkpoint, runs))
     }
 
+    /// A yes-or-no decision every process of the run takes alike
+    /// ([`Executor::decide`]): under MPI, whether any rank says yes; otherwise `mine`.
+    /// For decisions from a clock, such as when to take the next checkpoint.
+    pub fn decide(&self, mine: bool) -> bool {
+        self.exec.decide(mine)
+    }
+
     /// Writes [`Session::checkpoint`] into the folder `dir`, replacing the checkpoint there
     /// atomically ([`Checkpoint::write`]).
     pub fn write_checkpoint(&mut self, dir: &Path) -> Result<(), Error> {

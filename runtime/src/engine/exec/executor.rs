@@ -79,6 +79,13 @@ pub trait Executor {
     fn load_state(&mut self, _state: &ExecState) -> Result<(), StateError> {
         Err(StateError::Executor("this"))
     }
+    /// A yes-or-no decision that every process of the run must take alike (whether to
+    /// take a checkpoint now, when each process reads its own clock): `mine` is this
+    /// process's answer, the result the run's. One process: `mine`; MPI ranks: yes if any
+    /// rank says yes (a collective: every rank calls it at the same point).
+    fn decide(&self, mine: bool) -> bool {
+        mine
+    }
 }
 
 /// A boxed executor is an executor (what [`super::ExecutorKind::executor`] returns can be
@@ -122,5 +129,8 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     }
     fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
         (**self).load_state(state)
+    }
+    fn decide(&self, mine: bool) -> bool {
+        (**self).decide(mine)
     }
 }

@@ -53,16 +53,21 @@
 //! rank alone after it must end the job ([`MpiRuntime::abort`]): the others would wait for
 //! it. Every rank holds the whole network; only its own part runs there.
 //!
-//! Checkpoints are refused ([`StateError::Executor`]): every rank would write the same
-//! files. MPI must be initialised by the program ([`MpiRuntime::init`]) before an executor
-//! is made, and finalised after the last is dropped.
+//! **Checkpoints.** [`Executor::save_state`] is collective: the ranks gather their
+//! emission counters and pending events, share their components' states, and every rank
+//! returns the whole state — the same data as under any other executor, so a checkpoint
+//! taken under MPI resumes on any executor and any rank count, and the other way round.
+//! [`Executor::load_state`] restores it on every rank. Whoever writes the files (the
+//! `memsnn` command: rank 0) decides when with [`Executor::decide`], which every rank
+//! calls at the same point. MPI must be initialised by the program ([`MpiRuntime::init`])
+//! before an executor is made, and finalised after the last is dropped.
 
-use super::core::{check_wires, Injector, Key};
+use super::core::{check_wires, Injector, Key, Queue};
 use super::error::ExecError;
 use super::executor::{Executor, RoundStats};
 use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
 use super::sharded::Partition;
-use crate::engine::checkpoint::{check_savable, StateError};
+use crate::engine::checkpoint::{check_savable, ExecState, StateError};
 use crate::engine::component::Component;
 use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
@@ -597,16 +602,39 @@ struct RunCmd {
     injected: Vec<Event>,
 }
 
-/// A rank's worker thread: runs when told, until its command channel closes.
+/// What a rank's worker thread is told to do.
+enum MemberCmd {
+    /// Run (its reply goes to the rank's reply channel).
+    Run(RunCmd),
+    /// Send its emission counters and pending events (for a checkpoint).
+    Save(Sender<(Vec<u64>, Vec<Event>)>),
+    /// Take these emission counters and pending events (a restored state).
+    Load { seq: Vec<u64>, events: Vec<Event> },
+}
+
+/// A rank's worker thread: does what it is told, until its command channel closes.
 fn member_main(
     mut w: Worker<MemberLink>,
-    cmds: Receiver<RunCmd>,
+    cmds: Receiver<MemberCmd>,
     replies: Sender<(usize, WorkerEnd)>,
 ) {
     while let Ok(c) = cmds.recv() {
-        let end = run_worker(&mut w, c.comps, c.injected, c.start, c.until);
-        if replies.send((w.me, end)).is_err() {
-            return;
+        match c {
+            MemberCmd::Run(c) => {
+                let end = run_worker(&mut w, c.comps, c.injected, c.start, c.until);
+                if replies.send((w.me, end)).is_err() {
+                    return;
+                }
+            }
+            MemberCmd::Save(to) => {
+                if to.send((w.seq.clone(), w.queue.events())).is_err() {
+                    return;
+                }
+            }
+            MemberCmd::Load { seq, events } => {
+                w.seq = seq;
+                w.queue = Queue::of(events);
+            }
         }
     }
 }
@@ -631,8 +659,8 @@ pub struct MpiSimulation {
     rank: usize,
     /// The rank's first worker, on this thread (it talks MPI for the rank).
     lead: Worker<LeadLink>,
-    /// Run commands to the rank's other workers, each on a thread of its own.
-    members: Vec<Sender<RunCmd>>,
+    /// Commands to the rank's other workers, each on a thread of its own.
+    members: Vec<Sender<MemberCmd>>,
     threads: Vec<JoinHandle<()>>,
     replies: Receiver<(usize, WorkerEnd)>,
     /// Global index of the rank's first worker.
@@ -874,7 +902,7 @@ impl MpiSimulation {
                 comps: take_comps(&mut net, &self.local_ids[l + 1]),
                 injected: std::mem::take(&mut self.pending[l + 1]),
             };
-            tx.send(cmd)
+            tx.send(MemberCmd::Run(cmd))
                 .expect("a rank's worker threads live as long as it");
         }
         let comps = take_comps(&mut net, &self.local_ids[0]);
@@ -1092,7 +1120,99 @@ impl Executor for MpiSimulation {
         Some(self.stats.clone())
     }
 
-    fn save_state(&mut self) -> Result<crate::engine::checkpoint::ExecState, StateError> {
-        Err(StateError::Executor("mpi"))
+    /// The state of the whole network on every rank (a collective: every rank calls it
+    /// at the same point): the ranks' emission counters and pending events are gathered
+    /// (`MPI_Allgatherv`), and the component states shared as for [`Executor::network`].
+    fn save_state(&mut self) -> Result<ExecState, StateError> {
+        if let Some(e) = &self.halted {
+            return Err(StateError::Halted(e.to_string()));
+        }
+        let mut seq_here: Vec<(CompId, u64)> = Vec::new();
+        let mut pending_here: Vec<Event> = self.pending.iter().flatten().cloned().collect();
+        seq_here.extend(
+            self.local_ids[0]
+                .iter()
+                .copied()
+                .zip(self.lead.seq.iter().copied()),
+        );
+        pending_here.extend(self.lead.queue.events());
+        for (l, tx) in self.members.iter().enumerate() {
+            let (to, from) = unbounded();
+            tx.send(MemberCmd::Save(to))
+                .expect("a rank's worker threads live as long as it");
+            let (seq, events) = from
+                .recv()
+                .expect("a rank's worker threads live as long as it");
+            seq_here.extend(self.local_ids[l + 1].iter().copied().zip(seq));
+            pending_here.extend(events);
+        }
+        let bytes =
+            postcard::to_allocvec(&(seq_here, pending_here)).expect("counters and events encode");
+        let mut seq = vec![0; self.components];
+        let mut pending = Vec::new();
+        for bytes in all_gather_bytes(&self.world, &bytes) {
+            let (counts, events): (Vec<(CompId, u64)>, Vec<Event>) =
+                postcard::from_bytes(&bytes).expect("states of the same program decode");
+            for (id, c) in counts {
+                seq[id as usize] = c;
+            }
+            pending.extend(events);
+        }
+        let now = (self.now, self.started, self.injector.count(), self.events);
+        ExecState::capture(self.network(), now, seq, pending)
+    }
+
+    /// Restores `state` on every rank (each rank restores every component, as every rank
+    /// holds the whole network, and keeps the pending events of its own).
+    fn load_state(&mut self, state: &ExecState) -> Result<(), StateError> {
+        let net = match self.synced.get_mut() {
+            Some(net) if !self.started => net,
+            _ => {
+                return Err(StateError::Mismatch(
+                    "a state is restored into an executor that has not run".into(),
+                ))
+            }
+        };
+        state.restore_components(net)?;
+        let local = self.local_ids.len();
+        let mut events: Vec<Vec<Event>> = (0..local).map(|_| Vec::new()).collect();
+        for ev in &state.pending {
+            // `restore_components` checked every destination: it has an owner.
+            let g = self.lead.topo.owner[ev.dst as usize] as usize;
+            if let Some(l) = g.checked_sub(self.first).filter(|&l| l < local) {
+                events[l].push(ev.clone());
+            }
+        }
+        let seq_of = |l: usize| -> Vec<u64> {
+            self.local_ids[l]
+                .iter()
+                .map(|&id| state.seq[id as usize])
+                .collect()
+        };
+        let mut events = events.into_iter();
+        self.lead.seq = seq_of(0);
+        self.lead.queue = Queue::of(events.next().unwrap_or_default());
+        for (l, (tx, evs)) in self.members.iter().zip(events).enumerate() {
+            let cmd = MemberCmd::Load {
+                seq: seq_of(l + 1),
+                events: evs,
+            };
+            tx.send(cmd)
+                .expect("a rank's worker threads live as long as it");
+        }
+        self.pending.iter_mut().for_each(Vec::clear);
+        self.injector = Injector::resumed(state.injected);
+        self.now = state.now;
+        self.started = state.started;
+        self.events = state.handled_events;
+        Ok(())
+    }
+
+    fn decide(&self, mine: bool) -> bool {
+        let mine = u8::from(mine);
+        let mut any = 0u8;
+        self.world
+            .all_reduce_into(&mine, &mut any, SystemOperation::max());
+        any != 0
     }
 }
