@@ -123,7 +123,8 @@ enum Command {
         /// mnist: protocol file (default: topologies/experiments/mnist.ron).
         #[arg(long)]
         mnist_protocol: Option<PathBuf>,
-        /// mnist: executor (reference, sharded, actix; all give the same result).
+        /// mnist: executor (reference, sharded, actix, or mpi under `mpirun`; all give the
+        /// same result).
         #[arg(long, value_enum, default_value_t = memsnn::runtime::ExecutorKind::Reference)]
         executor: memsnn::runtime::ExecutorKind,
         /// mnist: worker threads of the sharded executor.
@@ -504,10 +505,12 @@ fn under_mpi(mut cli: Cli) -> ExitCode {
                     *plot = None;
                 }
             }
-            _ => anyhow::bail!(
-                "--executor mpi runs `memsnn run` and `memsnn bench`; the experiments of \
-                 `memsnn reproduce` run on the reference or sharded executor"
-            ),
+            Command::Reproduce { out, .. } => {
+                if let Some(dir) = scratch {
+                    *out = dir.join("out");
+                }
+            }
+            _ => anyhow::bail!("--executor mpi runs `memsnn run`, `bench` and `reproduce`"),
         }
         run(cli)
     })

@@ -1,5 +1,5 @@
-//! `mpirun -np R memsnn run|bench ... --executor mpi [--workers-per-rank W]`: the command
-//! as one program on every rank.
+//! `mpirun -np R memsnn run|bench|reproduce ... --executor mpi [--workers-per-rank W]`:
+//! the command as one program on every rank.
 //!
 //! Every rank parses the same arguments, loads the same files and runs the same code, so
 //! the MPI executor's collectives meet (see `runtime::engine::exec::mpi`). What differs by

@@ -375,3 +375,42 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
     }
 }
+
+/// `memsnn reproduce mnist --executor mpi` on 2 ranks learns and answers as on the
+/// reference executor: the same predictions, neuron table and accuracy curve (only the
+/// measured speeds in summary.json differ).
+#[test]
+fn the_mnist_experiment_on_ranks_gives_the_reference_results() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let reproduce = |mut cmd: Command, tag: &str, args: &[&str]| {
+        cmd.arg(BIN)
+            .args([
+                "reproduce",
+                "mnist",
+                "--train",
+                "30",
+                "--test",
+                "15",
+                "--out",
+            ])
+            .arg(tmp.path().join(tag))
+            .args(args);
+        let o = output(cmd);
+        assert!(
+            o.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    reproduce(Command::new("env"), "ref", &[]);
+    reproduce(mpirun(2), "mpi", &["--executor", "mpi"]);
+    for f in ["test_predictions.csv", "neurons.csv", "accuracy_curve.csv"] {
+        let read = |tag: &str| {
+            let p = tmp.path().join(tag).join("mnist").join(f);
+            std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        };
+        let want = read("ref");
+        assert!(!want.is_empty(), "{f} is empty");
+        assert!(read("mpi") == want, "{f} differs on 2 ranks");
+    }
+}
