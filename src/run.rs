@@ -341,11 +341,16 @@ pub fn run(path: &Path, opts: &RunConfig) -> Result<RunReport> {
             .join(runtime::model::checkpoint::STATE_FILE)
             .exists()
     {
+        let named = if opts.checkpoint_at.is_some() {
+            "--checkpoint-dir".to_string()
+        } else {
+            format!("--out {}", opts.out.display())
+        };
         bail!(
-            "--resume: {}: no checkpoint of --out {} (a run with --checkpoint-every-ms keeps \
-             one there until it finishes); run without --resume",
+            "--resume: {}: no checkpoint of {named} (a run with --checkpoint-every-ms keeps \
+             one there until it finishes); give the --out and --checkpoint-dir of that run, \
+             or run without --resume",
             checkpoint.display(),
-            opts.out.display()
         );
     }
     let checked = load(path).map_err(|e| problems(path, e))?;

@@ -310,5 +310,23 @@ fn bad_checkpoints_are_refused_with_their_file_named() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(err.contains("no checkpoint"), "{err}");
+    // None in the folder `--checkpoint-dir` names: the message names that folder.
+    let elsewhere = dir.join("elsewhere");
+    let r = memsnn()
+        .arg("run")
+        .arg(&topo)
+        .args(["--resume", "--out"])
+        .arg(&out)
+        .arg("--checkpoint-dir")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&elsewhere.display().to_string()) && err.contains("--checkpoint-dir"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing written");
     let _ = fs::remove_dir_all(&dir);
 }
