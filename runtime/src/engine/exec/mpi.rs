@@ -1169,7 +1169,7 @@ impl Executor for MpiSimulation {
             Some(net) if !self.started => net,
             _ => {
                 return Err(StateError::Mismatch(
-                    "a state is restored into an executor that has not run".into(),
+                    "a state can be restored only into an executor that has not run yet".into(),
                 ))
             }
         };
