@@ -62,7 +62,7 @@
 //! calls at the same point. MPI must be initialised by the program ([`MpiRuntime::init`])
 //! before an executor is made, and finalised after the last is dropped.
 
-use super::core::{check_wires, Injector, Key, Queue};
+use super::core::{check_wires, Injector, Key};
 use super::error::ExecError;
 use super::executor::{Executor, RoundStats};
 use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
@@ -627,14 +627,11 @@ fn member_main(
                 }
             }
             MemberCmd::Save(to) => {
-                if to.send((w.seq.clone(), w.queue.events())).is_err() {
+                if to.send(w.saved()).is_err() {
                     return;
                 }
             }
-            MemberCmd::Load { seq, events } => {
-                w.seq = seq;
-                w.queue = Queue::of(events);
-            }
+            MemberCmd::Load { seq, events } => w.restore(seq, events),
         }
     }
 }
@@ -1129,13 +1126,9 @@ impl Executor for MpiSimulation {
         }
         let mut seq_here: Vec<(CompId, u64)> = Vec::new();
         let mut pending_here: Vec<Event> = self.pending.iter().flatten().cloned().collect();
-        seq_here.extend(
-            self.local_ids[0]
-                .iter()
-                .copied()
-                .zip(self.lead.seq.iter().copied()),
-        );
-        pending_here.extend(self.lead.queue.events());
+        let (seq, events) = self.lead.saved();
+        seq_here.extend(self.local_ids[0].iter().copied().zip(seq));
+        pending_here.extend(events);
         for (l, tx) in self.members.iter().enumerate() {
             let (to, from) = unbounded();
             tx.send(MemberCmd::Save(to))
@@ -1190,8 +1183,8 @@ impl Executor for MpiSimulation {
                 .collect()
         };
         let mut events = events.into_iter();
-        self.lead.seq = seq_of(0);
-        self.lead.queue = Queue::of(events.next().unwrap_or_default());
+        self.lead
+            .restore(seq_of(0), events.next().unwrap_or_default());
         for (l, (tx, evs)) in self.members.iter().zip(events).enumerate() {
             let cmd = MemberCmd::Load {
                 seq: seq_of(l + 1),

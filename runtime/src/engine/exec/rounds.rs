@@ -204,6 +204,21 @@ pub(crate) struct Worker<L> {
     pub(crate) touched: Option<Vec<bool>>,
 }
 
+impl<L> Worker<L> {
+    /// Its emission counters (by local index) and pending events: its part of a saved
+    /// state (see [`crate::engine::checkpoint`]).
+    pub(crate) fn saved(&self) -> (Vec<u64>, Vec<Event>) {
+        (self.seq.clone(), self.queue.events())
+    }
+
+    /// Takes the emission counters (by local index) and pending events of a restored
+    /// state.
+    pub(crate) fn restore(&mut self, seq: Vec<u64>, events: Vec<Event>) {
+        self.seq = seq;
+        self.queue = Queue::of(events);
+    }
+}
+
 impl<L: Link> Worker<L> {
     /// Worker `me` of `n`, owning components `ids` (ascending), talking over `link`.
     pub(crate) fn new(me: usize, n: usize, topo: Arc<Topo>, ids: Vec<CompId>, link: L) -> Self {

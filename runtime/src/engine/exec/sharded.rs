@@ -106,7 +106,7 @@
 //! for the duration of a run (a pointer move per component). A panic in a component ends
 //! its worker; the others stop, and the panic is resumed on the caller's thread.
 
-use super::core::{check_wires, Injector, Key, Queue};
+use super::core::{check_wires, Injector, Key};
 use super::error::ExecError;
 use super::rounds::{Link, PeerGone, Summary, Topo, Vacant, Worker};
 use crate::engine::checkpoint::{ExecState, StateError};
@@ -463,14 +463,11 @@ fn worker_main(mut w: Worker<Channels>, cmds: Receiver<Cmd>, replies: Sender<Rep
                 }
             }
             Cmd::Save(to) => {
-                if to.send((w.seq.clone(), w.queue.events())).is_err() {
+                if to.send(w.saved()).is_err() {
                     return;
                 }
             }
-            Cmd::Load { seq, events } => {
-                w.seq = seq;
-                w.queue = Queue::of(events);
-            }
+            Cmd::Load { seq, events } => w.restore(seq, events),
             Cmd::Shutdown => return,
         }
     }
