@@ -90,6 +90,7 @@ impl Shared {
             clock: &self.clock,
             probed: &self.probed,
             routes: &self.routes,
+            cuts: None,
         }
     }
 }

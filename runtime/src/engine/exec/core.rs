@@ -45,6 +45,9 @@ pub(crate) struct Env<'a> {
     pub probed: &'a [Probe],
     /// `routes[src][out_port]`: the `(dst, in_port)` wires.
     pub routes: &'a [Vec<Vec<(CompId, Port)>>],
+    /// The fan-outs cut between workers, for the partitioned executors (see
+    /// [`FanoutCuts`]); `None` routes every wire here.
+    pub cuts: Option<&'a FanoutCuts>,
 }
 
 impl Env<'_> {
@@ -53,6 +56,140 @@ impl Env<'_> {
         self.routes[src as usize]
             .get(port as usize)
             .map_or(&[][..], |v| v.as_slice())
+    }
+}
+
+/// Ports from this one on (below [`WAKE_PORT`]) mark an event as a *fan-out marker*: one
+/// event standing for all the wires of an emission that lead into one other worker.
+/// `port − FANOUT_PORTS` is the emission's output port, `seq` the source's counter before
+/// its first wire, `dst` the first of the receiving worker's destinations (so that every
+/// transport delivers it by owner like any event). The receiver rebuilds the events of
+/// its wires, numbered as [`route`] numbers them ([`FanoutCuts::expand`]); a marker is
+/// never queued or handled. Real wires never use these ports ([`FanoutCuts::new`] leaves
+/// a network that does without cuts).
+pub(crate) const FANOUT_PORTS: Port = 1 << 31;
+
+/// The wide fan-outs of a partitioned network, cut by worker: for an emission port whose
+/// wires lead into two or more components of a worker other than the source's, the
+/// wires of each worker. The source's worker builds only its own wires' events and sends
+/// each other worker one marker; the receiver builds the rest. The events, their numbers
+/// and their payloads' values are those of the uncut route, so results do not change;
+/// what changes is which thread does the work (a pattern into 1,600 columns on two
+/// workers: 800 events each, rather than 1,600 on the sender and 800 copies sent).
+pub(crate) struct FanoutCuts {
+    /// Parallel to `routes`: `cuts[src][out_port]`.
+    cuts: Vec<Vec<Option<Box<FanoutCut>>>>,
+}
+
+/// One cut fan-out: `parts[w]` is worker `w`'s share.
+pub(crate) struct FanoutCut {
+    /// The source's worker (it builds its own wires' events).
+    home: usize,
+    parts: Vec<FanoutPart>,
+}
+
+/// A worker's share of a cut fan-out.
+pub(crate) struct FanoutPart {
+    /// Indices of its wires in the fan-out, ascending.
+    pub wires: Vec<u32>,
+    /// `dist[r]`: the fewest wires from any of these wires' destinations to worker `r`.
+    pub dist: Vec<u32>,
+}
+
+impl FanoutCuts {
+    /// The cuts of `routes` for workers `owner` (by component), with `dist[r][id]` the
+    /// fewest wires from `id` to worker `r`. A network with a wire into a port at or
+    /// beyond [`FANOUT_PORTS`] (other than wake-ups) gets no cuts.
+    pub fn new(routes: &[Vec<Vec<(CompId, Port)>>], owner: &[u32], dist: &[Vec<u32>]) -> Self {
+        let n = dist.len();
+        let clash = routes
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|&(_, p)| p >= FANOUT_PORTS && p != WAKE_PORT)
+            || routes
+                .iter()
+                .any(|ports| ports.len() as u64 >= u64::from(FANOUT_PORTS));
+        let cuts = routes
+            .iter()
+            .enumerate()
+            .map(|(src, ports)| {
+                ports
+                    .iter()
+                    .map(|wires| {
+                        if clash || n < 2 {
+                            return None;
+                        }
+                        let home = owner.get(src).copied()? as usize;
+                        let mut parts: Vec<FanoutPart> = (0..n)
+                            .map(|_| FanoutPart {
+                                wires: Vec::new(),
+                                dist: vec![u32::MAX; n],
+                            })
+                            .collect();
+                        for (i, &(dst, _)) in wires.iter().enumerate() {
+                            let w = *owner.get(dst as usize)? as usize;
+                            let part = &mut parts[w];
+                            part.wires.push(i as u32);
+                            for (r, d) in part.dist.iter_mut().enumerate() {
+                                *d = (*d).min(dist[r][dst as usize]);
+                            }
+                        }
+                        let wide = parts
+                            .iter()
+                            .enumerate()
+                            .any(|(w, p)| w != home && p.wires.len() >= 2);
+                        wide.then(|| Box::new(FanoutCut { home, parts }))
+                    })
+                    .collect()
+            })
+            .collect();
+        FanoutCuts { cuts }
+    }
+
+    /// The cut of `src`'s output `port`, if it is cut.
+    #[inline]
+    fn cut(&self, src: CompId, port: Port) -> Option<&FanoutCut> {
+        self.cuts.get(src as usize)?.get(port as usize)?.as_deref()
+    }
+
+    /// Worker `w`'s share of the fan-out a marker stands for, if `ev` is a marker.
+    #[inline]
+    pub fn part_of(&self, ev: &Event, w: usize) -> Option<&FanoutPart> {
+        if ev.port < FANOUT_PORTS || ev.port == WAKE_PORT {
+            return None;
+        }
+        self.cut(ev.src, ev.port - FANOUT_PORTS)?.parts.get(w)
+    }
+
+    /// Hands `push` the events of worker `w`'s wires that the marker `ev` stands for (the
+    /// events [`route`] makes for them uncut), and returns true; returns false (handing
+    /// nothing) if `ev` is not a marker.
+    #[inline]
+    pub fn expand(
+        &self,
+        routes: &[Vec<Vec<(CompId, Port)>>],
+        ev: &Event,
+        w: usize,
+        push: &mut impl FnMut(Event),
+    ) -> bool {
+        let Some(part) = self.part_of(ev, w) else {
+            return false;
+        };
+        let wires = &routes[ev.src as usize][(ev.port - FANOUT_PORTS) as usize];
+        for &i in &part.wires {
+            let (dst, port) = wires[i as usize];
+            push(Event {
+                time: ev.time,
+                delta: ev.delta,
+                dst,
+                port,
+                src: ev.src,
+                seq: ev.seq + u64::from(i) + 1,
+                payload: ev.payload.clone(),
+            });
+        }
+        true
     }
 }
 
@@ -138,6 +275,7 @@ fn route_step(
         &mut scratch.emissions,
         &mut scratch.wakes,
         |port| env.fanout(src, port),
+        |port| env.cuts.and_then(|c| c.cut(src, port)),
         sink,
     );
 }
@@ -496,28 +634,51 @@ fn push(batches: &mut BTreeMap<Key, Vec<Event>>, spare: &mut Vec<Vec<Event>>, ev
 /// follows; every copy takes the next number of the source's counter `seq`. Delivery is at
 /// `(t, d + 1)` (zero-delay wires), or `(at, 0)` for a later wake-up. Every executor routes
 /// through this one function, so event numbering — and with it the order of events into
-/// each component — is the same everywhere.
+/// each component — is the same everywhere. A port with a cut fan-out (`cut`) gets the
+/// events of the source's worker's wires and one marker per other worker with wires
+/// (see [`FANOUT_PORTS`]), and the counter moves past every wire as if uncut.
 pub fn route<'a>(
     (src, t, d): (CompId, Ns, u32),
     seq: &mut u64,
     emissions: &mut Vec<Emission>,
     wakes: &mut Vec<(Ns, u64)>,
     wires: impl Fn(Port) -> &'a [(CompId, Port)],
+    cut: impl Fn(Port) -> Option<&'a FanoutCut>,
     mut sink: impl FnMut(Event),
 ) {
     for em in emissions.drain(..) {
-        for &(dst, port) in wires(em.port) {
-            *seq += 1;
-            sink(Event {
-                time: t,
-                delta: d + 1,
-                dst,
-                port,
-                src,
-                seq: *seq,
-                payload: em.payload.clone(),
-            });
+        let all = wires(em.port);
+        let event = |dst, port, seq| Event {
+            time: t,
+            delta: d + 1,
+            dst,
+            port,
+            src,
+            seq,
+            payload: em.payload.clone(),
+        };
+        let Some(cut) = cut(em.port) else {
+            for &(dst, port) in all {
+                *seq += 1;
+                sink(event(dst, port, *seq));
+            }
+            continue;
+        };
+        let base = *seq;
+        for (w, part) in cut.parts.iter().enumerate() {
+            let Some(&first) = part.wires.first() else {
+                continue;
+            };
+            if w == cut.home {
+                for &i in &part.wires {
+                    let (dst, port) = all[i as usize];
+                    sink(event(dst, port, base + u64::from(i) + 1));
+                }
+            } else {
+                sink(event(all[first as usize].0, FANOUT_PORTS + em.port, base));
+            }
         }
+        *seq = base + all.len() as u64;
     }
     for (at, tag) in wakes.drain(..) {
         *seq += 1;
@@ -530,5 +691,91 @@ pub fn route<'a>(
             seq: *seq,
             payload: Payload::Wake { tag },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Routes one emission of component 0 on port 0 (and one wake-up), cut or not.
+    fn routed(routes: &[Vec<Vec<(CompId, Port)>>], cuts: Option<&FanoutCuts>) -> Vec<Event> {
+        let mut seq = 7;
+        let mut emissions = vec![Emission {
+            port: 0,
+            payload: Payload::Level { volts: 0.5 },
+        }];
+        let mut wakes = vec![(20, 3)];
+        let mut out = Vec::new();
+        route(
+            (0, 10, 2),
+            &mut seq,
+            &mut emissions,
+            &mut wakes,
+            |p| routes[0][p as usize].as_slice(),
+            |p| cuts.and_then(|c| c.cut(0, p)),
+            |ev| out.push(ev),
+        );
+        out
+    }
+
+    #[test]
+    fn a_cut_fan_out_expands_to_the_events_of_the_uncut_route() {
+        // Component 0 (worker 0) feeds 1..=6 on ports 5..; 2, 4, 6 live on worker 1 and
+        // 5 on worker 2.
+        let wires: Vec<(CompId, Port)> = (1..=6).map(|d| (d, 4 + d)).collect();
+        let mut routes = vec![vec![wires]];
+        routes.extend((1..=6).map(|_| Vec::new()));
+        let owner = [0, 0, 1, 0, 1, 2, 1];
+        let dist: Vec<Vec<u32>> = (0..3u32)
+            .map(|w| owner.iter().map(|&o| u32::from(o != w)).collect())
+            .collect();
+        let cuts = FanoutCuts::new(&routes, &owner, &dist);
+        let uncut = routed(&routes, None);
+        let cut = routed(&routes, Some(&cuts));
+        // Worker 0 builds its own two events, one marker for each other worker and the
+        // wake-up, whose number follows every wire as if uncut.
+        assert_eq!(cut.len(), 5);
+        let markers: Vec<&Event> = cut
+            .iter()
+            .filter(|e| e.port >= FANOUT_PORTS && e.port != WAKE_PORT)
+            .collect();
+        assert_eq!(markers.len(), 2);
+        assert_eq!((markers[0].dst, markers[0].seq), (2, 7));
+        assert_eq!((markers[1].dst, markers[1].seq), (5, 7));
+        assert_eq!(cut.last().map(|e| e.seq), Some(7 + 6 + 1));
+        let mut rebuilt: Vec<Event> = Vec::new();
+        for ev in &cut {
+            let w = owner[ev.dst as usize] as usize;
+            if !cuts.expand(&routes, ev, w, &mut |e| rebuilt.push(e)) {
+                rebuilt.push(ev.clone());
+            }
+        }
+        let key = |e: &Event| (e.dst, e.port, e.seq);
+        rebuilt.sort_by_key(key);
+        let mut uncut = uncut;
+        uncut.sort_by_key(key);
+        assert_eq!(rebuilt, uncut);
+        // The marker's bound covers each of worker 1's destinations (all 1 hop from
+        // worker 0, 0 from worker 1).
+        let part = cuts.part_of(markers[0], 1).expect("a marker");
+        assert_eq!(
+            (part.wires.clone(), part.dist.clone()),
+            (vec![1, 3, 5], vec![1, 0, 1])
+        );
+    }
+
+    #[test]
+    fn a_network_using_the_marker_ports_is_not_cut() {
+        let wires: Vec<(CompId, Port)> = (1..=4).map(|d| (d, FANOUT_PORTS + d)).collect();
+        let mut routes = vec![vec![wires]];
+        routes.extend((1..=4).map(|_| Vec::new()));
+        let owner = [0, 1, 1, 1, 1];
+        let dist: Vec<Vec<u32>> = (0..2u32)
+            .map(|w| owner.iter().map(|&o| u32::from(o != w)).collect())
+            .collect();
+        let cuts = FanoutCuts::new(&routes, &owner, &dist);
+        assert!(cuts.cut(0, 0).is_none());
+        assert_eq!(routed(&routes, Some(&cuts)), routed(&routes, None));
     }
 }

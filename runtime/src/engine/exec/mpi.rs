@@ -437,9 +437,11 @@ impl Link for LeadLink {
     }
 }
 
-/// A round's events for one rank, each input pattern once: a pattern fans out to every
-/// column of a layer, and would otherwise travel once per column (~3 kB each at 784
-/// lines). The receiver shares one copy among its events, as the sender did.
+/// A round's events for one rank, each input pattern once: a pattern that several events
+/// carry (a wide fan-out travels as one marker per worker, but a rank may hold several
+/// workers, and a layer gets several patterns) would otherwise travel once per event
+/// (~3 kB each at 784 lines). The receiver shares one copy among its events, as the
+/// sender did.
 #[derive(Serialize)]
 struct Outgoing<'a> {
     patterns: Vec<&'a LinePattern>,

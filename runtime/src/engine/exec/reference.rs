@@ -111,6 +111,7 @@ impl Simulation {
             clock: &net.clock,
             probed: &net.probed,
             routes: &net.routes,
+            cuts: None,
         };
         let ids: Vec<CompId> = (0..net.components.len() as CompId).collect();
         self.queue.start_all(
@@ -138,6 +139,7 @@ impl Simulation {
             clock: &net.clock,
             probed: &net.probed,
             routes: &net.routes,
+            cuts: None,
         };
         self.queue.handle_batch(
             &env,

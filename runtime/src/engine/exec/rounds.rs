@@ -6,7 +6,7 @@
 //! (`super::mpi`, behind the `mpi` feature). The protocol, and therefore every result,
 //! is the same over either.
 
-use super::core::{Env, Key, Members, Queue, LOOP_DELTA};
+use super::core::{Env, FanoutCuts, Key, Members, Queue, LOOP_DELTA};
 use crate::engine::component::{Component, Ctx, Scratch};
 use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
@@ -48,6 +48,8 @@ pub(crate) struct Topo {
     /// `dist[r][id]`: fewest wires from component `id` to any component of worker `r`
     /// (through any workers; 0 inside `r`, [`UNREACHABLE`] if there is no path).
     pub(crate) dist: Vec<Vec<u32>>,
+    /// The fan-outs cut between the workers.
+    pub(crate) cuts: FanoutCuts,
 }
 
 impl Topo {
@@ -78,7 +80,7 @@ impl Topo {
             r.sort_unstable();
             r.dedup();
         }
-        let dist = (0..n)
+        let dist: Vec<Vec<u32>> = (0..n)
             .map(|r| {
                 // Breadth-first from worker r's components over reversed wires.
                 let mut d = vec![UNREACHABLE; len];
@@ -103,6 +105,7 @@ impl Topo {
                 d
             })
             .collect();
+        let cuts = FanoutCuts::new(&net.routes, owner, &dist);
         Topo {
             clock: net.clock,
             routes: net.routes.clone(),
@@ -110,6 +113,7 @@ impl Topo {
             owner: owner.to_vec(),
             local,
             dist,
+            cuts,
         }
     }
 
@@ -119,6 +123,19 @@ impl Topo {
             clock: &self.clock,
             probed: &self.probed,
             routes: &self.routes,
+            cuts: Some(&self.cuts),
+        }
+    }
+
+    /// Queues what arrived from another worker: an event, or the events of this worker's
+    /// wires that a fan-out marker stands for.
+    #[inline]
+    pub(crate) fn receive(&self, me: usize, queue: &mut Queue, ev: Event) {
+        if !self
+            .cuts
+            .expand(&self.routes, &ev, me, &mut |e| queue.push(e))
+        {
+            queue.push(ev);
         }
     }
 
@@ -275,9 +292,15 @@ impl Away<'_> {
         }
         // Only emissions (delta d + 1 at t) ever leave the worker; wake-ups stay.
         self.sent_min[o] = self.sent_min[o].min((t, d + 1));
+        // A fan-out marker stands for all of worker `o`'s wires of its emission.
+        let (dist, events) = match topo.cuts.part_of(&ev, o) {
+            Some(part) => (Some(&part.dist), part.wires.len() as u64),
+            None => (None, 1),
+        };
         for (r, f) in self.fwd.iter_mut().enumerate().take(self.n) {
             if r != o {
-                let b = Topo::bound(t, d + 1, topo.dist[r][ev.dst as usize]);
+                let h = dist.map_or(topo.dist[r][ev.dst as usize], |d| d[r]);
+                let b = Topo::bound(t, d + 1, h);
                 if b < *f {
                     *f = b;
                 }
@@ -286,7 +309,7 @@ impl Away<'_> {
         // Whatever this event causes can reach this worker no earlier than that:
         // handle nothing at or after it in this round.
         *self.horizon = (*self.horizon).min(self.fwd[self.me]);
-        *self.remote_events += 1;
+        *self.remote_events += events;
         let mut ev = ev;
         if let Payload::Pattern(p) = &mut ev.payload {
             *p = self.copy_for(o, p);
@@ -444,9 +467,10 @@ impl<L: Link> Worker<L> {
             self.sent_min.iter_mut().for_each(|x| *x = NEVER);
             self.fwd.iter_mut().for_each(|x| *x = NEVER);
             let queue = &mut self.queue;
-            let sums = self
-                .link
-                .exchange(me, &mut self.out, summary, &mut |ev| queue.push(ev))?;
+            let topo = &*self.topo;
+            let sums = self.link.exchange(me, &mut self.out, summary, &mut |ev| {
+                topo.receive(me, queue, ev)
+            })?;
             self.critical += sums.iter().map(|s| s.handled).max().unwrap_or(0);
             // The same decision on every worker: anything left before `until` and the
             // earliest zero-time loop?
