@@ -92,7 +92,8 @@ pub(crate) struct FanoutCut {
 pub(crate) struct FanoutPart {
     /// Indices of its wires in the fan-out, ascending.
     pub wires: Vec<u32>,
-    /// `dist[r]`: the fewest wires from any of these wires' destinations to worker `r`.
+    /// `dist[r]`: the fewest wires from any of these wires' destinations to worker `r`
+    /// (empty for a worker without wires here: no marker is sent to it).
     pub dist: Vec<u32>,
 }
 
@@ -110,6 +111,9 @@ impl FanoutCuts {
             || routes
                 .iter()
                 .any(|ports| ports.len() as u64 >= u64::from(FANOUT_PORTS));
+        // Wires per worker of the fan-out at hand (reused), so that a fan-out that is not
+        // cut costs no allocation.
+        let mut count = vec![0u32; n];
         let cuts = routes
             .iter()
             .enumerate()
@@ -117,29 +121,35 @@ impl FanoutCuts {
                 ports
                     .iter()
                     .map(|wires| {
-                        if clash || n < 2 {
+                        if clash || n < 2 || wires.len() < 2 {
                             return None;
                         }
                         let home = owner.get(src).copied()? as usize;
-                        let mut parts: Vec<FanoutPart> = (0..n)
-                            .map(|_| FanoutPart {
-                                wires: Vec::new(),
-                                dist: vec![u32::MAX; n],
+                        count.iter_mut().for_each(|c| *c = 0);
+                        for &(dst, _) in wires {
+                            count[*owner.get(dst as usize)? as usize] += 1;
+                        }
+                        let wide = count.iter().enumerate().any(|(w, &c)| w != home && c >= 2);
+                        if !wide {
+                            return None;
+                        }
+                        // Only workers with wires get their distances (n² entries would
+                        // be too many for a fan-out over a few of many ranks).
+                        let mut parts: Vec<FanoutPart> = count
+                            .iter()
+                            .map(|&c| FanoutPart {
+                                wires: Vec::with_capacity(c as usize),
+                                dist: if c > 0 { vec![u32::MAX; n] } else { Vec::new() },
                             })
                             .collect();
                         for (i, &(dst, _)) in wires.iter().enumerate() {
-                            let w = *owner.get(dst as usize)? as usize;
-                            let part = &mut parts[w];
+                            let part = &mut parts[owner[dst as usize] as usize];
                             part.wires.push(i as u32);
                             for (r, d) in part.dist.iter_mut().enumerate() {
                                 *d = (*d).min(dist[r][dst as usize]);
                             }
                         }
-                        let wide = parts
-                            .iter()
-                            .enumerate()
-                            .any(|(w, p)| w != home && p.wires.len() >= 2);
-                        wide.then(|| Box::new(FanoutCut { home, parts }))
+                        Some(Box::new(FanoutCut { home, parts }))
                     })
                     .collect()
             })
