@@ -848,15 +848,17 @@ impl TsDevice {
         }
         let t = dt_ns as f64 * 1e-9;
         let c = self.cycle;
-        let g = c.drive_per_s(v);
+        let g = self.drive_cached(v);
         let g_start = self.conductance_siemens();
-        let s = &mut self.state;
-        if !s.on {
+        if !self.state.on {
             let u_inf = g / c.gamma1_per_s;
-            s.nucleation = u_inf + (s.nucleation - u_inf) * (-c.gamma1_per_s * t).exp();
-            s.bridge *= (-c.gamma_bridge_per_s * t).exp();
-            s.residue *= (-c.gamma2_per_s * t).exp();
+            let [e1, eb, e2] = self.decays(dt_ns);
+            let s = &mut self.state;
+            s.nucleation = u_inf + (s.nucleation - u_inf) * e1;
+            s.bridge *= eb;
+            s.residue *= e2;
         } else {
+            let s = &mut self.state;
             let (r_inf, k) = c.residue_target(g);
             s.residue = r_inf + (s.residue - r_inf) * (-k * t).exp();
             if v.abs() < self.v_hold_volts {
