@@ -283,6 +283,11 @@ pub struct TsDevice {
     /// The last two `(dt ns, [e^{−γ1·dt}, e^{−γb·dt}, e^{−γ2·dt}])` of this cycle's rates:
     /// most steps are whole 250 µs CLK phases. Cleared when a new cycle redraws the rates.
     decay_cache: [(u64, [f64; 3]); 2],
+    /// The last `((high ns, low ns, periods), [e^{−γ1·t_high}, e^{−γ1·t_low},
+    /// e^{−γb·t}, e^{−γ2·t}])` of [`Self::advance_periods`] (`t` the whole span): a dormant
+    /// neuron catching up steps one CLK period at a time. Cleared with the decay cache.
+    #[serde(default)]
+    period_cache: ((u64, u64, i32), [f64; 4]),
 }
 
 impl TsDevice {
@@ -347,6 +352,7 @@ impl TsDevice {
             drive_cache: [(u64::MAX, 0.0); 2],
             g_off_cache: None,
             decay_cache: [(0, [1.0; 3]); 2],
+            period_cache: Default::default(),
         };
         dev.new_cycle();
         dev
@@ -357,6 +363,7 @@ impl TsDevice {
     fn new_cycle(&mut self) {
         self.cycle = self.device;
         self.decay_cache = [(0, [1.0; 3]); 2];
+        self.period_cache = Default::default();
         self.hazard_so_far = 0.0;
         self.hazard_level = std::f64::consts::LN_2;
         self.hazard_factors = [None; 2];
@@ -802,7 +809,8 @@ impl TsDevice {
             self.drive_cached(v_low_volts),
         );
         let (uh, ul) = (gh / c.gamma1_per_s, gl / c.gamma1_per_s);
-        let (ah, al) = ((-c.gamma1_per_s * th).exp(), (-c.gamma1_per_s * tl).exp());
+        let k = periods.min(i32::MAX as u64) as i32;
+        let [ah, al, e_bridge, e_residue] = self.period_decays(high_ns, low_ns, k);
         let alpha = ah * al;
         if alpha.partial_cmp(&1.0) != Some(std::cmp::Ordering::Less) {
             return false;
@@ -822,8 +830,6 @@ impl TsDevice {
                 return false;
             }
         }
-        let k = periods.min(i32::MAX as u64) as i32;
-        let t = (th + tl) * f64::from(k);
         let ak = alpha.powi(k);
         let g_start = match self.g_off_cache {
             Some(g) => g,
@@ -831,14 +837,34 @@ impl TsDevice {
         };
         let st = &mut self.state;
         st.nucleation = ak * st.nucleation + beta * (1.0 - ak) / (1.0 - alpha);
-        st.bridge *= (-c.gamma_bridge_per_s * t).exp();
-        st.residue *= (-c.gamma2_per_s * t).exp();
+        st.bridge *= e_bridge;
+        st.residue *= e_residue;
         let g_end = self.conductance_siemens();
         self.g_off_cache = Some(g_end);
         let v2t =
             (v_high_volts * v_high_volts * th + v_low_volts * v_low_volts * tl) * f64::from(k);
         self.energy.ts_joules += v2t * 0.5 * (g_start + g_end);
         true
+    }
+
+    /// The decay factors of [`Self::advance_periods`] over `k` periods of `high_ns` +
+    /// `low_ns`, from the cache when the last call had the same span.
+    fn period_decays(&mut self, high_ns: u64, low_ns: u64, k: i32) -> [f64; 4] {
+        let key = (high_ns, low_ns, k);
+        if self.period_cache.0 == key {
+            return self.period_cache.1;
+        }
+        let c = &self.cycle;
+        let (th, tl) = (high_ns as f64 * 1e-9, low_ns as f64 * 1e-9);
+        let t = (th + tl) * f64::from(k);
+        let d = [
+            (-c.gamma1_per_s * th).exp(),
+            (-c.gamma1_per_s * tl).exp(),
+            (-c.gamma_bridge_per_s * t).exp(),
+            (-c.gamma2_per_s * t).exp(),
+        ];
+        self.period_cache = (key, d);
+        d
     }
 
     /// Closed-form evolution of the state over `dt_ns` with no transition inside.
