@@ -16,7 +16,7 @@ use devices::{DeviceSet, Variability};
 use memsnn::bench::{with_learning, PAPER_WRITE_VOLTS};
 use runtime::engine::event::LinePattern;
 use runtime::engine::exec::ExecutorKind;
-use runtime::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, LANES};
+use runtime::engine::pattern_sums::{weighted_sums, WeightTile, TILE_LANES};
 use runtime::model::protocol::{run_protocol, NetworkIds};
 use runtime::model::topology::{build, load};
 use std::hint::black_box;
@@ -119,7 +119,7 @@ fn line_pattern(c: &mut Criterion) {
         b.iter(|| black_box(LinePattern::new(black_box(amplitudes.clone()))))
     });
     // The columns' sums Σ G·A, Σ G·A² of that pattern: 64 columns of 784 conductances
-    // (one layer's slice), one at a time and eight side by side (the same bits).
+    // (one layer's slice), one at a time and sixteen side by side (the same bits).
     let p = LinePattern::new(amplitudes);
     let columns: Vec<Vec<f32>> = (0..64u32)
         .map(|c| {
@@ -139,11 +139,22 @@ fn line_pattern(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("eight side by side", |b| {
+    // The same columns interleaved sixteen to a tile (copied once, as a layer keeps them
+    // while its weights do not change).
+    let tiles: Vec<WeightTile> = columns
+        .chunks(TILE_LANES)
+        .map(|w| {
+            let mut t = WeightTile::new(784);
+            for (l, w) in w.iter().enumerate() {
+                t.set_lane(l, w);
+            }
+            t
+        })
+        .collect();
+    g.bench_function("sixteen interleaved in a tile", |b| {
         b.iter(|| {
-            for w in columns.chunks(LANES) {
-                let w: [&[f32]; LANES] = std::array::from_fn(|l| &w[l][..]);
-                black_box(weighted_sums_lanes(black_box(&p), w));
+            for t in &tiles {
+                black_box(t.sums(black_box(&p)));
             }
         })
     });

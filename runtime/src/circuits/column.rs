@@ -35,7 +35,9 @@
 use super::circuit::node1_volts;
 use crate::engine::component::{Component, Ctx};
 use crate::engine::event::{Event, LinePattern, Payload, Port};
-use crate::engine::pattern_sums::{weighted_sums, WeightedSums};
+use crate::engine::pattern_sums::{
+    fresh_weights_stamp, weighted_sums, PatternWeights, WeightedSums,
+};
 use crate::engine::time::{Clock, Ns};
 use devices::rs::{ProgramStep, RsCurve, RsDevice, RsParams};
 use devices::variability::{key, standard_normal};
@@ -107,12 +109,13 @@ pub struct Column {
     /// column that has not programmed, so inference keeps only the conductances. A pure
     /// cache: not saved in checkpoints, re-derived after a resume to the same values.
     programming: Vec<Option<Programming>>,
-    /// Counts conductance changes, so that sums handed over for a pattern can be checked
-    /// against the conductances they were taken over (not saved: it only has to differ
-    /// between two moments of one batch).
-    g_epoch: u64,
+    /// A stamp of the conductances ([`fresh_weights_stamp`]): renewed whenever they
+    /// change (a programming step, an overwrite, a restored state), so that sums handed
+    /// over for a pattern, and an executor's copy of the conductances, can be checked
+    /// against the conductances they were taken over. Not saved: it is drawn afresh.
+    g_stamp: u64,
     /// Sums of the pattern at this address handed over by the executor for the coming
-    /// pattern event, with the `g_epoch` they were taken at; taken by that event.
+    /// pattern event, with the `g_stamp` they were taken at; taken by that event.
     presummed: Option<(usize, u64, WeightedSums)>,
 }
 
@@ -160,7 +163,7 @@ impl Column {
             held: Vec::new(),
             quiet: None,
             programming: Vec::new(),
-            g_epoch: 0,
+            g_stamp: fresh_weights_stamp(),
             presummed: None,
         };
         c.refresh_amplitude_sums();
@@ -183,8 +186,14 @@ impl Column {
     /// at its next event.
     pub fn set_conductances(&mut self, g: &[f32]) {
         self.g.copy_from_slice(g);
-        self.g_epoch += 1;
+        self.g_stamp = fresh_weights_stamp();
         self.refresh_conductance_sums();
+    }
+
+    /// Draws a new conductance stamp (after a restored state, whose conductances the
+    /// old stamp does not describe).
+    fn renew_stamp(&mut self) {
+        self.g_stamp = fresh_weights_stamp();
     }
 
     /// The fabricated device of synapse `i`.
@@ -385,7 +394,7 @@ impl Column {
         self.sums.pulsed = p.driven().len() as u64;
         (self.sums.ga, self.sums.ga2) = match pre {
             // Handed over for this very pattern and these conductances: the same sums.
-            Some((at, epoch, s)) if at == Arc::as_ptr(p) as usize && epoch == self.g_epoch => {
+            Some((at, stamp, s)) if at == Arc::as_ptr(p) as usize && stamp == self.g_stamp => {
                 (s.wa, s.wa2)
             }
             _ => self.driven_ga(),
@@ -586,8 +595,10 @@ impl Column {
                 }
                 self.g[i] = g1;
                 programmed += 1;
-                self.g_epoch += 1;
             }
+        }
+        if programmed > 0 {
+            self.g_stamp = fresh_weights_stamp();
         }
         (self.read_joules, self.write_joules, self.set_joules) = (read_j, write_j, set_j);
         self.programmed += programmed;
@@ -672,7 +683,7 @@ impl Column {
 impl Component for Column {
     crate::component_state!(Column {
         g, pattern, pending_pattern, spikes, driven, spikes_active, gate_volts, node_v, node_g, t_prog, substep_ns, substep_wake, idle_phase, sent, sums, rng, write_joules, set_joules, read_joules, synaptic_events, programmed, programmable, dormant, held, quiet
-    } keep { params, variability, device_key, programming, g_epoch, presummed });
+    } keep { params, variability, device_key, programming, g_stamp, presummed } after_load renew_stamp);
 
     fn kind(&self) -> &'static str {
         "column"
@@ -780,7 +791,7 @@ impl Component for Column {
 
     /// A pattern that takes effect now, over lines without spikes and of this column's
     /// width, is summed over the conductances (as a new pattern refreshes its sums).
-    fn pattern_weights(&self, ev: &Event, clock: &Clock) -> Option<&[f32]> {
+    fn pattern_weights(&self, ev: &Event, clock: &Clock) -> Option<PatternWeights<'_>> {
         match &ev.payload {
             Payload::Pattern(p)
                 if ev.port == IN_PATTERN
@@ -788,7 +799,10 @@ impl Component for Column {
                     && p.amplitudes().len() == self.g.len()
                     && clock.rising_at_or_after(ev.time) == ev.time =>
             {
-                Some(&self.g)
+                Some(PatternWeights {
+                    values: &self.g,
+                    stamp: self.g_stamp,
+                })
             }
             _ => None,
         }
@@ -796,7 +810,7 @@ impl Component for Column {
 
     fn accept_pattern_sums(&mut self, pattern: &LinePattern, sums: WeightedSums) {
         let at = pattern as *const LinePattern as usize;
-        self.presummed = Some((at, self.g_epoch, sums));
+        self.presummed = Some((at, self.g_stamp, sums));
     }
 
     fn as_any(&self) -> &dyn Any {

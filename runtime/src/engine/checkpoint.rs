@@ -188,7 +188,8 @@ pub fn check_consumed(bytes: &[u8]) -> Result<(), StateError> {
 /// struct: the fields listed first are saved, those after `keep` are left as built
 /// (parameters fixed at construction). Every field must be named in one list — the macro
 /// destructures the struct exhaustively, so a field added later fails to compile until it
-/// is classified.
+/// is classified. An optional `after_load method` names a `&mut self` method called once
+/// the fields are loaded (for a kept field derived from the saved ones).
 ///
 /// ```ignore
 /// impl Component for Column {
@@ -198,7 +199,7 @@ pub fn check_consumed(bytes: &[u8]) -> Result<(), StateError> {
 /// ```
 #[macro_export]
 macro_rules! component_state {
-    ($ty:ident { $($f:ident),* $(,)? } keep { $($k:ident),* $(,)? }) => {
+    ($ty:ident { $($f:ident),* $(,)? } keep { $($k:ident),* $(,)? } $(after_load $hook:ident)?) => {
         fn save_state(&self) -> Result<Vec<u8>, $crate::engine::checkpoint::StateError> {
             let $ty { $($f,)* $($k: _,)* } = self;
             let mut out = Vec::new();
@@ -210,9 +211,13 @@ macro_rules! component_state {
             &mut self,
             mut bytes: &[u8],
         ) -> Result<(), $crate::engine::checkpoint::StateError> {
-            let $ty { $($f,)* $($k: _,)* } = self;
-            $(*$f = $crate::engine::checkpoint::decode_field(&mut bytes)?;)*
-            $crate::engine::checkpoint::check_consumed(bytes)
+            {
+                let $ty { $($f,)* $($k: _,)* } = &mut *self;
+                $(*$f = $crate::engine::checkpoint::decode_field(&mut bytes)?;)*
+            }
+            $crate::engine::checkpoint::check_consumed(bytes)?;
+            $(self.$hook();)?
+            Ok(())
         }
     };
 }

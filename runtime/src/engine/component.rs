@@ -7,7 +7,7 @@
 
 use crate::engine::checkpoint::StateError;
 use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
-use crate::engine::pattern_sums::WeightedSums;
+use crate::engine::pattern_sums::{PatternWeights, WeightedSums};
 use crate::engine::probe::{Probe, Record};
 use crate::engine::time::{Clock, Ns};
 use std::any::Any;
@@ -156,8 +156,9 @@ pub trait Component: Send + 'static {
     /// (the default) otherwise. Executors then compute the sums for several components
     /// side by side and hand them over with [`Component::accept_pattern_sums`] before
     /// delivering `ev` — a value the component could compute itself, never anything of
-    /// another component.
-    fn pattern_weights(&self, _ev: &Event, _clock: &Clock) -> Option<&[f32]> {
+    /// another component. They may keep an interleaved copy of the weights between
+    /// batches, trusted for as long as the [stamp](PatternWeights::stamp) is the same.
+    fn pattern_weights(&self, _ev: &Event, _clock: &Clock) -> Option<PatternWeights<'_>> {
         None
     }
 

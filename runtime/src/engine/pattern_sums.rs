@@ -4,25 +4,23 @@
 //! the pattern's driven lines: `Σ w·A` and `Σ w·A²`, in line order, in `f64`
 //! ([`weighted_sums`], the definition). The order of the additions fixes the bits, so
 //! each sum is one chain of dependent additions, bound by the latency of an `f64` add
-//! (about four cycles a line) rather than by the arithmetic. [`weighted_sums_lanes`] runs
-//! [`LANES`] receivers' chains side by side, one receiver per SIMD lane: each lane makes
-//! the same additions in the same order as [`weighted_sums`], so every lane's result has
-//! the same bits, at several times the throughput.
+//! (about four cycles a line) rather than by the arithmetic. A [`WeightTile`] runs
+//! [`TILE_LANES`] receivers' chains side by side, one receiver per SIMD lane, over a copy
+//! of their weights interleaved by line (a driven line's sixteen weights are one 64-byte
+//! load): each lane makes the same additions in the same order as [`weighted_sums`], so
+//! every lane's result has the same bits, at several times the throughput.
 //!
 //! The products are exact (`f32 · f32` fits in an `f64`'s mantissa), the second is
 //! rounded once as `(w·A)·A`, and nothing is fused: Rust never contracts `a * b + c`
 //! into a fused multiply-add, so the AVX2 build and the portable one agree bit for bit.
 //!
 //! The executor core gathers, per batch, the receivers of one pattern that ask for these
-//! sums ([`Component::pattern_weights`](crate::engine::component::Component::pattern_weights))
-//! and hands each its result before the pattern is delivered; a receiver that does not ask
-//! computes [`weighted_sums`] itself and gets the same value.
+//! sums ([`Component::pattern_weights`](crate::engine::component::Component::pattern_weights)),
+//! keeps their tiles between batches while the weights' stamps hold, and hands each its
+//! result before the pattern is delivered; a receiver that does not ask computes
+//! [`weighted_sums`] itself and gets the same value.
 
 use crate::engine::event::LinePattern;
-
-/// Receivers summed side by side by [`weighted_sums_lanes`].
-pub const LANES: usize = 8;
-const _: () = assert!(LANES == 8, "the AVX2 path loads eight lanes");
 
 /// The weighted sums of a pattern over one receiver's weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -48,94 +46,137 @@ pub fn weighted_sums(p: &LinePattern, w: &[f32]) -> WeightedSums {
     WeightedSums { wa, wa2 }
 }
 
-/// [`weighted_sums`] for [`LANES`] receivers at once, lane `l` over `w[l]` (the same
-/// slice may appear in several lanes). Every weight slice must cover the pattern; a
-/// receiver with a shorter one gets its sums the definition's way, which panics.
-pub fn weighted_sums_lanes(p: &LinePattern, w: [&[f32]; LANES]) -> [WeightedSums; LANES] {
-    let n = p.amplitudes().len();
-    if w.iter().any(|w| w.len() < n) {
-        return w.map(|w| weighted_sums(p, w));
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), and every slice covers the
-        // pattern's lines (checked above), as `lanes` requires.
-        return unsafe { lanes_avx2(p, &w) };
-    }
-    // SAFETY: every slice covers the pattern's lines (checked above).
-    unsafe { lanes(p, &w) }
+/// The weights a receiver asks to have a pattern summed over
+/// ([`Component::pattern_weights`](crate::engine::component::Component::pattern_weights)),
+/// with a stamp of their content.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PatternWeights<'a> {
+    /// One weight per line (weight units, e.g. siemens).
+    pub values: &'a [f32],
+    /// Changes whenever `values` change, and no two contents share one within the process
+    /// (take it from [`fresh_weights_stamp`]): an executor may keep a copy of the weights
+    /// under it.
+    pub stamp: u64,
 }
 
-/// The side-by-side chains in AVX2: two registers of four `f64` lanes for each sum; each
-/// line's eight weights are loaded one by one (they live in eight receivers' own
-/// vectors), widened to `f64` together and multiplied and added lane by lane, unfused.
+/// A stamp no weights of this process have had before (see [`PatternWeights::stamp`]).
+pub fn fresh_weights_stamp() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Receivers whose weights one [`WeightTile`] interleaves.
+pub const TILE_LANES: usize = 16;
+
+/// The weights of up to [`TILE_LANES`] receivers of one pattern, interleaved by line:
+/// `lines[i][l]` is receiver `l`'s weight of line `i`. A driven line's sixteen weights are
+/// then one 64-byte load, where receivers' own vectors would need sixteen gathered loads;
+/// the sums stay those of [`weighted_sums`], lane by lane, in line order.
+///
+/// A tile is a copy: its owner keeps it while the receivers' weights are unchanged and
+/// refreshes the lanes whose weights changed ([`Self::set_lane`]).
+#[derive(Clone, Debug, Default)]
+pub struct WeightTile {
+    lines: Vec<[f32; TILE_LANES]>,
+}
+
+impl WeightTile {
+    /// An empty tile of `n_lines` lines (every weight 0).
+    pub fn new(n_lines: usize) -> Self {
+        WeightTile {
+            lines: vec![[0.0; TILE_LANES]; n_lines],
+        }
+    }
+
+    /// Lines held.
+    pub fn n_lines(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Copies one receiver's weights (at least [`Self::n_lines`] of them) into lane `lane`.
+    ///
+    /// # Panics
+    /// If `lane >= TILE_LANES` or `w` is shorter than the tile.
+    pub fn set_lane(&mut self, lane: usize, w: &[f32]) {
+        let n = self.lines.len();
+        for (line, &g) in self.lines.iter_mut().zip(&w[..n]) {
+            line[lane] = g;
+        }
+    }
+
+    /// `Σ w·A` and `Σ (w·A)·A` of every lane over the pattern's driven lines, in line
+    /// order: lane by lane the bits of [`weighted_sums`] over that lane's weights. `None`
+    /// if the pattern has more lines than the tile.
+    pub fn sums(&self, p: &LinePattern) -> Option<[WeightedSums; TILE_LANES]> {
+        if p.amplitudes().len() > self.lines.len() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), and the tile covers every
+            // driven line (each is below the pattern's length, checked above).
+            return Some(unsafe { tile_avx2(p, &self.lines) });
+        }
+        Some(tile_portable(p, &self.lines))
+    }
+}
+
+/// [`WeightTile::sums`] in AVX2: a line's sixteen weights in two loads, widened to four
+/// registers of four `f64` lanes; eight independent chains, multiplied and added lane
+/// by lane, unfused.
 ///
 /// # Safety
-/// The CPU must support AVX2, and `lanes`'s requirement holds.
+/// The CPU must support AVX2, and every driven line of `p` must index `lines`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn lanes_avx2(p: &LinePattern, w: &[&[f32]; LANES]) -> [WeightedSums; LANES] {
+unsafe fn tile_avx2(p: &LinePattern, lines: &[[f32; TILE_LANES]]) -> [WeightedSums; TILE_LANES] {
     use std::arch::x86_64::*;
-    let ptr: [*const f32; LANES] = std::array::from_fn(|l| w[l].as_ptr());
-    let (mut wa_lo, mut wa_hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-    let (mut wa2_lo, mut wa2_hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let mut wa = [_mm256_setzero_pd(); 4];
+    let mut wa2 = [_mm256_setzero_pd(); 4];
     for (&i, &a) in p.driven().iter().zip(p.driven_volts()) {
-        let i = i as usize;
-        // SAFETY: `i` is a driven line, below the pattern's length, which every slice
-        // covers (the caller's requirement).
-        let g = unsafe {
-            _mm256_setr_ps(
-                *ptr[0].add(i),
-                *ptr[1].add(i),
-                *ptr[2].add(i),
-                *ptr[3].add(i),
-                *ptr[4].add(i),
-                *ptr[5].add(i),
-                *ptr[6].add(i),
-                *ptr[7].add(i),
-            )
+        // SAFETY: `i` indexes `lines` (the caller's requirement); a line is sixteen
+        // `f32`, read as two unaligned eight-lane loads.
+        let (lo, hi) = unsafe {
+            let row = lines.get_unchecked(i as usize).as_ptr();
+            (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
         };
         let a = _mm256_set1_pd(a);
-        let ga_lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(g)), a);
-        let ga_hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(g, 1)), a);
-        wa_lo = _mm256_add_pd(wa_lo, ga_lo);
-        wa_hi = _mm256_add_pd(wa_hi, ga_hi);
-        wa2_lo = _mm256_add_pd(wa2_lo, _mm256_mul_pd(ga_lo, a));
-        wa2_hi = _mm256_add_pd(wa2_hi, _mm256_mul_pd(ga_hi, a));
+        let g = [
+            _mm256_cvtps_pd(_mm256_castps256_ps128(lo)),
+            _mm256_cvtps_pd(_mm256_extractf128_ps(lo, 1)),
+            _mm256_cvtps_pd(_mm256_castps256_ps128(hi)),
+            _mm256_cvtps_pd(_mm256_extractf128_ps(hi, 1)),
+        ];
+        for k in 0..4 {
+            let ga = _mm256_mul_pd(g[k], a);
+            wa[k] = _mm256_add_pd(wa[k], ga);
+            wa2[k] = _mm256_add_pd(wa2[k], _mm256_mul_pd(ga, a));
+        }
     }
-    let mut wa = [0.0f64; LANES];
-    let mut wa2 = [0.0f64; LANES];
-    // SAFETY: each array has room for the eight lanes stored.
-    unsafe {
-        _mm256_storeu_pd(wa.as_mut_ptr(), wa_lo);
-        _mm256_storeu_pd(wa.as_mut_ptr().add(4), wa_hi);
-        _mm256_storeu_pd(wa2.as_mut_ptr(), wa2_lo);
-        _mm256_storeu_pd(wa2.as_mut_ptr().add(4), wa2_hi);
+    let mut out_wa = [0.0f64; TILE_LANES];
+    let mut out_wa2 = [0.0f64; TILE_LANES];
+    for k in 0..4 {
+        // SAFETY: each array has room for the four lanes stored at `4k`.
+        unsafe {
+            _mm256_storeu_pd(out_wa.as_mut_ptr().add(4 * k), wa[k]);
+            _mm256_storeu_pd(out_wa2.as_mut_ptr().add(4 * k), wa2[k]);
+        }
     }
     std::array::from_fn(|l| WeightedSums {
-        wa: wa[l],
-        wa2: wa2[l],
+        wa: out_wa[l],
+        wa2: out_wa2[l],
     })
 }
 
-/// The side-by-side chains.
-///
-/// # Safety
-/// Every `w[l]` must be at least as long as the pattern (so that every driven line, which
-/// is below the pattern's length by construction, indexes it).
-unsafe fn lanes(p: &LinePattern, w: &[&[f32]; LANES]) -> [WeightedSums; LANES] {
-    let mut wa = [0.0f64; LANES];
-    let mut wa2 = [0.0f64; LANES];
+/// [`WeightTile::sums`] without SIMD intrinsics (the same chains).
+fn tile_portable(p: &LinePattern, lines: &[[f32; TILE_LANES]]) -> [WeightedSums; TILE_LANES] {
+    let mut wa = [0.0f64; TILE_LANES];
+    let mut wa2 = [0.0f64; TILE_LANES];
     for (&i, &a) in p.driven().iter().zip(p.driven_volts()) {
-        let i = i as usize;
-        let mut g = [0.0f64; LANES];
-        for l in 0..LANES {
-            // SAFETY: `i` is a driven line, below the pattern's length, which every
-            // slice covers (the caller's requirement).
-            g[l] = unsafe { *w[l].get_unchecked(i) } as f64;
-        }
-        for l in 0..LANES {
-            let ga = g[l] * a;
+        let row = &lines[i as usize];
+        for l in 0..TILE_LANES {
+            let ga = row[l] as f64 * a;
             wa[l] += ga;
             wa2[l] += ga * a;
         }
@@ -172,30 +213,38 @@ mod tests {
         let p = pattern(&[1.0, 1.0, 1.0]);
         let w = [1.0, 2f32.powi(-53), 2f32.powi(-53)];
         assert_eq!(weighted_sums(&p, &w).wa, 1.0);
-        let lanes = weighted_sums_lanes(&p, [&w[..]; LANES]);
+        let mut tile = WeightTile::new(3);
+        for l in 0..TILE_LANES {
+            tile.set_lane(l, &w);
+        }
+        let lanes = tile.sums(&p).expect("covers");
         assert!(lanes.iter().all(|s| s.wa == 1.0));
     }
 
     proptest! {
         #[test]
-        fn lanes_equal_the_definition(
+        fn tile_lanes_equal_the_definition(
             amps in prop::collection::vec(prop_oneof![Just(0.0f32), -2.0f32..2.0], 1..300),
-            seeds in prop::collection::vec(any::<u32>(), LANES),
+            seeds in prop::collection::vec(any::<u32>(), TILE_LANES),
+            extra_lines in 0usize..3,
         ) {
             let p = pattern(&amps);
+            let n = amps.len() + extra_lines;
             let ws: Vec<Vec<f32>> = seeds
                 .iter()
                 .map(|&s| {
-                    (0..amps.len() as u32)
+                    (0..n as u32)
                         .map(|i| ((s ^ i.wrapping_mul(2654435761)) % 10_000) as f32 * 1.3e-8)
                         .collect()
                 })
                 .collect();
-            let w: [&[f32]; LANES] = std::array::from_fn(|l| &ws[l][..]);
-            let dispatched = weighted_sums_lanes(&p, w);
-            // SAFETY: every slice has one weight per line.
-            let portable = unsafe { lanes(&p, &w) };
-            for l in 0..LANES {
+            let mut tile = WeightTile::new(n);
+            for (l, w) in ws.iter().enumerate() {
+                tile.set_lane(l, w);
+            }
+            let dispatched = tile.sums(&p).expect("the tile covers the pattern");
+            let portable = tile_portable(&p, &tile.lines);
+            for l in 0..TILE_LANES {
                 let want = weighted_sums(&p, &ws[l]);
                 for got in [dispatched[l], portable[l]] {
                     prop_assert_eq!(got.wa.to_bits(), want.wa.to_bits());
@@ -203,5 +252,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_tile_shorter_than_the_pattern_declines() {
+        let p = pattern(&[1.0, 1.0, 1.0]);
+        assert!(WeightTile::new(2).sums(&p).is_none());
+        let sums = WeightTile::new(3).sums(&p).expect("covers");
+        assert!(sums.iter().all(|s| s.wa == 0.0 && s.wa2 == 0.0));
     }
 }

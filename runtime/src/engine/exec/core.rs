@@ -20,10 +20,11 @@
 
 use super::error::{ExecError, Origin};
 use super::reserved::{EXTERNAL, LOOP_NAMES, MAX_DELTA, WAKE_PORT};
+use super::tiles::TileCache;
 use crate::engine::component::{Component, Ctx, Emission, Scratch};
 use crate::engine::event::{CompId, Event, LinePattern, Payload, Port};
 use crate::engine::network::Network;
-use crate::engine::pattern_sums::{weighted_sums, weighted_sums_lanes, WeightedSums, LANES};
+use crate::engine::pattern_sums::{weighted_sums, PatternWeights, WeightedSums, TILE_LANES};
 use crate::engine::probe::Probe;
 use crate::engine::time::{Clock, Ns};
 use std::collections::BTreeMap;
@@ -371,6 +372,8 @@ pub(crate) struct Queue {
     halt: Option<Key>,
     /// The sums computed by one run of [`presum_patterns`].
     presums: Vec<(usize, usize, WeightedSums)>,
+    /// Interleaved copies of the pattern receivers' weights, for [`presum_patterns`].
+    tiles: TileCache,
 }
 
 impl Queue {
@@ -489,7 +492,7 @@ impl Queue {
         scratch: &mut Scratch,
         keep: impl FnMut(Event) -> Option<Event>,
     ) {
-        presum_patterns(env, batch, &mut members, &mut self.presums);
+        presum_patterns(env, batch, &mut members, &mut self.presums, &mut self.tiles);
         let mut sink = sink(self, key, keep);
         for events in batch.chunk_by(|a, b| a.dst == b.dst) {
             let slot = members.slot(events[0].dst);
@@ -517,19 +520,20 @@ impl Queue {
 
 /// Computes, for the components of `batch` that ask for them
 /// ([`Component::pattern_weights`]), the weighted sums of the patterns they receive,
-/// [`LANES`] components a pass ([`weighted_sums_lanes`]), and hands each its sums
-/// ([`Component::accept_pattern_sums`]) before anything of the batch is delivered.
-/// Components of one pattern are consecutive in a batch (it is sorted by destination,
-/// and a layer's columns get their pattern from one source), so a pass takes them as they
-/// come. The weights are asked for once, in a first pass that borrows the components
-/// immutably and fills `sums` with `(component index, event index, sums)`; a second pass
-/// hands them over. The sums equal what each component would compute alone, so results
-/// do not depend on this pass.
+/// [`TILE_LANES`] components a pass over an interleaved copy of their weights
+/// ([`TileCache`]), and hands each its sums ([`Component::accept_pattern_sums`]) before
+/// anything of the batch is delivered. Components of one pattern are consecutive in a
+/// batch (it is sorted by destination, and a layer's columns get their pattern from one
+/// source), so a pass takes them as they come. The weights are asked for once, in a first
+/// pass that borrows the components immutably and fills `sums` with `(component index,
+/// event index, sums)`; a second pass hands them over. The sums equal what each component
+/// would compute alone, so results do not depend on this pass.
 fn presum_patterns<F: Fn(CompId) -> usize>(
     env: &Env,
     batch: &[Event],
     members: &mut Members<F>,
     sums: &mut Vec<(usize, usize, WeightedSums)>,
+    tiles: &mut TileCache,
 ) {
     sums.clear();
     {
@@ -541,15 +545,15 @@ fn presum_patterns<F: Fn(CompId) -> usize>(
             };
             let i = (members.index)(ev.dst);
             let w = match comps[i].pattern_weights(ev, env.clock) {
-                Some(w) if w.len() >= p.amplitudes().len() => w,
+                Some(w) if w.values.len() >= p.amplitudes().len() => w,
                 _ => continue,
             };
-            if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == LANES {
-                group.sum_into(sums);
+            if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == TILE_LANES {
+                group.sum_into(sums, tiles, comps.len());
             }
             group.push(p, i, e, w);
         }
-        group.sum_into(sums);
+        group.sum_into(sums, tiles, comps.len());
     }
     for &(i, e, s) in sums.iter() {
         if let Payload::Pattern(p) = &batch[e].payload {
@@ -558,47 +562,49 @@ fn presum_patterns<F: Fn(CompId) -> usize>(
     }
 }
 
-/// Up to [`LANES`] receivers of one pattern, with the weights each asked to be summed.
+/// Up to [`TILE_LANES`] receivers of one pattern, with the weights each asked to be
+/// summed.
 #[derive(Default)]
 struct LaneGroup<'a> {
     pattern: Option<&'a Arc<LinePattern>>,
     len: usize,
-    /// `(component index, event index)` of each receiver.
-    at: [(usize, usize); LANES],
-    weights: [&'a [f32]; LANES],
+    /// The event index of each receiver.
+    events: [usize; TILE_LANES],
+    /// `(component index, weights)` of each receiver.
+    members: [(usize, PatternWeights<'a>); TILE_LANES],
 }
 
 impl<'a> LaneGroup<'a> {
-    fn push(&mut self, pattern: &'a Arc<LinePattern>, i: usize, e: usize, w: &'a [f32]) {
+    fn push(&mut self, pattern: &'a Arc<LinePattern>, i: usize, e: usize, w: PatternWeights<'a>) {
         self.pattern = Some(pattern);
-        self.at[self.len] = (i, e);
-        self.weights[self.len] = w;
+        self.events[self.len] = e;
+        self.members[self.len] = (i, w);
         self.len += 1;
     }
 
-    /// Sums the group's pattern for its receivers (a partial group repeats the first
-    /// receiver's weights in the idle lanes), appends them to `out`, and empties the group.
-    fn sum_into(&mut self, out: &mut Vec<(usize, usize, WeightedSums)>) {
+    /// Sums the group's pattern for its receivers (one alone the definition's way, more
+    /// over their tile), appends them to `out`, and empties the group.
+    fn sum_into(
+        &mut self,
+        out: &mut Vec<(usize, usize, WeightedSums)>,
+        tiles: &mut TileCache,
+        n_components: usize,
+    ) {
         let Some(pattern) = self.pattern.take() else {
             return;
         };
+        let members = &self.members[..self.len];
         let lanes = if self.len == 1 {
-            [weighted_sums(pattern, self.weights[0]); LANES]
+            [weighted_sums(pattern, members[0].1.values); TILE_LANES]
         } else {
-            let w: [&[f32]; LANES] = std::array::from_fn(|l| {
-                if l < self.len {
-                    self.weights[l]
-                } else {
-                    self.weights[0]
-                }
-            });
-            weighted_sums_lanes(pattern, w)
+            tiles.sums(pattern, members, n_components)
         };
         out.extend(
-            self.at[..self.len]
+            members
                 .iter()
+                .zip(&self.events)
                 .zip(lanes)
-                .map(|(&(i, e), s)| (i, e, s)),
+                .map(|((&(i, _), &e), s)| (i, e, s)),
         );
         self.len = 0;
     }

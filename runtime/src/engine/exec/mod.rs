@@ -25,6 +25,7 @@ pub mod reference;
 pub mod reserved;
 pub(crate) mod rounds;
 pub mod sharded;
+pub(crate) mod tiles;
 
 pub use error::{ExecError, Origin};
 pub use executor::{Executor, RoundStats};
