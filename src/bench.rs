@@ -18,8 +18,10 @@
 //! `wall_s` covers the protocol run only (as the baselines' `wall_s`); `build_s` the
 //! construction of the network; `peak_rss_mb` the process's resident high-water mark over
 //! build and run (reset before each run through `/proc/self/clear_refs`, Linux);
-//! `bytes_per_synapse` the heap bytes the built network (with its executor) occupies, per
-//! synapse, counted by [`crate::alloc_count::CountingAlloc`] (0 when it is not installed).
+//! `bytes_per_synapse` the heap bytes the network with its executor occupies, per
+//! synapse, after the build or after the run, whichever is more (the executor keeps
+//! interleaved copies of the weights it sums, made while running), counted by
+//! [`crate::alloc_count::CountingAlloc`] (0 when it is not installed).
 //! `energy_joules` is the run's dissipation over every class (docs/energy.md) and
 //! `energy_joules_per_synaptic_event` divides it by `synaptic_events` as counted here.
 
@@ -356,6 +358,8 @@ fn run_once(
     let t1 = Instant::now();
     let log = run_protocol(sim.as_mut(), &ids, topo, checked.patterns())?;
     let wall_s = t1.elapsed().as_secs_f64();
+    // What the executor built while running (e.g. its weight tiles) counts too.
+    let heap2 = crate::alloc_count::live_bytes();
     let component_events = sim.handled_events();
     let counts = count_events(topo, &ids, sim.network(), &log);
     let sizes = sizes(topo);
@@ -397,8 +401,10 @@ fn run_once(
         realtime_factor: sim_time_s / wall_s,
         component_events,
         peak_rss_mb: peak_rss_bytes().map_or(0.0, |b| b as f64 / 1e6),
-        bytes_per_synapse: match (heap0, heap1) {
-            (Some(a), Some(b)) if sizes.1 > 0 => b.saturating_sub(a) as f64 / sizes.1 as f64,
+        bytes_per_synapse: match (heap0, heap1, heap2) {
+            (Some(a), Some(b), Some(c)) if sizes.1 > 0 => {
+                b.max(c).saturating_sub(a) as f64 / sizes.1 as f64
+            }
             _ => 0.0,
         },
         seed: opts.seed,
