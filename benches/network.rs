@@ -159,6 +159,30 @@ fn line_pattern(c: &mut Criterion) {
         })
     });
     g.finish();
+    // A whole 784×1600 layer's tiles (5 MB, beyond the caches closest to the core), as
+    // a gated layer reads them at every CLK period: the memory, not the arithmetic, sets
+    // the pace here.
+    let layer: Vec<WeightTile> = (0..1600 / TILE_LANES)
+        .map(|t| {
+            let mut tile = WeightTile::new(784);
+            for (l, w) in columns.iter().cycle().skip(t).take(TILE_LANES).enumerate() {
+                tile.set_lane(l, w);
+            }
+            tile
+        })
+        .collect();
+    let mut g = c.benchmark_group("pattern sums, 1,600 columns × 784 lines, half driven");
+    g.throughput(criterion::Throughput::Elements(
+        1600 * p.driven().len() as u64,
+    ));
+    g.bench_function("sixteen interleaved in a tile", |b| {
+        b.iter(|| {
+            for t in &layer {
+                black_box(t.sums(black_box(&p)));
+            }
+        })
+    });
+    g.finish();
 }
 
 fn config() -> Criterion {
