@@ -79,3 +79,45 @@ fn a_sub_threshold_pulse_train_dissipates_what_the_equations_say() {
         assert!(rel(e.by_kind["column"], read) < 1e-6);
     }
 }
+
+/// A neuron that sleeps while its column holds back its changing source (each pulse of
+/// the line kept with probability 0.5) dissipates what the same neuron does when a probe
+/// keeps it awake and it takes every source as it comes: a reading of the energy applies
+/// the sources still held, whenever the column would have sent them. (With seed 3 the
+/// column holds twelve sources, none sent by the end of the run; read without them, the
+/// energy came out 2.5 times too high, the neuron taking the pulse level to the end.)
+/// The two ways integrate the same closed forms over the same pieces, so they agree to
+/// rounding; the tolerance allows for a different grouping of the periods.
+#[test]
+fn a_sleeping_neurons_energy_includes_what_its_column_holds_back() {
+    let sleeping = Model::load(data("energy_gated_synapse.ron")).unwrap();
+    let awake = sleeping
+        .edit(|t| {
+            t.probes = vec![runtime::model::topology::schema::ProbeSpec {
+                target: "neuron".into(),
+                signals: vec![runtime::model::topology::schema::Signal::Spikes],
+            }]
+        })
+        .unwrap();
+    for (kind, workers) in [(ExecutorKind::Reference, 1), (ExecutorKind::Sharded, 2)] {
+        let ts = |m: &Model| {
+            let mut session = m.session(3, kind, workers).unwrap();
+            session.run_protocol().unwrap();
+            let e = session.energy();
+            (e.by_class.ts_switching_joules, e.synaptic_events)
+        };
+        let (asleep, events_asleep) = ts(&sleeping);
+        let (woken, events_woken) = ts(&awake);
+        // The same Bernoulli draws in both: some of the 20 pulses kept, not all.
+        assert_eq!(events_asleep, events_woken, "{kind:?}");
+        assert!(
+            events_woken > 0 && events_woken < 20,
+            "{kind:?}: {events_woken}"
+        );
+        assert!(woken > 0.0, "{kind:?}");
+        assert!(
+            (asleep - woken).abs() <= 1e-6 * woken,
+            "{kind:?}: asleep {asleep} J, awake {woken} J"
+        );
+    }
+}

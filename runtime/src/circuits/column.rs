@@ -119,8 +119,13 @@ pub struct Column {
     presummed: Option<(usize, u64, WeightedSums)>,
 }
 
-/// Sources a column holds back before sending them anyway (bounds its memory).
-const MAX_HELD: usize = 256;
+/// Sources a column holds back before sending them anyway. This bounds its memory, and
+/// keeps a layer's held sources in the core's near caches: a column of a Bernoulli-gated
+/// layer holds one per CLK period, each into its own buffer, and at 256 the buffers of a
+/// 784×1600 layer (1,600 × 6 KB) were written to and read back from beyond the L2 cache;
+/// 8, 16 and 32 were equally fast there and 4 slower (docs/performance.md). Results do not
+/// depend on it: a held source reaches the neuron, and any reading of it, unchanged.
+const MAX_HELD: usize = 16;
 
 impl Column {
     /// A column of `initial.len()` synapses with these initial conductances (siemens).
@@ -223,6 +228,14 @@ impl Column {
         }
         let (high, low) = split_phases(self.t_prog, now_ns, clock);
         self.read_joules + self.read_power_watts(true) * high + self.read_power_watts(false) * low
+    }
+
+    /// The sources this column holds back from its dormant neuron and has not sent yet,
+    /// in time order: `(time ns, Thevenin voltage during CLK high, volts, conductance,
+    /// siemens)`. A reading of the neuron's state as of now applies them
+    /// ([`crate::circuits::Neuron::ts_energy`]), as the neuron will once they arrive.
+    pub fn held_sources(&self) -> &[(Ns, f64, f64)] {
+        &self.held
     }
 
     /// Synaptic events up to `now_ns` (at or after the last event handled): one per pulse

@@ -47,8 +47,9 @@ pub const OUT_SPIKE: Port = 1;
 pub const OUT_LI: Port = 2;
 
 const TAG_EDGE: u64 = 1 << 62;
-/// Column sources a dormant neuron keeps before applying them (bounds its memory).
-const MAX_DEFERRED: usize = 256;
+/// Column sources a dormant neuron keeps before applying them (bounds its memory; as its
+/// column's bound, small enough for a layer's to stay in the near caches).
+const MAX_DEFERRED: usize = 16;
 /// How far ahead (CLK phases) a prediction looks before scheduling a re-check.
 const HORIZON_PHASES: u64 = 400;
 /// Wake-up tag bit of a prediction's continuation (the rest of the tag is its generation).
@@ -274,13 +275,22 @@ impl<D: ThresholdSwitch> Neuron<D> {
     }
 
     /// Energy dissipated in the TS device up to `now_ns` (at or after the last event
-    /// handled), joules: a copy of the neuron applies what it deferred and advances to
-    /// `now_ns` under its present inputs (the neuron itself is not changed).
-    pub fn ts_energy(&self, now_ns: Ns, clock: &crate::engine::time::Clock) -> devices::Energy {
-        if now_ns <= self.t_last && self.deferred.is_empty() {
+    /// handled), joules: a copy of the neuron applies what it deferred, then `held` (the
+    /// sources its column still holds back, [`crate::circuits::Column::held_sources`]),
+    /// and advances to `now_ns` under the last of them (the neuron itself is not changed).
+    /// Without `held` a dormant neuron's reading would run on the source it had before
+    /// them, and depend on when its column last sent what it held.
+    pub fn ts_energy(
+        &self,
+        now_ns: Ns,
+        clock: &crate::engine::time::Clock,
+        held: &[(Ns, f64, f64)],
+    ) -> devices::Energy {
+        if now_ns <= self.t_last && self.deferred.is_empty() && held.is_empty() {
             return self.ts.energy();
         }
         let mut copy = self.clone();
+        copy.deferred.extend_from_slice(held);
         copy.apply_deferred(clock);
         if copy.t_last < now_ns {
             // A transition due before `now_ns` stops the copy there (its event is pending).

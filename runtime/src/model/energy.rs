@@ -127,12 +127,19 @@ impl EnergyReport {
         for (name, ids) in layers {
             let mut e = EnergyClasses::default();
             let mut transition_joules = 0.0;
-            for n in ids
+            for (j, n) in ids
                 .neurons
                 .iter()
-                .filter_map(|&id| network.get::<Neuron>(id))
+                .enumerate()
+                .filter_map(|(j, &id)| Some((j, network.get::<Neuron>(id)?)))
             {
-                let ts = n.ts_energy(now_ns, &clock);
+                // Neuron `j`'s column may still hold sources back from it.
+                let held = ids
+                    .columns
+                    .get(j)
+                    .and_then(|&c| network.get::<Column>(c))
+                    .map_or(&[][..], Column::held_sources);
+                let ts = n.ts_energy(now_ns, &clock, held);
                 e.ts_switching_joules += ts.ts_joules;
                 e.ts_holding_joules += ts.ts_hold_joules;
                 e.cmos_joules += n.cmos_joules();
