@@ -370,9 +370,9 @@ pub(crate) struct Queue {
     next: Vec<Event>,
     /// The key of a looping batch met at the head of the queue.
     halt: Option<Key>,
-    /// The sums computed by one run of [`presum_patterns`].
+    /// The sums computed by one run of [`presum_group`].
     presums: Vec<(usize, usize, WeightedSums)>,
-    /// Interleaved copies of the pattern receivers' weights, for [`presum_patterns`].
+    /// Interleaved copies of the pattern receivers' weights, for [`presum_group`].
     tiles: TileCache,
 }
 
@@ -492,13 +492,25 @@ impl Queue {
         scratch: &mut Scratch,
         keep: impl FnMut(Event) -> Option<Event>,
     ) {
-        presum_patterns(env, batch, &mut members, &mut self.presums, &mut self.tiles);
+        let mut presums = std::mem::take(&mut self.presums);
+        let mut tiles = std::mem::take(&mut self.tiles);
         let mut sink = sink(self, key, keep);
+        // Events before `scanned` have been looked at for pattern sums; a group's sums are
+        // made just before its first member's events are delivered, so that its sixteen
+        // components are read, handed their sums and handled while near the core.
+        let mut scanned = 0;
+        let mut end = 0;
         for events in batch.chunk_by(|a, b| a.dst == b.dst) {
+            end += events.len();
+            while scanned < end {
+                scanned = presum_group(env, batch, scanned, &mut members, &mut presums, &mut tiles);
+            }
             let slot = members.slot(events[0].dst);
             deliver(env, slot, scratch, key, events, &mut sink);
         }
         drop(sink);
+        self.presums = presums;
+        self.tiles = tiles;
         self.flush(key);
     }
 
@@ -518,48 +530,56 @@ impl Queue {
     }
 }
 
-/// Computes, for the components of `batch` that ask for them
-/// ([`Component::pattern_weights`]), the weighted sums of the patterns they receive,
-/// [`TILE_LANES`] components a pass over an interleaved copy of their weights
-/// ([`TileCache`]), and hands each its sums ([`Component::accept_pattern_sums`]) before
-/// anything of the batch is delivered. Components of one pattern are consecutive in a
-/// batch (it is sorted by destination, and a layer's columns get their pattern from one
-/// source), so a pass takes them as they come. The weights are asked for once, in a first
+/// Computes, for the next group of components of `batch` from event `from` on that ask
+/// for them ([`Component::pattern_weights`]), the weighted sums of the pattern they
+/// receive, over an interleaved copy of their weights ([`TileCache`]), hands each its sums
+/// ([`Component::accept_pattern_sums`]) and returns the index of the first event not
+/// looked at. A group is up to [`TILE_LANES`] receivers of one pattern, as they come:
+/// components of one pattern are consecutive in a batch (it is sorted by destination, and
+/// a layer's columns get their pattern from one source). The weights are asked for in a
 /// pass that borrows the components immutably and fills `sums` with `(component index,
-/// event index, sums)`; a second pass hands them over. The sums equal what each component
-/// would compute alone, so results do not depend on this pass.
-fn presum_patterns<F: Fn(CompId) -> usize>(
+/// event index, sums)`; a second pass hands them over. The caller makes a group's sums
+/// before delivering any event of its members, and nothing delivered to other components
+/// changes a member: the sums equal what each component would compute alone, so results
+/// do not depend on this pass.
+fn presum_group<F: Fn(CompId) -> usize>(
     env: &Env,
     batch: &[Event],
+    from: usize,
     members: &mut Members<F>,
     sums: &mut Vec<(usize, usize, WeightedSums)>,
     tiles: &mut TileCache,
-) {
+) -> usize {
     sums.clear();
+    let mut e = from;
     {
         let comps = &*members.comps;
         let mut group = LaneGroup::default();
-        for (e, ev) in batch.iter().enumerate() {
-            let Payload::Pattern(p) = &ev.payload else {
-                continue;
-            };
-            let i = (members.index)(ev.dst);
-            let w = match comps[i].pattern_weights(ev, env.clock) {
-                Some(w) if w.values.len() >= p.amplitudes().len() => w,
-                _ => continue,
-            };
-            if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == TILE_LANES {
-                group.sum_into(sums, tiles, comps.len());
+        while let Some(ev) = batch.get(e) {
+            if let Payload::Pattern(p) = &ev.payload {
+                let i = (members.index)(ev.dst);
+                let w = comps[i]
+                    .pattern_weights(ev, env.clock)
+                    .filter(|w| w.values.len() >= p.amplitudes().len());
+                if let Some(w) = w {
+                    if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == TILE_LANES
+                    {
+                        // The first receiver of the next group.
+                        break;
+                    }
+                    group.push(p, i, e, w);
+                }
             }
-            group.push(p, i, e, w);
+            e += 1;
         }
         group.sum_into(sums, tiles, comps.len());
     }
-    for &(i, e, s) in sums.iter() {
-        if let Payload::Pattern(p) = &batch[e].payload {
+    for &(i, k, s) in sums.iter() {
+        if let Payload::Pattern(p) = &batch[k].payload {
             members.comps[i].accept_pattern_sums(p, s);
         }
     }
+    e
 }
 
 /// Up to [`TILE_LANES`] receivers of one pattern, with the weights each asked to be
