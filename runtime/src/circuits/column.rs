@@ -233,7 +233,7 @@ impl Column {
     /// The sources this column holds back from its dormant neuron and has not sent yet,
     /// in time order: `(time ns, Thevenin voltage during CLK high, volts, conductance,
     /// siemens)`. A reading of the neuron's state as of now applies them
-    /// ([`crate::circuits::Neuron::ts_energy`]), as the neuron will once they arrive.
+    /// ([`crate::circuits::neuron::Neuron::ts_energy`]), as the neuron will once they arrive.
     pub fn held_sources(&self) -> &[(Ns, f64, f64)] {
         &self.held
     }

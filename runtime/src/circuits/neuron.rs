@@ -276,7 +276,7 @@ impl<D: ThresholdSwitch> Neuron<D> {
 
     /// Energy dissipated in the TS device up to `now_ns` (at or after the last event
     /// handled), joules: a copy of the neuron applies what it deferred, then `held` (the
-    /// sources its column still holds back, [`crate::circuits::Column::held_sources`]),
+    /// sources its column still holds back, [`crate::circuits::column::Column::held_sources`]),
     /// and advances to `now_ns` under the last of them (the neuron itself is not changed).
     /// Without `held` a dormant neuron's reading would run on the source it had before
     /// them, and depend on when its column last sent what it held.
