@@ -557,14 +557,18 @@ fn presum_group<F: Fn(CompId) -> usize>(
         let mut group = LaneGroup::default();
         while let Some(ev) = batch.get(e) {
             if let Payload::Pattern(p) = &ev.payload {
+                if group.len == TILE_LANES {
+                    // A full group: the next starts here (whether or not this receiver
+                    // asks for sums), without asking it twice.
+                    break;
+                }
                 let i = (members.index)(ev.dst);
                 let w = comps[i]
                     .pattern_weights(ev, env.clock)
                     .filter(|w| w.values.len() >= p.amplitudes().len());
                 if let Some(w) = w {
-                    if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) || group.len == TILE_LANES
-                    {
-                        // The first receiver of the next group.
+                    if group.pattern.is_some_and(|c| !Arc::ptr_eq(c, p)) {
+                        // The first receiver of the next pattern's group.
                         break;
                     }
                     group.push(p, i, e, w);
