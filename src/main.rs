@@ -80,7 +80,7 @@ enum Command {
         seed: u64,
         /// Trials per condition for statistical experiments (inference trials per pattern
         /// and noise level for fig5).
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, value_parser = at_least_one, default_value_t = 200)]
         trials: usize,
         /// Pattern file for the network experiments (default: the topology's).
         #[arg(long)]
@@ -128,7 +128,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = memsnn::runtime::ExecutorKind::Reference)]
         executor: memsnn::runtime::ExecutorKind,
         /// mnist: worker threads of the sharded executor.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, value_parser = at_least_one, default_value_t = 1)]
         workers: usize,
     },
     /// Measure throughput: one JSON line per run in the Brian2/NEST baselines' schema.
@@ -138,7 +138,7 @@ enum Command {
         executor: Vec<String>,
         /// Worker threads (sharded), arbiters (actix) or worker threads per rank (mpi),
         /// comma-separated, e.g. 1,2.
-        #[arg(long, value_delimiter = ',', default_value = "1")]
+        #[arg(long, value_parser = at_least_one, value_delimiter = ',', default_value = "1")]
         workers: Vec<usize>,
         /// Workload: wta_ff (the baselines' winner-take-all layer, built from memsnn's devices)
         /// or wta_ff_learning (the same layer learning in situ, counterpart of the baselines'
@@ -165,7 +165,7 @@ enum Command {
         #[arg(long)]
         pulse_prob: Option<f64>,
         /// Repetitions of each configuration.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, value_parser = at_least_one, default_value_t = 3)]
         reps: usize,
         /// Root random seed.
         #[arg(long, default_value_t = 1)]
@@ -197,11 +197,11 @@ enum Command {
         #[arg(long, default_value = "reference")]
         executor: String,
         /// Worker threads (sharded) or arbiter threads (actix).
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, value_parser = at_least_one, default_value_t = 2)]
         workers: usize,
         /// Worker threads on each MPI rank (mpi; the partition has ranks × this many
         /// parts).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, value_parser = at_least_one, default_value_t = 1)]
         workers_per_rank: usize,
         /// Save the synapse conductances after the protocol to this RON file; a layer
         /// starts from them with `initial: Saved("FILE")`.
@@ -235,6 +235,15 @@ enum Command {
         #[arg(skip)]
         leaves_checkpoint: bool,
     },
+}
+
+/// Parses a count that must be at least 1 (workers, repetitions).
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: give a whole number, at least 1")),
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {

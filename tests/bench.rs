@@ -309,3 +309,35 @@ fn bernoulli_gated_inputs_keep_each_pulse_with_its_probability_on_every_executor
         );
     }
 }
+
+#[test]
+fn counts_of_zero_are_refused_before_anything_runs() {
+    // A zero count has no meaning (no repetition, no worker, no trial): the command line
+    // says so instead of quietly running one.
+    let cases: [&[&str]; 5] = [
+        &["bench", "--size", "30x10", "--reps", "0"],
+        &[
+            "bench",
+            "--size",
+            "30x10",
+            "--executor",
+            "sharded",
+            "--workers",
+            "1,0",
+        ],
+        &["run", "topologies/learning.ron", "--workers", "0"],
+        &["run", "topologies/learning.ron", "--workers-per-rank", "0"],
+        &["reproduce", "fig5", "--trials", "0"],
+    ];
+    for args in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_memsnn"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("the memsnn binary runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("must be at least 1"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed results");
+    }
+}
