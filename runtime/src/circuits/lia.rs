@@ -58,6 +58,20 @@ pub struct Lia {
     power_watts: f64,
     /// Comparator output (gate line) transitions driven so far.
     transitions: u64,
+    /// The last two sets of active neurons seen, with what follows from each alone: the
+    /// array's power (kept by the bank holding column 0) and this bank's gate levels. A
+    /// winner-take-all layer toggles between two sets at every fire (none active, the
+    /// winner active), and both are pure functions of the set. Not saved: a resumed run
+    /// computes them again, to the same values.
+    levels_seen: [Option<SeenLevels>; 2],
+}
+
+/// What an LIA's array gives for one set of active neurons.
+#[derive(Clone, Debug)]
+struct SeenLevels {
+    active: Vec<usize>,
+    power_watts: f64,
+    gates: Vec<f32>,
 }
 
 impl Lia {
@@ -93,6 +107,7 @@ impl Lia {
             energy_ns: 0,
             power_watts: 0.0,
             transitions: 0,
+            levels_seen: [None, None],
         }
     }
 
@@ -118,6 +133,45 @@ impl Lia {
         self.read_joules = self.read_joules(now);
         self.energy_ns = now;
         self.power_watts = self.circuit.power_watts(&self.active);
+    }
+
+    /// [`Self::account`], then the gate levels of the present active set as the target,
+    /// both from [`Self::levels_seen`] when the set was one of the last two.
+    fn follow_levels(&mut self, now: Ns) {
+        if self.columns.start == 0 {
+            self.read_joules = self.read_joules(now);
+            self.energy_ns = now;
+        }
+        let hit = self
+            .levels_seen
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.active == self.active));
+        let seen = match hit {
+            Some(i) => {
+                self.levels_seen.swap(0, i);
+                self.levels_seen[0].as_ref().expect("a hit is an entry")
+            }
+            None => {
+                let power_watts = if self.columns.start == 0 {
+                    self.circuit.power_watts(&self.active)
+                } else {
+                    0.0
+                };
+                let gates = self.circuit.gates_of(&self.active, self.columns.clone());
+                self.levels_seen.swap(0, 1);
+                self.levels_seen[0].insert(SeenLevels {
+                    active: self.active.clone(),
+                    power_watts,
+                    gates,
+                })
+            }
+        };
+        if self.columns.start == 0 {
+            self.power_watts = seen.power_watts;
+        }
+        if !self.held {
+            self.target.clone_from(&seen.gates);
+        }
     }
 
     /// Neurons whose LI level is "1", ascending.
@@ -195,7 +249,7 @@ impl Lia {
 impl Component for Lia {
     crate::component_state!(Lia {
         columns, threshold_volts, active, gates, target, delay_ns, wake, hold, held, read_joules, energy_ns, power_watts, transitions
-    } keep { circuit });
+    } keep { circuit, levels_seen });
 
     fn kind(&self) -> &'static str {
         "lia"
@@ -244,11 +298,10 @@ impl Component for Lia {
             }
             _ => return,
         }
-        self.account(ctx.now());
+        self.follow_levels(ctx.now());
         if self.held {
             return;
         }
-        self.target = self.circuit.gates_of(&self.active, self.columns.clone());
         if self.delay_ns == 0 {
             self.drive(ctx);
         } else if self.wake.is_none() && self.target != self.gates {
