@@ -125,18 +125,10 @@ impl Lia {
         self.read_joules + self.power_watts * now_ns.saturating_sub(self.energy_ns) as f64 * 1e-9
     }
 
-    /// Brings the read energy up to `now` and takes the power of the present levels.
-    fn account(&mut self, now: Ns) {
-        if self.columns.start != 0 {
-            return;
-        }
-        self.read_joules = self.read_joules(now);
-        self.energy_ns = now;
-        self.power_watts = self.circuit.power_watts(&self.active);
-    }
-
-    /// [`Self::account`], then the gate levels of the present active set as the target,
-    /// both from [`Self::levels_seen`] when the set was one of the last two.
+    /// Brings the read energy up to `now`, takes the power of the present levels and, unless
+    /// a winner is held, their gate levels as the target — from [`Self::levels_seen`] when
+    /// the set of active neurons was one of the last two. Afterwards `levels_seen[0]` is
+    /// the present set's.
     fn follow_levels(&mut self, now: Ns) {
         if self.columns.start == 0 {
             self.read_joules = self.read_joules(now);
@@ -256,8 +248,11 @@ impl Component for Lia {
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
-        self.account(ctx.now());
-        self.gates = self.circuit.gates_of(&self.active, self.columns.clone());
+        self.follow_levels(ctx.now());
+        let seen = self.levels_seen[0]
+            .as_ref()
+            .expect("follow_levels keeps the present set's");
+        self.gates.clone_from(&seen.gates);
         let j0 = self.columns.start;
         for (k, &v) in self.gates.iter().enumerate() {
             ctx.emit((j0 + k) as Port, Payload::Gate { volts: v });
